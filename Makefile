@@ -1,0 +1,38 @@
+# Quick start: `make demo` runs the main job on the embedded sandbox ERP; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ADAPTERS := $(sort $(dir $(wildcard adapters/*/pyproject.toml)))
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint typecheck demo bench docs clean
+
+$(STAMP): pyproject.toml $(wildcard adapters/*/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(foreach a,$(ADAPTERS),-e $(a))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests adapters benchmarks
+	$(BIN)/ruff format --check src tests adapters benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck docs
+	$(BIN)/pytest -q
+
+docs: $(STAMP)
+	@if [ -f mkdocs.yml ]; then $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site; fi
+
+demo: $(STAMP)
+	$(BIN)/munivideo demo
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) site .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from munivideo.cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""The ``munivideo`` command line.
+
+Sub-commands that live in their own modules are loaded lazily (``LAZY_COMMANDS``), so
+``munivideo --version`` stays fast and one broken area cannot break the whole CLI.
+Exit codes: 0 ok, 1 work failed (something is waiting or quarantined), 2 usage or configuration
+error, 3 a contract check found breaking changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from munivideo.__about__ import __version__
+from munivideo.errors import MunivideoError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BREAKING = 3
+
+LAZY_COMMANDS: dict[str, str] = {
+    "sandbox": "munivideo.sandbox.cli:sandbox",
+    "contracts": "munivideo.contract_tools.cli:contracts",
+    "adapter": "munivideo.scaffold:adapter",
+    "sync": "munivideo.jobs_cli:sync",
+    "record": "munivideo.jobs_cli:record",
+    "writeback": "munivideo.jobs_cli:writeback",
+    "replay": "munivideo.jobs_cli:replay",
+    "status": "munivideo.jobs_cli:status",
+    "quarantine": "munivideo.jobs_cli:quarantine",
+    "demo": "munivideo.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n in LAZY_COMMANDS if self._load(n) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # that part of munivideo is not installed in this build
+            raise
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+def fail(error: MunivideoError, *, as_json: bool = False) -> None:
+    """Print a munivideo error without a traceback and exit with the matching code."""
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": error.to_dict()}, ensure_ascii=False))
+    else:
+        click.secho(f"error: {error}", fg="red", err=True)
+    raise SystemExit(EXIT_USAGE if error.recovery.value == "configure" else EXIT_FAILED)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="munivideo")
+def main() -> None:
+    """Video attendance for municipal ERPs."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--strict", is_flag=True, help="Fail (exit 2) when any plugin fails to load.")
+def plugins(as_json: bool, strict: bool) -> None:
+    """List loaded plugins, their versions and hooks, and the plugins that failed to load."""
+    from munivideo.plugins import load_plugins
+
+    try:
+        loaded = load_plugins(strict=strict or None)
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        return
+    registrations = {
+        "erp_adapters": {n: r.plugin for n, r in sorted(loaded.erp_adapters.items())},
+        "video_providers": {n: r.plugin for n, r in sorted(loaded.video_providers.items())},
+        "notifiers": {n: r.plugin for n, r in sorted(loaded.notifiers.items())},
+    }
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": [vars(i) | {"hooks": list(i.hooks)} for i in loaded.infos],
+                    "failures": [vars(f) for f in loaded.failures],
+                    **registrations,
+                },
+                indent=2,
+            )
+        )
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("plugin", "version", "source", "hooks")
+        for info in loaded.infos:
+            table.add_row(info.name, info.version, info.source, ", ".join(info.hooks))
+        console = Console()
+        console.print(table)
+        for kind, names in registrations.items():
+            console.print(f"{kind}: " + (", ".join(f"{n} ({p})" for n, p in names.items()) or "-"))
+        for failure in loaded.failures:
+            console.print(f"[red]failed[/red] {failure.name} at {failure.stage}: {failure.error}")
+    if loaded.failures:
+        raise SystemExit(EXIT_FAILED)
+
+
+@main.group()
+def config() -> None:
+    """Tenant configuration files."""
+
+
+@config.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def config_check(files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate tenant configuration FILES and check the adapters they name are installed."""
+    from munivideo.config import load_config
+    from munivideo.plugins import load_plugins
+
+    loaded = load_plugins()
+    results: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        try:
+            cfg = load_config(path)
+            loaded.erp_adapter(cfg.erp.adapter)
+            loaded.video_provider(cfg.video.provider)
+            for notifier in cfg.notifiers:
+                loaded.notifier(notifier.name)
+        except MunivideoError as exc:
+            failed = True
+            results.append({"file": str(path), "ok": False, "error": exc.to_dict()})
+            if not as_json:
+                click.secho(f"{path}: {exc}", fg="red", err=True)
+            continue
+        results.append({"file": str(path), "ok": True, "config": cfg.redacted()})
+        if not as_json:
+            click.echo(
+                f"{path}: ok (tenant {cfg.tenant.id}, erp {cfg.erp.adapter}, "
+                f"video {cfg.video.provider}, notifiers "
+                f"{', '.join(n.name for n in cfg.notifiers)}, {len(cfg.services)} services)"
+            )
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    if failed:
+        raise SystemExit(EXIT_USAGE)
+
+
+@main.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write into (default: the canonical pack).",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the files differ from the models.")
+def schema_cmd(out: Path | None, check: bool) -> None:
+    """Generate (or --check) the JSON Schema of the canonical models."""
+    from munivideo.packs import contracts_root
+    from munivideo.schema import drift, write_canonical
+
+    folder = out or contracts_root() / "canonical"
+    if check:
+        stale = drift(folder)
+        if stale:
+            click.secho(f"out of date: {', '.join(stale)}", fg="red", err=True)
+            raise SystemExit(EXIT_FAILED)
+        click.echo("canonical schemas up to date")
+        return
+    for path in write_canonical(folder):
+        click.echo(f"wrote {path}")
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m munivideo`
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Per-tenant configuration: one TOML file per tenant, validated by pydantic.
+
+Secrets never sit in the file: a value written as ``{ env = "NAME" }`` is read from the
+environment when the file is loaded and held as :class:`pydantic.SecretStr`, so it never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from munivideo.errors import ConfigurationError
+from munivideo.models import Department, Locale, Service, Tenant
+
+_SECRET_HINTS = ("secret", "password", "token", "api_key", "apikey", "private_key")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErpConfig(_Section):
+    adapter: str = Field(min_length=1, description="registered ERP adapter name, e.g. 'rest'")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class VideoConfig(_Section):
+    provider: str = Field(min_length=1, description="registered video provider, e.g. 'jitsi'")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifierConfig(_Section):
+    name: str = Field(min_length=1, description="registered notifier, e.g. 'smtp' or 'file'")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoreConfig(_Section):
+    url: str = Field(default="sqlite:///munivideo.db", description="sqlite:///PATH")
+
+
+class AttendanceConfig(_Section):
+    min_overlap_minutes: float = Field(default=3.0, ge=0)
+    early_open_minutes: int = Field(default=15, ge=0, le=240)
+    grace_minutes: int = Field(default=30, ge=0, le=240)
+
+
+class WritebackConfig(_Section):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    lease_seconds: int = Field(default=120, ge=5)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+
+
+class TenantConfig(_Section):
+    """Everything munivideo needs to serve one tenant."""
+
+    tenant: Tenant
+    erp: ErpConfig
+    video: VideoConfig
+    notifiers: tuple[NotifierConfig, ...] = (NotifierConfig(name="file"),)
+    store: StoreConfig = StoreConfig()
+    attendance: AttendanceConfig = AttendanceConfig()
+    writeback: WritebackConfig = WritebackConfig()
+    services: tuple[Service, ...] = ()
+    departments: tuple[Department, ...] = ()
+    locale: Locale = Locale.PT_BR
+    templates_dir: Path | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, value: tuple[Service, ...]) -> tuple[Service, ...]:
+        codes = [s.code for s in value]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"service codes repeated: {', '.join(dupes)}")
+        return value
+
+    def service(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as plain data with every secret shown as ``**********``."""
+        tree: dict[str, Any] = _redact_tree(self.model_dump(mode="python"))
+        return tree
+
+
+def _redact_tree(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, Mapping):
+        return {k: _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_tree(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, Mapping):
+        if set(value) == {"env"}:
+            name = value["env"]
+            if name not in env:
+                raise ConfigurationError(
+                    f"environment variable {name} is not set", field=path or None
+                )
+            return SecretStr(env[name])
+        return {k: _resolve_secrets(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    if isinstance(value, str) and any(h in path.rsplit(".", 1)[-1].lower() for h in _SECRET_HINTS):
+        raise ConfigurationError(
+            'secrets must not be written in the file; use { env = "VARIABLE" }', field=path
+        )
+    return value
+
+
+def parse_config(
+    data: Mapping[str, Any], *, source: str = "<config>", env: Mapping[str, str] | None = None
+) -> TenantConfig:
+    """Validate a configuration mapping (as read from TOML)."""
+    resolved = _resolve_secrets(dict(data), "", os.environ if env is None else env)
+    try:
+        return TenantConfig.model_validate(resolved)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"{source}: {problems}", field=where) from None
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> TenantConfig:
+    """Read and validate one tenant's TOML file; relative paths resolve next to the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(raw, source=str(path), env=env)
+    if config.templates_dir is not None and not config.templates_dir.is_absolute():
+        config = config.model_copy(update={"templates_dir": path.parent / config.templates_dir})
+    return config

@@ -1,0 +1,125 @@
+"""One error tree, split by what the caller should do next.
+
+Every error names the record and the field it is about, so an operator can find the record in the
+ERP and fix it. Messages pass through :func:`munivideo.redact.redact` so secrets and personal data
+never leak into logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from munivideo.redact import redact
+
+
+class Recovery(StrEnum):
+    """What to do with a failed unit of work."""
+
+    RETRY = "retry"  # transient: try again later, the work was surely not done
+    REJECT = "reject"  # the peer refused it: retrying will not help, fix the data
+    CONTRACT = "contract"  # a peer broke the contract: a developer must look
+    CONFIGURE = "configure"  # our own configuration is wrong: an operator must fix it
+
+
+class MunivideoError(Exception):
+    """Base of every error raised by munivideo.
+
+    :param message: what went wrong, in plain words.
+    :param record_id: the id of the record concerned (booking id, protocol reference, ...).
+    :param field: the field of that record concerned, dotted for nested fields.
+    """
+
+    recovery: Recovery = Recovery.REJECT
+
+    def __init__(
+        self, message: str, *, record_id: str | None = None, field: str | None = None
+    ) -> None:
+        self.message = redact(message)
+        self.record_id = record_id
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = []
+        if self.record_id is not None:
+            where.append(f"record {self.record_id!s}")
+        if self.field is not None:
+            where.append(f"field {self.field!s}")
+        prefix = f"[{', '.join(where)}] " if where else ""
+        return f"{prefix}{self.message}"
+
+    def to_dict(self) -> dict[str, str | None]:
+        """A JSON-friendly view for ``--json`` output, the outbox and the quarantine."""
+        return {
+            "type": type(self).__name__,
+            "recovery": self.recovery.value,
+            "record_id": self.record_id,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class TransientError(MunivideoError):
+    """The work was surely not done (connect refused, 429, 503): retry later.
+
+    :param retry_after: seconds the peer asked us to wait, when it said so.
+    """
+
+    recovery = Recovery.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record_id: str | None = None,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, record_id=record_id, field=field)
+
+
+class AmbiguousError(TransientError):
+    """The request may or may not have been processed (read timeout, reset after send, 502/504).
+
+    Retrying is only safe with an idempotency key the peer honours, or after looking the record
+    up by its external reference.
+    """
+
+
+class RejectedError(MunivideoError):
+    """The peer (or our validation) refused the record; retrying the same data will not help."""
+
+    recovery = Recovery.REJECT
+
+
+class InvalidRecordError(RejectedError):
+    """A record failed validation. It is quarantined with this reason, never dropped."""
+
+
+class LifecycleError(RejectedError):
+    """A status change that the booking lifecycle does not allow."""
+
+
+class VetoedError(RejectedError):
+    """A plugin's event hook refused the record."""
+
+
+class NotFoundError(RejectedError):
+    """The peer has no record with this id."""
+
+
+class ContractViolationError(MunivideoError):
+    """A peer sent something its contract does not allow (or we were about to)."""
+
+    recovery = Recovery.CONTRACT
+
+
+class ConfigurationError(MunivideoError):
+    """Our own configuration is wrong or incomplete."""
+
+    recovery = Recovery.CONFIGURE
+
+
+class PluginError(ConfigurationError):
+    """A plugin failed to load, registered something invalid, or crashed in a hook."""

@@ -1,0 +1,102 @@
+"""Built-in notifier ``file``: writes each message as an ``.eml`` file into an outbox folder.
+
+It is the embedded default, so the demo and a fresh install deliver invitations with no mail
+server. Files are written atomically (temp file + rename) and named by the message's idempotency
+key, so sending the same message twice leaves one file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+from munivideo.errors import ConfigurationError, TransientError
+from munivideo.hookspecs import hookimpl
+from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
+from munivideo.ports import NotifierFactory
+from munivideo.values import utcnow
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def build_email(message: OutboundMessage, *, sender: str) -> EmailMessage:
+    """A MIME message: text, optional HTML alternative, optional ``text/calendar`` part whose
+    ``method`` parameter matches the calendar's METHOD (what calendar clients check)."""
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = sender
+    mail["To"] = message.to
+    mail["Subject"] = message.subject
+    mail["X-Munivideo-Booking"] = message.booking_id
+    mail["Message-ID"] = f"<{_SAFE.sub('-', message.idempotency_key)}@munivideo>"
+    mail.set_content(message.text)
+    if message.html is not None:
+        mail.add_alternative(message.html, subtype="html")
+    if message.ics is not None:
+        method = message.ics_method.value if message.ics_method else "REQUEST"
+        mail.add_attachment(
+            message.ics,
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": method, "charset": "utf-8"},
+        )
+    return mail
+
+
+class FileNotifier:
+    """Writes ``<outbox>/<channel>/<key>.eml`` (or ``.txt`` for SMS/WhatsApp)."""
+
+    name = "file"
+
+    def __init__(self, outbox: Path, sender: str) -> None:
+        self.outbox = outbox
+        self.sender = sender
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        folder = self.outbox / message.channel.value
+        suffix = ".eml" if message.channel is Channel.EMAIL else ".txt"
+        target = folder / f"{_SAFE.sub('-', message.idempotency_key)}{suffix}"
+        if message.channel is Channel.EMAIL:
+            data = build_email(message, sender=self.sender).as_bytes()
+        else:
+            data = f"To: {message.to}\n\n{message.text}\n".encode()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise TransientError(
+                f"cannot write to outbox {folder}: {exc.strerror}", record_id=message.booking_id
+            ) from exc
+        return DeliveryReceipt(
+            notifier=self.name,
+            booking_id=message.booking_id,
+            reference=str(target),
+            delivered_at=utcnow(),
+        )
+
+
+def make_file_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> FileNotifier:
+    unknown = set(settings) - {"path", "sender"}
+    if unknown:
+        raise ConfigurationError(
+            f"unknown settings for notifier 'file': {', '.join(sorted(unknown))}",
+            field="notifiers.settings",
+        )
+    path = Path(str(settings.get("path", "outbox"))) / tenant.id
+    sender = str(settings.get("sender", f"atendimento@{tenant.id}.invalid"))
+    return FileNotifier(path, sender)
+
+
+@hookimpl
+def register_notifiers(register: Any) -> None:
+    factory: NotifierFactory = make_file_notifier
+    register("file", factory)

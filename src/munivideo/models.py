@@ -1,0 +1,462 @@
+"""Canonical models: the one shape every ERP, video provider and notifier is mapped to.
+
+Models are frozen pydantic v2 models; change them with ``model_copy(update=...)`` or the helpers
+here, so that a model handed to a plugin cannot be changed behind the engine's back. Times are
+tz-aware and stored in UTC (:data:`munivideo.values.UtcDatetime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from munivideo.errors import LifecycleError
+from munivideo.values import Cnpj, Cpf, Email, Phone, UtcDatetime
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Locale(StrEnum):
+    PT_BR = "pt-BR"
+    EN = "en"
+
+
+class Tenant(_Model):
+    """A city (or one of its bodies) using munivideo; every record belongs to one tenant."""
+
+    id: Code
+    name: str = Field(min_length=1)
+    timezone: str = "America/Sao_Paulo"
+    locale: Locale = Locale.PT_BR
+
+
+class Department(_Model):
+    code: Code
+    name: str = Field(min_length=1)
+
+
+class Service(_Model):
+    """A kind of attendance (e.g. IPTU questions) and the ERP subject its protocol entry uses."""
+
+    code: Code
+    name: str = Field(min_length=1)
+    erp_subject_code: Code
+    department_code: Code
+    duration_minutes: int = Field(default=30, gt=0, le=480)
+
+
+class Citizen(_Model):
+    """The applicant. At least one of CPF or CNPJ identifies them in the ERP."""
+
+    name: str = Field(min_length=1, max_length=200)
+    cpf: Cpf | None = None
+    cnpj: Cnpj | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    locale: Locale = Locale.PT_BR
+
+    @model_validator(mode="after")
+    def _needs_document(self) -> Citizen:
+        if self.cpf is None and self.cnpj is None:
+            raise ValueError("a citizen needs a CPF or a CNPJ")
+        return self
+
+    @property
+    def document(self) -> str:
+        """The identifying digit string (CPF preferred)."""
+        return str(self.cpf if self.cpf is not None else self.cnpj)
+
+
+class Servant(_Model):
+    """The public servant who attends (tax auditor, doctor, HR analyst...)."""
+
+    registration: Code
+    name: str = Field(min_length=1, max_length=200)
+    email: Email | None = None
+    department_code: Code | None = None
+
+
+class BookingStatus(StrEnum):
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    SERVANT_NO_SHOW = "servant_no_show"
+    FAILED = "failed"
+
+
+_OPEN = {BookingStatus.REQUESTED, BookingStatus.CONFIRMED, BookingStatus.RESCHEDULED}
+
+BOOKING_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.REQUESTED: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+    BookingStatus.CONFIRMED: frozenset(
+        {
+            BookingStatus.RESCHEDULED,
+            BookingStatus.CANCELLED,
+            BookingStatus.ATTENDED,
+            BookingStatus.NO_SHOW,
+            BookingStatus.SERVANT_NO_SHOW,
+            BookingStatus.FAILED,
+        }
+    ),
+    BookingStatus.RESCHEDULED: frozenset(
+        {
+            BookingStatus.RESCHEDULED,
+            BookingStatus.CONFIRMED,
+            BookingStatus.CANCELLED,
+            BookingStatus.ATTENDED,
+            BookingStatus.NO_SHOW,
+            BookingStatus.SERVANT_NO_SHOW,
+            BookingStatus.FAILED,
+        }
+    ),
+    # A servant no-show or a technical failure is not the citizen's fault: they may rebook.
+    BookingStatus.SERVANT_NO_SHOW: frozenset({BookingStatus.RESCHEDULED, BookingStatus.CANCELLED}),
+    BookingStatus.FAILED: frozenset({BookingStatus.RESCHEDULED, BookingStatus.CANCELLED}),
+    BookingStatus.CANCELLED: frozenset(),
+    BookingStatus.ATTENDED: frozenset(),
+    BookingStatus.NO_SHOW: frozenset(),
+}
+"""Allowed status changes. Terminal statuses have none."""
+
+
+def can_transition(old: BookingStatus, new: BookingStatus) -> bool:
+    return new in BOOKING_TRANSITIONS[old]
+
+
+class Booking(_Model):
+    """A citizen's slot ("agendamento"), as read from the ERP or a booking front end.
+
+    ``sequence`` counts the changes that matter to the invitation (reschedule, cancel); the
+    calendar SEQUENCE is derived from it.
+    """
+
+    id: Code
+    tenant_id: Code
+    service_code: Code
+    citizen: Citizen
+    servant: Servant | None = None
+    start: UtcDatetime
+    end: UtcDatetime
+    status: BookingStatus = BookingStatus.REQUESTED
+    sequence: int = Field(default=0, ge=0)
+    updated_at: UtcDatetime
+    notes: str = Field(default="", max_length=4000)
+    consent_recorded: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Booking:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > timedelta(hours=8):
+            raise ValueError("a slot cannot last more than 8 hours")
+        return self
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in _OPEN
+
+    def transition(self, new: BookingStatus, *, at: datetime | None = None) -> Booking:
+        """Return a copy in status ``new``; raises :class:`LifecycleError` if not allowed."""
+        if not can_transition(self.status, new):
+            raise LifecycleError(
+                f"booking cannot go from {self.status.value} to {new.value}",
+                record_id=self.id,
+                field="status",
+            )
+        bump = new in (BookingStatus.RESCHEDULED, BookingStatus.CANCELLED)
+        return self.model_copy(
+            update={
+                "status": new,
+                "sequence": self.sequence + (1 if bump else 0),
+                "updated_at": at or self.updated_at,
+            }
+        )
+
+    def reschedule(self, start: datetime, end: datetime, *, at: datetime) -> Booking:
+        """Move the slot; the status becomes ``rescheduled`` and the sequence goes up."""
+        moved = self.transition(BookingStatus.RESCHEDULED, at=at)
+        return Booking.model_validate({**moved.model_dump(), "start": start, "end": end})
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    SERVANT = "servant"
+
+
+class Participant(_Model):
+    id: Code
+    name: str = Field(min_length=1)
+    email: Email | None = None
+    role: Role
+
+
+class Room(_Model):
+    """A virtual room provisioned for one booking at a video provider."""
+
+    booking_id: Code
+    provider: Code
+    name: str = Field(min_length=1, max_length=200)
+    base_url: str
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime
+    provider_ref: str = ""
+    closed: bool = False
+
+
+class JoinLink(_Model):
+    """A per-participant join link. The URL carries a credential: it is masked in ``repr``."""
+
+    booking_id: Code
+    participant_id: Code
+    role: Role
+    url: str = Field(repr=False)
+    expires_at: UtcDatetime
+
+    def __repr__(self) -> str:
+        return (
+            f"JoinLink(booking_id={self.booking_id!r}, role={self.role.value!r}, "
+            f"url='<redacted>', expires_at={self.expires_at.isoformat()!r})"
+        )
+
+
+class InvitationMethod(StrEnum):
+    REQUEST = "REQUEST"
+    CANCEL = "CANCEL"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class Invitation(_Model):
+    """Everything rendered for one invitation, for every channel.
+
+    ``uid`` is stable for the booking's whole life; ``sequence`` goes up on every change.
+    """
+
+    booking_id: Code
+    uid: str
+    sequence: int = Field(ge=0)
+    method: InvitationMethod
+    locale: Locale
+    subject: str
+    text: str
+    html: str
+    sms: str
+    whatsapp: str
+    ics: bytes = Field(repr=False)
+
+
+class OutboundMessage(_Model):
+    """One message handed to a notifier."""
+
+    booking_id: Code
+    channel: Channel
+    to: str = Field(repr=False)
+    subject: str = ""
+    text: str
+    html: str | None = None
+    ics: bytes | None = Field(default=None, repr=False)
+    ics_method: InvitationMethod | None = None
+    idempotency_key: str
+
+
+class DeliveryReceipt(_Model):
+    notifier: Code
+    booking_id: Code
+    reference: str
+    delivered_at: UtcDatetime
+
+
+class EventKind(StrEnum):
+    JOIN = "join"
+    LEAVE = "leave"
+
+
+class AttendanceEvent(_Model):
+    """A participant joined or left a room, as reported by the video provider."""
+
+    event_id: str = Field(min_length=1)
+    booking_id: Code
+    participant_id: str
+    role: Role
+    kind: EventKind
+    at: UtcDatetime
+    source: str = ""
+
+
+class Outcome(StrEnum):
+    ATTENDED = "attended"
+    CITIZEN_NO_SHOW = "citizen_no_show"
+    SERVANT_NO_SHOW = "servant_no_show"
+    TECHNICAL_FAILURE = "technical_failure"
+    CANCELLED = "cancelled"
+
+
+OUTCOME_STATUS: dict[Outcome, BookingStatus] = {
+    Outcome.ATTENDED: BookingStatus.ATTENDED,
+    Outcome.CITIZEN_NO_SHOW: BookingStatus.NO_SHOW,
+    Outcome.SERVANT_NO_SHOW: BookingStatus.SERVANT_NO_SHOW,
+    Outcome.TECHNICAL_FAILURE: BookingStatus.FAILED,
+    Outcome.CANCELLED: BookingStatus.CANCELLED,
+}
+"""The booking status written back to the ERP for each attendance outcome."""
+
+
+class VerifiedDocument(_Model):
+    """A document the servant checked. The hash proves which bytes were seen."""
+
+    name: str = Field(min_length=1, max_length=255)
+    kind: Code
+    sha256: Sha256
+    media_type: str = "application/pdf"
+    size: int = Field(default=0, ge=0)
+
+
+class ForwardedDemand(_Model):
+    """A demand the servant forwarded to another department."""
+
+    department_code: Code
+    description: str = Field(min_length=1, max_length=4000)
+
+
+class OutcomeForm(_Model):
+    """What the servant fills in after (or instead of) the call."""
+
+    booking_id: Code
+    servant_registration: Code
+    summary: str = Field(default="", max_length=8000)
+    documents: tuple[VerifiedDocument, ...] = ()
+    demands: tuple[ForwardedDemand, ...] = ()
+    outcome: Outcome | None = None
+    technical_failure: bool = False
+
+
+class Attendance(_Model):
+    """What happened in a booking's room, classified."""
+
+    booking_id: Code
+    tenant_id: Code
+    outcome: Outcome
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    participants: tuple[Participant, ...] = ()
+    summary: str = ""
+    documents: tuple[VerifiedDocument, ...] = ()
+    demands: tuple[ForwardedDemand, ...] = ()
+
+
+class AccessLevel(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class Applicant(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    cpf: Cpf | None = None
+    cnpj: Cnpj | None = None
+
+    @model_validator(mode="after")
+    def _needs_document(self) -> Applicant:
+        if self.cpf is None and self.cnpj is None:
+            raise ValueError("an applicant needs a CPF or a CNPJ")
+        return self
+
+
+class ProtocolEntry(_Model):
+    """The protocol entry ("protocolo") written back to the ERP for one attendance."""
+
+    external_reference: str = Field(min_length=1, max_length=120)
+    tenant_id: Code
+    booking_id: Code
+    subject_code: Code
+    applicant: Applicant
+    department_code: Code
+    servant_registration: Code | None = None
+    opened_at: UtcDatetime
+    summary: str = Field(max_length=8000)
+    dispatch: str = Field(default="", max_length=8000)
+    access_level: AccessLevel = AccessLevel.INTERNAL
+    outcome: Outcome
+    documents: tuple[VerifiedDocument, ...] = ()
+    forwards: tuple[ForwardedDemand, ...] = ()
+
+
+class ProtocolReceipt(_Model):
+    """The ERP's answer: the protocol number/year it assigned."""
+
+    external_reference: str
+    number: int = Field(gt=0)
+    year: int = Field(ge=1900, le=2999)
+    erp_id: str = ""
+    created_at: UtcDatetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}/{self.year}"
+
+
+class Cursor(_Model):
+    """Incremental sync position: (updated_at, id), so equal timestamps never skip records."""
+
+    updated_at: UtcDatetime
+    id: str
+
+
+class RejectedRecord(_Model):
+    """A record an adapter could not map; kept with its reason for the quarantine."""
+
+    record_id: str
+    field: str | None
+    reason: str
+    raw: str = Field(repr=False, default="")
+
+
+class BookingPage(_Model):
+    """One page of changed bookings, with the records that failed mapping."""
+
+    bookings: tuple[Booking, ...] = ()
+    rejected: tuple[RejectedRecord, ...] = ()
+    next_cursor: Cursor | None = None
+    has_more: bool = False
+
+
+CANONICAL_MODELS: tuple[type[BaseModel], ...] = (
+    Tenant,
+    Department,
+    Service,
+    Citizen,
+    Servant,
+    Booking,
+    Participant,
+    Room,
+    JoinLink,
+    Invitation,
+    OutboundMessage,
+    DeliveryReceipt,
+    AttendanceEvent,
+    OutcomeForm,
+    Attendance,
+    VerifiedDocument,
+    ForwardedDemand,
+    Applicant,
+    ProtocolEntry,
+    ProtocolReceipt,
+    Cursor,
+    BookingPage,
+    RejectedRecord,
+)
+"""Models published as JSON Schema in ``contracts/canonical/``."""

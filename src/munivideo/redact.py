@@ -1,0 +1,45 @@
+"""Masking of personal data and secrets in text meant for logs, errors and reprs."""
+
+from __future__ import annotations
+
+import re
+
+_CPF = re.compile(r"(?<!\d)(\d{3})\.?(\d{3})\.?(\d{3})-?(\d{2})(?!\d)")
+_CNPJ = re.compile(r"(?<!\d)(\d{2})\.?(\d{3})\.?(\d{3})/?(\d{4})-?(\d{2})(?!\d)")
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+_SECRET_KV = re.compile(
+    r"(?i)\b(password|passwd|secret|client_secret|token|access_token|api[_-]?key|jwt|"
+    r"authorization|checksum)(\"?\s*[:=]\s*\"?|=)(bearer\s+|basic\s+)?([^\s\"'&,;}]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+
+
+def mask_cpf(digits: str) -> str:
+    """``12345678909`` -> ``***.456.789-**``: enough to tell two people apart, not to identify."""
+    return f"***.{digits[3:6]}.{digits[6:9]}-**" if len(digits) == 11 else "***"
+
+
+def mask_cnpj(digits: str) -> str:
+    """Company ids are public in Brazil, but we still hide the branch and check digits."""
+    return f"{digits[:2]}.{digits[2:5]}.***/****-**" if len(digits) == 14 else "***"
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_phone(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    return f"+** ** *****-{digits[-4:]}" if len(digits) >= 8 else "***"
+
+
+def redact(text: str) -> str:
+    """Mask CPF/CNPJ, e-mail addresses, bearer tokens, JWTs and ``secret=...`` pairs in text."""
+    text = _JWT.sub("<jwt>", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} <redacted>", text)
+    text = _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+    text = _CNPJ.sub(lambda m: mask_cnpj("".join(m.groups())), text)
+    text = _CPF.sub(lambda m: mask_cpf("".join(m.groups())), text)
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
