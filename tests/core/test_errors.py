@@ -1,0 +1,49 @@
+"""The error tree names records and fields and never leaks secrets or personal data."""
+
+from __future__ import annotations
+
+from munivideo.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ContractViolationError,
+    InvalidRecordError,
+    Recovery,
+    TransientError,
+)
+from munivideo.redact import redact
+
+
+def test_errors_name_record_and_field_and_carry_the_recovery() -> None:
+    error = InvalidRecordError("unknown status code 'XX'", record_id="AG-9", field="situacao")
+    assert str(error) == "[record AG-9, field situacao] unknown status code 'XX'"
+    assert error.recovery is Recovery.REJECT
+    assert error.to_dict()["field"] == "situacao"
+    assert TransientError("x").recovery is Recovery.RETRY
+    assert AmbiguousError("x").recovery is Recovery.RETRY
+    assert isinstance(AmbiguousError("x"), TransientError)
+    assert ContractViolationError("x").recovery is Recovery.CONTRACT
+    assert ConfigurationError("x").recovery is Recovery.CONFIGURE
+    assert TransientError("slow down", retry_after=3.0).retry_after == 3.0
+
+
+def test_messages_are_redacted() -> None:
+    error = TransientError(
+        "POST /token failed: client_secret=hunter2&x=1 Authorization: Bearer abc.def.ghijklmnop "
+        "for CPF 529.982.247-25 / 52998224725 mail maria@example.com "
+        "link https://m/r?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig"
+    )
+    text = str(error)
+    for secret in (
+        "hunter2",
+        "abc.def.ghijklmnop",
+        "52998224725",
+        "529.982.247-25",
+        "maria@example.com",
+        "eyJhbGciOiJIUzI1NiJ9",
+    ):
+        assert secret not in text
+    assert "***.982.247-**" in text
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    assert redact("protocolo 123/2026 criado") == "protocolo 123/2026 criado"
