@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ADAPTERS := $(sort $(dir $(wildcard adapters/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
+LINT_PATHS := $(wildcard src tests adapters benchmarks docs/tutorial)
 
 .PHONY: install test lint typecheck demo bench docs clean
 
@@ -16,8 +17,8 @@ $(STAMP): pyproject.toml $(wildcard adapters/*/pyproject.toml)
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests adapters benchmarks
-	$(BIN)/ruff format --check src tests adapters benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
