@@ -77,6 +77,9 @@ def fail(error: MunivideoError, *, as_json: bool = False) -> None:
 @click.version_option(__version__, prog_name="munivideo")
 def main() -> None:
     """Video attendance for municipal ERPs."""
+    from munivideo.redact import install_log_redaction
+
+    install_log_redaction()
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 _CPF = re.compile(r"(?<!\d)(\d{3})\.?(\d{3})\.?(\d{3})-?(\d{2})(?!\d)")
@@ -43,3 +44,25 @@ def redact(text: str) -> str:
     text = _CNPJ.sub(lambda m: mask_cnpj("".join(m.groups())), text)
     text = _CPF.sub(lambda m: mask_cpf("".join(m.groups())), text)
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks personal data and secrets in every record it passes.
+
+    Installed on the ``munivideo`` logger by :func:`install_log_redaction`; integrators can add
+    it to their own handlers too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = redact(str(record.msg))
+        return True
+
+
+def install_log_redaction(logger_name: str = "munivideo") -> None:
+    """Make every record logged under ``logger_name`` pass through :class:`RedactingFilter`."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from munivideo.errors import (
     AmbiguousError,
     ConfigurationError,
@@ -10,7 +14,7 @@ from munivideo.errors import (
     Recovery,
     TransientError,
 )
-from munivideo.redact import redact
+from munivideo.redact import RedactingFilter, install_log_redaction, redact
 
 
 def test_errors_name_record_and_field_and_carry_the_recovery() -> None:
@@ -47,3 +51,15 @@ def test_messages_are_redacted() -> None:
 
 def test_redact_keeps_ordinary_text() -> None:
     assert redact("protocolo 123/2026 criado") == "protocolo 123/2026 criado"
+
+
+def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction("munivideo.test")
+    install_log_redaction("munivideo.test")  # idempotent: one filter
+    logger = logging.getLogger("munivideo.test")
+    assert sum(isinstance(f, RedactingFilter) for f in logger.filters) == 1
+    with caplog.at_level("INFO", logger="munivideo.test"):
+        logger.info("citizen %s token=%s", "529.982.247-25", "abcdef123456")
+    assert "529.982.247-25" not in caplog.text
+    assert "abcdef123456" not in caplog.text
+    assert "***.982.247-**" in caplog.text
