@@ -1,0 +1,51 @@
+"""The sandbox ERP as one WSGI application: SOAP, REST and the inspection API."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from munivideo.sandbox import inspection, rest, soap
+from munivideo.sandbox.context import Context
+from munivideo.sandbox.responses import DropConnection
+
+DIALECTS = ("soap", "rest", "both")
+
+
+class SandboxApp:
+    def __init__(self, ctx: Context, *, default_seed: str = "tax-office") -> None:
+        self.ctx = ctx
+        self.default_seed = default_seed
+
+    def route(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/_sandbox/"):
+            return inspection.handle(self.ctx, request, self.default_seed)
+        if self.ctx.soap and path.startswith("/soap"):
+            static = soap.serve_static(request)
+            if static is not None:
+                return static
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name in soap.SERVICES:
+                return soap.handle(self.ctx, request, name)
+        if self.ctx.rest and rest.is_rest_path(path):
+            return rest.handle(self.ctx, request)
+        return Response("not found", status=404, content_type="text/plain")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.route(request)
+        except DropConnection:
+            sock = environ.get("werkzeug.socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            # werkzeug treats a ConnectionError from the app as a dropped connection: no answer.
+            raise ConnectionAbortedError("sandbox fault: connection dropped") from None
+        result: Iterable[bytes] = response(environ, start_response)
+        return result

@@ -1,0 +1,73 @@
+"""What every request handler shares: the store, the fault plan, the loaded contracts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from munivideo.packs import pack_dir
+from munivideo.sandbox.faults import Decision, FaultPlan
+from munivideo.sandbox.store import Store
+
+CLIENT_ID = "munivideo-sandbox"
+CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a documented, seeded sandbox credential
+TOKEN_TTL_SECONDS = 3600
+
+
+@dataclass
+class Context:
+    store: Store
+    plan: FaultPlan = field(default_factory=FaultPlan)
+    validate_responses: bool = True
+    stop: threading.Event = field(default_factory=threading.Event)
+    soap: bool = True
+    rest: bool = True
+    plan_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def xsd(self) -> Any:
+        import xmlschema
+
+        return xmlschema.XMLSchema(str(pack_dir("erp-soap", "v1") / "xsd" / "erp.xsd"))
+
+    @cached_property
+    def openapi(self) -> Any:
+        import yaml
+        from openapi_core import Config, OpenAPI
+
+        spec = yaml.safe_load((pack_dir("erp-rest", "v1") / "openapi.yaml").read_text("utf-8"))
+        # The pack names a fixed port; the sandbox may listen anywhere (port 0), so match any host.
+        spec["servers"] = [{"url": "/"}]
+        config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+        return OpenAPI.from_dict(spec, config=config)
+
+    def set_plan(self, plan: FaultPlan) -> None:
+        with self.plan_lock:
+            self.plan = plan
+
+    def decide(self, operation: str) -> Decision:
+        with self.plan_lock:
+            plan = self.plan
+        return plan.decide(operation)
+
+    def sleep(self, seconds: float) -> None:
+        """Interruptible: a stopping server does not wait for injected delays."""
+        if seconds > 0:
+            self.stop.wait(seconds)
+
+
+@dataclass
+class Call:
+    """One request's fault decision; ``before_write`` runs after the idempotency key is held."""
+
+    ctx: Context
+    operation: str
+    decision: Decision
+
+    def before_write(self) -> None:
+        rule = self.decision.action
+        if rule is not None and rule.action == "timeout":
+            self.ctx.sleep(rule.seconds)

@@ -1,0 +1,62 @@
+"""Errors the sandbox answers with, and the contract code and HTTP status of each."""
+
+from __future__ import annotations
+
+from munivideo.errors import (
+    ContractViolationError,
+    InvalidRecordError,
+    LifecycleError,
+    MunivideoError,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
+
+
+class UnauthorizedError(RejectedError):
+    """Missing or wrong credentials."""
+
+
+class ForbiddenXmlError(RejectedError):
+    """A DTD, an entity declaration or an external reference: refused before parsing further."""
+
+
+class DuplicateReferenceError(RejectedError):
+    """Another protocol already uses this external reference (with another idempotency key)."""
+
+
+class IdempotencyKeyMissingError(InvalidRecordError):
+    """A create without its idempotency key."""
+
+
+class IdempotencyInProgressError(TransientError):
+    """The first request with this key is still being processed."""
+
+
+class IdempotencyConflictError(RejectedError):
+    """The key was used before with another payload."""
+
+
+class UnsupportedMediaTypeError(InvalidRecordError):
+    """The body is not in a media type the operation accepts."""
+
+
+def contract_code(error: MunivideoError) -> tuple[str, int]:
+    """The contract's ``codigo`` and the REST status for ``error``."""
+    table: tuple[tuple[type[MunivideoError], str, int], ...] = (
+        (UnauthorizedError, "NAO_AUTORIZADO", 401),
+        (ForbiddenXmlError, "XML_PROIBIDO", 400),
+        (DuplicateReferenceError, "REFERENCIA_DUPLICADA", 409),
+        (IdempotencyKeyMissingError, "CHAVE_AUSENTE", 400),
+        (IdempotencyInProgressError, "CHAVE_EM_ANDAMENTO", 409),
+        (IdempotencyConflictError, "CHAVE_CONFLITANTE", 422),
+        (UnsupportedMediaTypeError, "TIPO_DE_MIDIA_NAO_SUPORTADO", 415),
+        (NotFoundError, "NAO_ENCONTRADO", 404),
+        (LifecycleError, "TRANSICAO_INVALIDA", 409),
+        (InvalidRecordError, "REQUISICAO_INVALIDA", 400),
+        (ContractViolationError, "ERRO_INTERNO", 500),
+    )
+    for cls, code, status in table:
+        if isinstance(error, cls):
+            return code, status
+    return "ERRO_INTERNO", 500

@@ -1,0 +1,125 @@
+"""``/_sandbox/...``: the inspection API for tests and the demo (not part of any contract).
+
+GET    /_sandbox/health                 {"ok": true, "bookings": N, "protocols": N}
+GET    /_sandbox/bookings               every booking (REST shape)
+POST   /_sandbox/bookings               add a booking (REST shape; id, dataAtualizacao,
+                                        sequencia, versao optional)
+POST   /_sandbox/bookings/<id>/reschedule  {"data": "YYYY-MM-DD", "horaInicio", "horaFim"}
+POST   /_sandbox/bookings/<id>/cancel      {"observacao": "..."} (optional)
+GET    /_sandbox/protocols              every protocol with attachments and routing
+POST   /_sandbox/reset                  {"seed": "tax-office"} (default: the server's seed)
+GET    /_sandbox/faults                 the active fault plan and how often each rule fired
+PUT    /_sandbox/faults                 {"spec": "...", "seed": 0}
+DELETE /_sandbox/faults                 no faults
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from munivideo.errors import InvalidRecordError, MunivideoError
+from munivideo.sandbox.context import Context
+from munivideo.sandbox.errors import contract_code
+from munivideo.sandbox.faults import FaultPlan
+from munivideo.sandbox.records import BookingRecord, booking_doc, parse_rfc3339, protocol_doc
+from munivideo.sandbox.seeds import apply_seed
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, content_type="application/json"
+    )
+
+
+def booking_from_doc(ctx: Context, doc: dict[str, Any]) -> BookingRecord:
+    """A booking in the REST shape -> a record (for ``POST /_sandbox/bookings``)."""
+    try:
+        cidadao = doc["cidadao"]
+        servidor = doc.get("servidor") or {}
+        sala = doc.get("sala") or {}
+        return BookingRecord(
+            id=doc.get("id") or f"AG-X{ctx.store.count_bookings() + 1:06d}",
+            codigo_servico=doc["codigoServico"],
+            cidadao_nome=cidadao["nome"],
+            cidadao_cpf_cnpj=cidadao["cpfCnpj"],
+            cidadao_email=cidadao.get("email"),
+            cidadao_telefone=cidadao.get("telefone"),
+            servidor_matricula=servidor.get("matricula"),
+            servidor_nome=servidor.get("nome"),
+            servidor_email=servidor.get("email"),
+            servidor_departamento=servidor.get("codigoDepartamento"),
+            data=date.fromisoformat(doc["data"]),
+            hora_inicio=doc["horaInicio"],
+            hora_fim=doc["horaFim"],
+            situacao=doc.get("situacao", "AG"),
+            observacoes=doc.get("observacoes"),
+            consentimento=doc.get("consentimentoRegistrado"),
+            sala_url=sala.get("url"),
+            sala_valida_ate=parse_rfc3339(sala["validaAte"]) if sala else None,
+            data_atualizacao=(
+                parse_rfc3339(doc["dataAtualizacao"])
+                if doc.get("dataAtualizacao")
+                else ctx.store.now()
+            ),
+            sequencia=doc.get("sequencia", 0),
+            versao=doc.get("versao", 1),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidRecordError(f"not a booking: {exc}", record_id=doc.get("id")) from exc
+
+
+def handle(ctx: Context, request: Request, default_seed: str) -> Response:
+    parts = [p for p in request.path.split("/") if p][1:]
+    method = request.method
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    try:
+        if parts == ["health"]:
+            return _json(
+                {
+                    "ok": True,
+                    "bookings": ctx.store.count_bookings(),
+                    "protocols": len(ctx.store.list_protocols()),
+                }
+            )
+        if parts == ["bookings"] and method == "GET":
+            records, _ = ctx.store.list_bookings(None, 1_000_000)
+            return _json([booking_doc(r, soap=False) for r in records])
+        if parts == ["bookings"] and method == "POST":
+            record = booking_from_doc(ctx, body)
+            ctx.store.put_bookings([record])
+            return _json(booking_doc(ctx.store.get_booking(record.id), soap=False), 201)
+        if len(parts) == 3 and parts[0] == "bookings" and method == "POST":
+            booking_id, action = parts[1], parts[2]
+            if action == "reschedule":
+                record = ctx.store.reschedule(
+                    booking_id,
+                    date.fromisoformat(body["data"]),
+                    body["horaInicio"],
+                    body["horaFim"],
+                )
+            elif action == "cancel":
+                record = ctx.store.set_status(booking_id, "CA", body.get("observacao"))
+            else:
+                return _json({"error": f"unknown action {action}"}, 404)
+            return _json(booking_doc(record, soap=False))
+        if parts == ["protocols"]:
+            return _json([protocol_doc(p, soap=False) for p in ctx.store.list_protocols()])
+        if parts == ["reset"] and method == "POST":
+            loaded = apply_seed(ctx.store, body.get("seed") or default_seed)
+            return _json({"ok": True, "bookings": loaded})
+        if parts == ["faults"]:
+            if method == "PUT":
+                ctx.set_plan(FaultPlan(str(body.get("spec", "")), int(body.get("seed", 0))))
+            elif method == "DELETE":
+                ctx.set_plan(FaultPlan())
+            return _json(ctx.plan.describe())
+    except MunivideoError as exc:
+        codigo, status = contract_code(exc)
+        return _json({"error": str(exc), "codigo": codigo, "field": exc.field}, status)
+    except (KeyError, ValueError) as exc:
+        return _json({"error": f"bad request: {exc}"}, 400)
+    return _json({"error": "no such inspection endpoint"}, 404)

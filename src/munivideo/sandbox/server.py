@@ -1,0 +1,206 @@
+"""A real HTTP server on loopback running the sandbox app in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from munivideo.errors import ConfigurationError
+from munivideo.sandbox.app import DIALECTS, SandboxApp
+from munivideo.sandbox.context import CLIENT_ID, CLIENT_SECRET, Context
+from munivideo.sandbox.faults import FaultPlan
+from munivideo.sandbox.records import BookingRecord, booking_doc, protocol_doc
+from munivideo.sandbox.seeds import apply_seed, bulk_seed
+from munivideo.sandbox.store import Store
+
+
+class _Handler(WSGIRequestHandler):
+    # Keep-alive needs HTTP/1.1; TCP_NODELAY avoids the ~40 ms Nagle/delayed-ACK stall per call
+    # when headers and body leave in separate writes on a kept-alive connection.
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None  # quiet: tests and the demo read the inspection API, not access logs
+
+
+def build_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> BaseWSGIServer:
+    server = make_server(host, port, app, threaded=True, request_handler=_Handler)
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    return server
+
+
+class Sandbox:
+    """The sandbox ERP, in-process. Use as a context manager::
+
+    with Sandbox(dialect="both", seed="tax-office") as sb:
+        sb.wsdl_url, sb.rest_url, sb.inject("criarProtocolo=drop_after_commit")
+    """
+
+    def __init__(
+        self,
+        *,
+        dialect: str = "both",
+        seed: str = "tax-office",
+        faults: str = "",
+        fault_seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db: str | Path = ":memory:",
+        validate_responses: bool = True,
+    ) -> None:
+        if dialect not in DIALECTS:
+            raise ConfigurationError(
+                f"dialect must be one of {', '.join(DIALECTS)}", field="dialect"
+            )
+        self.seed = seed
+        self.store = Store(db)
+        self.ctx = Context(
+            store=self.store,
+            plan=FaultPlan(faults, fault_seed),
+            validate_responses=validate_responses,
+            soap=dialect in ("soap", "both"),
+            rest=dialect in ("rest", "both"),
+        )
+        apply_seed(self.store, seed)
+        self._server = build_server(SandboxApp(self.ctx, default_seed=seed), host, port)
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                daemon=True,
+                name=f"munivideo-sandbox:{self.port}",
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.ctx.stop.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        self.store.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses ------------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return str(self._server.host)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def wsdl_url(self) -> str:
+        return f"{self.base_url}/soap?wsdl"
+
+    @property
+    def soap_urls(self) -> dict[str, str]:
+        return {
+            "agendamentos": f"{self.base_url}/soap/agendamentos",
+            "protocolos": f"{self.base_url}/soap/protocolos",
+        }
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/oauth/token"
+
+    credentials: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET)
+
+    # -- control --------------------------------------------------------------------------------
+
+    def inject(self, spec: str, seed: int = 0) -> None:
+        """Replace the fault plan (``""`` clears it). See :mod:`munivideo.sandbox.faults`."""
+        self.ctx.set_plan(FaultPlan(spec, seed))
+
+    def faults(self) -> dict[str, object]:
+        return self.ctx.plan.describe()
+
+    def reset(self, seed: str | None = None) -> int:
+        """Clear all data, idempotency keys and faults; reload ``seed`` (default: the initial)."""
+        self.ctx.set_plan(FaultPlan())
+        return apply_seed(self.store, seed or self.seed)
+
+    def bulk_seed(self, count: int) -> int:
+        return bulk_seed(self.store, count)
+
+    def token(self, timeout: float = 5.0) -> str:
+        """A bearer token from the sandbox's own OAuth endpoint."""
+        answer = requests.post(
+            self.token_url,
+            data={"grant_type": "client_credentials"},
+            auth=self.credentials,
+            timeout=timeout,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    # -- data, as the ERP's own users would change it -------------------------------------------
+
+    def bookings(self) -> list[dict[str, Any]]:
+        records, _ = self.store.list_bookings(None, 10_000_000)
+        return [booking_doc(r, soap=False) for r in records]
+
+    def booking(self, booking_id: str) -> dict[str, Any]:
+        return booking_doc(self.store.get_booking(booking_id), soap=False)
+
+    def protocols(self) -> list[dict[str, Any]]:
+        """Every protocol, REST-shaped, with ``anexos`` and ``tramitacoes``."""
+        return [protocol_doc(p, soap=False) for p in self.store.list_protocols()]
+
+    def add_booking(self, booking: dict[str, Any]) -> dict[str, Any]:
+        """Add a booking given in the REST shape (``id``/``dataAtualizacao`` optional)."""
+        from munivideo.sandbox.inspection import booking_from_doc
+
+        record: BookingRecord = booking_from_doc(self.ctx, booking)
+        self.store.put_bookings([record])
+        return self.booking(record.id)
+
+    def reschedule_booking(self, booking_id: str, day: str, start: str, end: str) -> dict[str, Any]:
+        from datetime import date
+
+        return booking_doc(
+            self.store.reschedule(booking_id, date.fromisoformat(day), start, end), soap=False
+        )
+
+    def cancel_booking(self, booking_id: str, note: str | None = None) -> dict[str, Any]:
+        return booking_doc(self.store.set_status(booking_id, "CA", note), soap=False)
+
+    def set_booking_status(self, booking_id: str, status: str) -> dict[str, Any]:
+        return booking_doc(self.store.set_status(booking_id, status, None), soap=False)

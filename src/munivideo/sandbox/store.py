@@ -1,0 +1,455 @@
+"""The sandbox ERP's data, in SQLite (a file or ``:memory:``).
+
+One connection guarded by one lock: SQLite serialises writers anyway, and ``:memory:`` databases
+are per-connection. Every public method is atomic. ``data_atualizacao`` comes from a per-store
+monotonic clock so that a cursor handed out can never be overtaken by a later change with an
+equal or earlier timestamp (the classic missed-update bug of timestamp cursors).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from munivideo.errors import InvalidRecordError, LifecycleError, NotFoundError
+from munivideo.sandbox.errors import (
+    DuplicateReferenceError,
+    IdempotencyConflictError,
+    IdempotencyInProgressError,
+)
+from munivideo.sandbox.records import (
+    STATUS_TRANSITIONS,
+    Attachment,
+    BookingRecord,
+    NewProtocol,
+    ProtocolRecord,
+    Routing,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS booking (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS booking_cursor ON booking (updated_at, id);
+CREATE TABLE IF NOT EXISTS protocol (
+    id TEXT PRIMARY KEY,
+    ano INTEGER NOT NULL,
+    numero INTEGER NOT NULL,
+    referencia_externa TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL,
+    UNIQUE (ano, numero)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    operation TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL,
+    result TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (operation, key)
+);
+CREATE TABLE IF NOT EXISTS token (
+    token TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+"""
+
+_STAMP = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width: text order == time order
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_STAMP)
+
+
+def encode_cursor(updated_at: datetime, record_id: str) -> str:
+    raw = f"{updated_at.astimezone(UTC).isoformat()}|{record_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, _, record_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError as exc:
+        raise InvalidRecordError("cursor is not one this server issued", field="cursor") from exc
+    if not record_id or parsed.tzinfo is None:
+        raise InvalidRecordError("cursor is not one this server issued", field="cursor")
+    return parsed.astimezone(UTC), record_id
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable digest of a request payload for the idempotency-key comparison."""
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The state of an idempotency key when a request arrives."""
+
+    operation: str
+    key: str
+    replay_of: str | None  # the stored result when the key was already completed
+
+
+class Store:
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def now(self) -> datetime:
+        """Strictly increasing UTC time (one microsecond past the last one if the clock lags)."""
+        with self._lock:
+            now = datetime.now(UTC)
+            if now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def reset(self) -> None:
+        with self._tx() as db:
+            for table in ("booking", "protocol", "idempotency", "token"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    # -- bookings -------------------------------------------------------------------------------
+
+    def put_bookings(self, records: Iterable[BookingRecord]) -> int:
+        """Insert or replace bookings as given (seeding); one transaction, executemany."""
+        rows = [(r.id, r.model_dump_json(), _stamp(r.data_atualizacao)) for r in records]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO booking (id, doc, updated_at) VALUES (?, ?, ?)", rows
+            )
+            if rows:
+                latest = max(datetime.strptime(r[2], _STAMP) for r in rows).replace(tzinfo=UTC)
+                self._last = max(self._last, latest)
+        return len(rows)
+
+    def put_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        """Raw insert of pre-serialised (id, doc json, updated_at stamp) rows: bulk seeding."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO booking (id, doc, updated_at) VALUES (?, ?, ?)", rows
+            )
+            last = db.execute("SELECT max(updated_at) FROM booking").fetchone()[0]
+            if last:
+                self._last = max(self._last, datetime.strptime(last, _STAMP).replace(tzinfo=UTC))
+
+    def get_booking(self, booking_id: str) -> BookingRecord:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM booking WHERE id = ?", (booking_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"booking {booking_id} does not exist", record_id=booking_id, field="id"
+            )
+        return BookingRecord.model_validate_json(row[0])
+
+    def list_bookings(
+        self, after: tuple[datetime, str] | None, limit: int
+    ) -> tuple[list[BookingRecord], bool]:
+        """Bookings strictly after ``after`` in (updated_at, id) order; and whether more exist."""
+        with self._lock:
+            if after is None:
+                rows = self._db.execute(
+                    "SELECT doc FROM booking ORDER BY updated_at, id LIMIT ?", (limit + 1,)
+                ).fetchall()
+            else:
+                stamp, record_id = _stamp(after[0]), after[1]
+                rows = self._db.execute(
+                    "SELECT doc FROM booking WHERE (updated_at, id) > (?, ?) "
+                    "ORDER BY updated_at, id LIMIT ?",
+                    (stamp, record_id, limit + 1),
+                ).fetchall()
+        records = [BookingRecord.model_validate_json(r[0]) for r in rows[:limit]]
+        return records, len(rows) > limit
+
+    def count_bookings(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM booking").fetchone()[0])
+
+    def update_booking(self, booking_id: str, **changes: Any) -> BookingRecord:
+        """Apply ``changes``; bump version and timestamp. Invitation-relevant changes (a move, a
+        cancel) also bump ``sequencia``."""
+        with self._tx() as db:
+            current = self.get_booking(booking_id)
+            moved = any(
+                k in changes and changes[k] != getattr(current, k)
+                for k in ("data", "hora_inicio", "hora_fim")
+            )
+            cancelled = changes.get("situacao") == "CA" and current.situacao != "CA"
+            update = {
+                **changes,
+                "data_atualizacao": self.now(),
+                "versao": current.versao + 1,
+                "sequencia": current.sequencia + (1 if moved or cancelled else 0),
+            }
+            record = BookingRecord.model_validate({**current.model_dump(), **update})
+            db.execute(
+                "UPDATE booking SET doc = ?, updated_at = ? WHERE id = ?",
+                (record.model_dump_json(), _stamp(record.data_atualizacao), booking_id),
+            )
+            return record
+
+    def set_status(self, booking_id: str, status: str, note: str | None) -> BookingRecord:
+        with self._lock:
+            current = self.get_booking(booking_id)
+            if status == current.situacao:
+                return current  # idempotent: same status twice is a no-op
+            if status not in STATUS_TRANSITIONS[current.situacao]:
+                raise LifecycleError(
+                    f"booking cannot go from {current.situacao} to {status}",
+                    record_id=booking_id,
+                    field="situacao",
+                )
+            changes: dict[str, Any] = {"situacao": status}
+            if note:
+                changes["observacoes"] = note
+            return self.update_booking(booking_id, **changes)
+
+    def set_room(self, booking_id: str, url: str, valid_until: datetime) -> BookingRecord:
+        with self._lock:
+            current = self.get_booking(booking_id)
+            if current.sala_url == url and current.sala_valida_ate == valid_until:
+                return current
+            return self.update_booking(booking_id, sala_url=url, sala_valida_ate=valid_until)
+
+    def reschedule(self, booking_id: str, day: date, start: str, end: str) -> BookingRecord:
+        with self._lock:
+            current = self.get_booking(booking_id)
+            if not STATUS_TRANSITIONS[current.situacao] & {"RM"}:
+                raise LifecycleError(
+                    f"booking in {current.situacao} cannot be rescheduled",
+                    record_id=booking_id,
+                    field="situacao",
+                )
+            return self.update_booking(
+                booking_id, data=day, hora_inicio=start, hora_fim=end, situacao="RM"
+            )
+
+    # -- protocols ------------------------------------------------------------------------------
+
+    def _protocol_row(self, where: str, args: tuple[Any, ...]) -> ProtocolRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT doc FROM protocol WHERE {where}", args).fetchone()  # noqa: S608
+        return None if row is None else ProtocolRecord.model_validate_json(row[0])
+
+    def get_protocol(self, ano: int, numero: int) -> ProtocolRecord:
+        found = self._protocol_row("ano = ? AND numero = ?", (ano, numero))
+        if found is None:
+            raise NotFoundError(
+                f"protocol {numero}/{ano} does not exist",
+                record_id=f"{numero}/{ano}",
+                field="numero",
+            )
+        return found
+
+    def get_protocol_by_id(self, protocol_id: str) -> ProtocolRecord:
+        found = self._protocol_row("id = ?", (protocol_id,))
+        if found is None:
+            raise NotFoundError("protocol vanished", record_id=protocol_id, field="id")
+        return found
+
+    def find_protocol(self, reference: str) -> ProtocolRecord | None:
+        return self._protocol_row("referencia_externa = ?", (reference,))
+
+    def list_protocols(self) -> list[ProtocolRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT doc FROM protocol ORDER BY ano, numero").fetchall()
+        return [ProtocolRecord.model_validate_json(r[0]) for r in rows]
+
+    def _save_protocol(self, db: sqlite3.Connection, p: ProtocolRecord, *, insert: bool) -> None:
+        if insert:
+            db.execute(
+                "INSERT INTO protocol (id, ano, numero, referencia_externa, doc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (p.id, p.ano, p.numero, p.novo.referencia_externa, p.model_dump_json()),
+            )
+        else:
+            db.execute("UPDATE protocol SET doc = ? WHERE id = ?", (p.model_dump_json(), p.id))
+
+    def create_protocol(
+        self, new: NewProtocol, reservation: Reservation | None = None
+    ) -> ProtocolRecord:
+        with self._tx() as db:
+            if self.find_protocol(new.referencia_externa) is not None:
+                raise DuplicateReferenceError(
+                    "another protocol already has this external reference",
+                    record_id=new.referencia_externa,
+                    field="referenciaExterna",
+                )
+            now = self.now()
+            year = now.year
+            last = db.execute("SELECT max(numero) FROM protocol WHERE ano = ?", (year,)).fetchone()
+            number = int(last[0] or 0) + 1
+            record = ProtocolRecord(
+                id=f"PR-{year}-{number:06d}",
+                numero=number,
+                ano=year,
+                novo=new,
+                codigo_departamento_atual=new.codigo_departamento,
+                data_criacao=now,
+            )
+            self._save_protocol(db, record, insert=True)
+            self._complete(db, reservation, record.id)
+            return record
+
+    def attach(
+        self,
+        ano: int,
+        numero: int,
+        *,
+        nome: str,
+        tipo: str,
+        sha256: str,
+        tipo_midia: str | None,
+        tamanho: int | None,
+        reservation: Reservation | None = None,
+    ) -> ProtocolRecord:
+        with self._tx() as db:
+            p = self.get_protocol(ano, numero)
+            attachment = Attachment(
+                sequencia=len(p.anexos) + 1,
+                nome=nome,
+                tipo=tipo,
+                sha256=sha256,
+                tipo_midia=tipo_midia,
+                tamanho=tamanho,
+                data_inclusao=self.now(),
+            )
+            updated = p.model_copy(update={"anexos": (*p.anexos, attachment)})
+            self._save_protocol(db, updated, insert=False)
+            self._complete(db, reservation, updated.id)
+            return updated
+
+    def forward(
+        self,
+        ano: int,
+        numero: int,
+        *,
+        destino: str,
+        despacho: str,
+        matricula: str | None,
+        reservation: Reservation | None = None,
+    ) -> ProtocolRecord:
+        with self._tx() as db:
+            p = self.get_protocol(ano, numero)
+            routing = Routing(
+                sequencia=len(p.tramitacoes) + 1,
+                origem=p.codigo_departamento_atual,
+                destino=destino,
+                despacho=despacho,
+                matricula_servidor=matricula,
+                data_hora=self.now(),
+            )
+            updated = p.model_copy(
+                update={
+                    "tramitacoes": (*p.tramitacoes, routing),
+                    "codigo_departamento_atual": destino,
+                }
+            )
+            self._save_protocol(db, updated, insert=False)
+            self._complete(db, reservation, updated.id)
+            return updated
+
+    # -- idempotency ----------------------------------------------------------------------------
+
+    def reserve(self, operation: str, key: str, payload_fingerprint: str) -> Reservation:
+        """Claim ``key`` for ``operation``, or find the completed result to replay.
+
+        Raises :class:`IdempotencyInProgressError` while the first request is still running and
+        :class:`IdempotencyConflictError` when the key was used with another payload.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT fingerprint, state, result FROM idempotency "
+                "WHERE operation = ? AND key = ?",
+                (operation, key),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO idempotency (operation, key, fingerprint, state, created_at) "
+                    "VALUES (?, ?, ?, 'in_progress', ?)",
+                    (operation, key, payload_fingerprint, _stamp(self.now())),
+                )
+                return Reservation(operation, key, None)
+            stored_fingerprint, state, result = row
+            if stored_fingerprint != payload_fingerprint:
+                raise IdempotencyConflictError(
+                    "this idempotency key was used with another payload",
+                    record_id=key,
+                    field="chaveIdempotencia",
+                )
+            if state != "done":
+                raise IdempotencyInProgressError(
+                    "a request with this idempotency key is still in progress",
+                    record_id=key,
+                    field="chaveIdempotencia",
+                    retry_after=1,
+                )
+            return Reservation(operation, key, str(result))
+
+    @staticmethod
+    def _complete(db: sqlite3.Connection, reservation: Reservation | None, result: str) -> None:
+        # Same transaction as the write itself: the key is done exactly when the work is.
+        if reservation is not None:
+            db.execute(
+                "UPDATE idempotency SET state = 'done', result = ? WHERE operation = ? AND key = ?",
+                (result, reservation.operation, reservation.key),
+            )
+
+    def release(self, reservation: Reservation) -> None:
+        """Forget a reservation whose request failed before doing anything."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM idempotency WHERE operation = ? AND key = ? AND state = 'in_progress'",
+                (reservation.operation, reservation.key),
+            )
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def issue_token(self, token: str, client_id: str, ttl: timedelta) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO token (token, client_id, expires_at) VALUES (?, ?, ?)",
+                (token, client_id, _stamp(datetime.now(UTC) + ttl)),
+            )
+
+    def token_valid(self, token: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT expires_at FROM token WHERE token = ?", (token,)
+            ).fetchone()
+        return row is not None and row[0] > _stamp(datetime.now(UTC))
