@@ -204,7 +204,7 @@ def bulk_seed(store: Store, count: int, *, start: date | None = None, prefix: st
         }
         chunk.append(
             (
-                doc["id"],
+                booking_id,
                 json.dumps(doc, ensure_ascii=False),
                 updated.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
             )

@@ -111,8 +111,8 @@ def _authorised(request: Request, envelope: etree._Element) -> bool:
 
 def _field_of(error: Any) -> str | None:
     """The contract field an xmlschema error is about, as a slash path below the operation."""
-    path = _INDEX.sub("", getattr(error, "path", None) or "")
-    parts = [re.sub(r"^\{[^}]*\}|^\w+:", "", p) for p in path.split("/") if p][1:]
+    path = re.sub(r"\{[^}]*\}", "", _INDEX.sub("", getattr(error, "path", None) or ""))
+    parts = [re.sub(r"^\w+:", "", p) for p in path.split("/") if p][1:]
     expected = getattr(error, "expected", None)
     invalid = getattr(error, "invalid_tag", None)
     if expected:
