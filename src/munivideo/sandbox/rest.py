@@ -53,6 +53,10 @@ ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(rf"^/api/v1/protocolos/{_PROT}/anexos$"), {"POST": "anexarDocumento"}),
     (re.compile(rf"^/api/v1/protocolos/{_PROT}/tramitacoes$"), {"POST": "tramitarProtocolo"}),
 )
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "listarAlterados": frozenset({"cursor", "limite"}),
+    "buscarPorReferenciaExterna": frozenset({"referenciaExterna"}),
+}
 _TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -136,7 +140,11 @@ def _schema_field(exc: BaseException) -> tuple[str | None, str]:
                 parts = [name]
             return "/".join(parts) or None, first.message
         cause = cause.__cause__ or cause.__context__
-    return getattr(exc, "name", None), str(exc)
+    try:
+        reason = str(exc)
+    except UnicodeDecodeError:  # openapi-core renders the raw body in its message
+        reason = "the body is not UTF-8 JSON"
+    return getattr(exc, "name", None), reason
 
 
 def _validate_request(ctx: Context, request: Request) -> None:
@@ -347,6 +355,12 @@ def handle(ctx: Context, request: Request) -> Response:
         else:
             if not _authorised(ctx, request):
                 raise UnauthorizedError("a valid bearer token is required", field="Authorization")
+            unknown = sorted(set(request.args) - QUERY_PARAMETERS.get(operation, frozenset()))
+            if unknown:
+                # Strict like a contract mock: a typo'd parameter must not be silently ignored.
+                raise InvalidRecordError(
+                    f"unknown query parameter {unknown[0]!r}", field=unknown[0]
+                )
             _validate_request(ctx, request)
             response = _dispatch(call, operation, request, params)
         if ctx.validate_responses and operation != "obterToken":
