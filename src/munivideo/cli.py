@@ -178,7 +178,7 @@ def config_check(files: tuple[Path, ...], as_json: bool) -> None:
 )
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ from the models.")
 def schema_cmd(out: Path | None, check: bool) -> None:
-    """Generate (or --check) the JSON Schema of the canonical models."""
+    """Generate (or --check) the JSON Schema of the canonical models (and the pack manifest)."""
     from munivideo.packs import contracts_root
     from munivideo.schema import drift, write_canonical
 
@@ -192,6 +192,11 @@ def schema_cmd(out: Path | None, check: bool) -> None:
         return
     for path in write_canonical(folder):
         click.echo(f"wrote {path}")
+    if out is None:
+        from munivideo.packs_manifest import write_manifest
+
+        # The manifest hashes every pack file, the canonical schemas included.
+        click.echo(f"wrote {write_manifest()}")
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m munivideo`
