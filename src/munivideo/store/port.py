@@ -1,0 +1,148 @@
+"""The store port: what the engine needs from durable storage.
+
+SQLite (:class:`munivideo.store.sqlite.SqliteStore`) is the embedded default; a PostgreSQL store
+can follow by implementing this Protocol (claims with ``FOR UPDATE SKIP LOCKED``). Every method
+is atomic on its own; methods that must change two things together (an attendance and its
+outbox row) do so in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from munivideo.errors import TransientError
+from munivideo.models import Attendance, Cursor, ProtocolEntry, ProtocolReceipt
+from munivideo.store.records import (
+    AuditEntry,
+    Binding,
+    OutboxItem,
+    QuarantineItem,
+    QuarantineKind,
+    TenantStatus,
+)
+from munivideo.store.states import OutboxState
+
+
+class LeaseLostError(TransientError):
+    """The worker's lease on an outbox row expired and the row moved on; stop working on it.
+
+    Nothing is lost: every ERP call is idempotent, and the row's new holder resumes from the
+    recorded steps.
+    """
+
+
+@runtime_checkable
+class Store(Protocol):
+    # -- bindings ---------------------------------------------------------------------------
+    def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None: ...
+
+    def save_binding(self, binding: Binding) -> None: ...
+
+    def count_bindings(self, tenant_id: str) -> int: ...
+
+    # -- sync cursors -----------------------------------------------------------------------
+    def get_cursor(self, tenant_id: str) -> Cursor | None: ...
+
+    def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None: ...
+
+    # -- messages sent (so a resumed sync never sends twice) -----------------------------------
+    def was_sent(self, tenant_id: str, key: str) -> bool: ...
+
+    def mark_sent(
+        self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
+    ) -> None: ...
+
+    # -- outbox -----------------------------------------------------------------------------
+    def enqueue(
+        self,
+        tenant_id: str,
+        attendance: Attendance,
+        entry: ProtocolEntry,
+        *,
+        max_attempts: int,
+        now: datetime,
+    ) -> tuple[OutboxItem, bool]: ...
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        tenant_id: str | None = None,
+    ) -> list[OutboxItem]: ...
+
+    def record_step(
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        detail: str,
+        *,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> None: ...
+
+    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem: ...
+
+    def fail(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        to_state: OutboxState,
+        next_attempt_at: datetime,
+        error_type: str,
+        message: str,
+        now: datetime,
+    ) -> OutboxItem: ...
+
+    def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int: ...
+
+    def replay(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int] | None,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]: ...
+
+    def get_item(self, item_id: int) -> OutboxItem: ...
+
+    def list_items(
+        self, tenant_id: str, *, state: OutboxState | None = None, limit: int = 1000
+    ) -> list[OutboxItem]: ...
+
+    def audit_trail(self, item_id: int) -> list[AuditEntry]: ...
+
+    # -- quarantine -------------------------------------------------------------------------
+    def quarantine(
+        self,
+        tenant_id: str,
+        kind: QuarantineKind,
+        record_id: str,
+        *,
+        field: str | None,
+        reason: str,
+        error_type: str,
+        raw: str,
+        now: datetime,
+    ) -> QuarantineItem: ...
+
+    def resolve_quarantine(
+        self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
+    ) -> bool: ...
+
+    def list_quarantine(
+        self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
+    ) -> list[QuarantineItem]: ...
+
+    # -- overview ---------------------------------------------------------------------------
+    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,125 @@
+"""What the store hands back: plain frozen pydantic models, one per table row kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from munivideo.models import Attendance, Booking, ProtocolEntry, ProtocolReceipt, Room
+from munivideo.store.states import OutboxState
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Binding(_Row):
+    """The one place that knows how a booking relates to everything made for it.
+
+    booking <-> room <-> invitation (uid, sequence) <-> attendance <-> protocol entry, one row per
+    (tenant, booking id).
+    """
+
+    tenant_id: str
+    booking_id: str
+    booking: Booking
+    fingerprint: str
+    room: Room | None = None
+    room_link_recorded: str = ""  # fingerprint of the link last stored in the ERP
+    invitation_uid: str = ""
+    invitation_sequence: int = -1  # last sequence fully sent; -1: none yet
+    invitation_method: str = ""
+    attendance: Attendance | None = None
+    external_reference: str = ""
+    protocol_label: str = ""
+    created_at: datetime
+    updated_at: datetime
+
+
+class OutboxItem(_Row):
+    """One write-back: the canonical entry as it was prepared, and where its delivery stands."""
+
+    id: int
+    tenant_id: str
+    booking_id: str
+    external_reference: str
+    entry: ProtocolEntry
+    state: OutboxState
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    next_attempt_at: datetime
+    last_error: str | None = None
+    last_error_type: str | None = None
+    steps: dict[str, str] = Field(default_factory=dict)  # step name -> detail, in order done
+    receipt: ProtocolReceipt | None = None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+
+
+class AuditEntry(_Row):
+    id: int
+    outbox_id: int
+    tenant_id: str
+    from_state: OutboxState | None
+    to_state: OutboxState
+    actor: str
+    reason: str
+    at: datetime
+
+
+class QuarantineKind(StrEnum):
+    BOOKING = "booking"
+    ATTENDANCE = "attendance"
+    ENTRY = "entry"
+
+
+class QuarantineItem(_Row):
+    """A record that could not be processed, kept with the reason and the raw payload."""
+
+    id: int
+    tenant_id: str
+    kind: QuarantineKind
+    record_id: str
+    field: str | None
+    reason: str
+    error_type: str
+    raw: str = Field(repr=False)
+    occurrences: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None = None
+
+
+class OutboxCounts(_Row):
+    pending: int = 0
+    in_flight: int = 0
+    delivered: int = 0
+    failed: int = 0
+    stale_leases: int = 0
+    oldest_pending_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+
+class TenantStatus(_Row):
+    tenant_id: str
+    cursor_updated_at: datetime | None = None
+    cursor_id: str | None = None
+    bindings: int = 0
+    outbox: OutboxCounts = OutboxCounts()
+    quarantined: int = 0
+
+
+__all__ = [
+    "AuditEntry",
+    "Binding",
+    "OutboxCounts",
+    "OutboxItem",
+    "QuarantineItem",
+    "QuarantineKind",
+    "TenantStatus",
+]

@@ -1,0 +1,768 @@
+"""The embedded store: stdlib ``sqlite3`` in WAL mode, safe across threads and processes.
+
+* One connection per :class:`SqliteStore`, guarded by a lock; open one store per process (or
+  per worker thread) on the same file to work concurrently.
+* Autocommit mode with explicit ``BEGIN IMMEDIATE`` for every write: the write lock is taken at
+  the start of the transaction, so two claimers can never read the same pending row and both
+  take it (no deferred-lock upgrade deadlocks either). ``busy_timeout`` makes waiters wait.
+* Claims are one ``UPDATE ... WHERE state = 'pending' ... RETURNING`` statement.
+* Times are stored as fixed-width UTC text, so text order is time order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError
+from munivideo.models import Attendance, Cursor, ProtocolEntry, ProtocolReceipt
+from munivideo.redact import redact
+from munivideo.store.migrations import migrate
+from munivideo.store.port import LeaseLostError
+from munivideo.store.records import (
+    AuditEntry,
+    Binding,
+    OutboxCounts,
+    OutboxItem,
+    QuarantineItem,
+    QuarantineKind,
+    TenantStatus,
+)
+from munivideo.store.states import OutboxState, can_transition
+
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+_MAX_ERROR = 2000
+
+
+def stamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("store times must be tz-aware")
+    return value.astimezone(UTC).strftime(_STAMP)
+
+
+def unstamp(text: str) -> datetime:
+    return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
+
+
+def _opt(text: str | None) -> datetime | None:
+    return unstamp(text) if text is not None else None
+
+
+_ITEM_SQL = "SELECT * FROM outbox WHERE id = ?"
+
+
+class SqliteStore:
+    """The SQLite implementation of :class:`munivideo.store.port.Store`."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode is durable against process crashes (kill -9); only a power loss
+        # can roll back the last transactions, and FULL closes that gap too at a small cost.
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self.schema_version_found = migrate(self._conn, stamp(datetime.now(UTC)))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cur = self._conn.execute(sql, params)
+            cur.row_factory = sqlite3.Row
+            return list(cur.fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def schema_version(self) -> int:
+        return int(self._read("SELECT MAX(version) AS v FROM schema_version")[0]["v"])
+
+    # -- bindings ---------------------------------------------------------------------------
+
+    def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None:
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = ? AND booking_id = ?", (tenant_id, booking_id)
+        )
+        return _binding(rows[0]) if rows else None
+
+    def save_binding(self, binding: Binding) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """
+                INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
+                    room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
+                    attendance, external_reference, protocol_label, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
+                    booking = excluded.booking, fingerprint = excluded.fingerprint,
+                    room = excluded.room, room_link_recorded = excluded.room_link_recorded,
+                    invitation_uid = excluded.invitation_uid,
+                    invitation_sequence = excluded.invitation_sequence,
+                    invitation_method = excluded.invitation_method,
+                    attendance = COALESCE(excluded.attendance, binding.attendance),
+                    external_reference = CASE WHEN excluded.external_reference = ''
+                        THEN binding.external_reference ELSE excluded.external_reference END,
+                    protocol_label = CASE WHEN excluded.protocol_label = ''
+                        THEN binding.protocol_label ELSE excluded.protocol_label END,
+                    updated_at = excluded.updated_at
+                """,
+                (
+                    binding.tenant_id,
+                    binding.booking_id,
+                    binding.booking.model_dump_json(),
+                    binding.fingerprint,
+                    binding.room.model_dump_json() if binding.room else None,
+                    binding.room_link_recorded,
+                    binding.invitation_uid,
+                    binding.invitation_sequence,
+                    binding.invitation_method,
+                    binding.attendance.model_dump_json() if binding.attendance else None,
+                    binding.external_reference,
+                    binding.protocol_label,
+                    stamp(binding.created_at),
+                    stamp(binding.updated_at),
+                ),
+            )
+
+    def count_bindings(self, tenant_id: str) -> int:
+        return int(
+            self._read("SELECT COUNT(*) AS n FROM binding WHERE tenant_id = ?", (tenant_id,))[0][
+                "n"
+            ]
+        )
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def get_cursor(self, tenant_id: str) -> Cursor | None:
+        rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = ?", (tenant_id,))
+        if not rows:
+            return None
+        return Cursor(updated_at=unstamp(rows[0]["updated_at"]), id=rows[0]["record_id"])
+
+    def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """
+                INSERT INTO sync_cursor (tenant_id, updated_at, record_id, saved_at)
+                VALUES (?, ?, ?, ?)
+                ON CONFLICT (tenant_id) DO UPDATE SET updated_at = excluded.updated_at,
+                    record_id = excluded.record_id, saved_at = excluded.saved_at
+                """,
+                (tenant_id, stamp(cursor.updated_at), cursor.id, stamp(now)),
+            )
+
+    # -- sent messages ----------------------------------------------------------------------
+
+    def was_sent(self, tenant_id: str, key: str) -> bool:
+        return bool(
+            self._read(
+                "SELECT 1 FROM sent_message WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+            )
+        )
+
+    def mark_sent(
+        self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO sent_message (tenant_id, key, booking_id, reference, "
+                "sent_at) VALUES (?, ?, ?, ?, ?)",
+                (tenant_id, key, booking_id, reference, stamp(now)),
+            )
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        tenant_id: str,
+        attendance: Attendance,
+        entry: ProtocolEntry,
+        *,
+        max_attempts: int,
+        now: datetime,
+    ) -> tuple[OutboxItem, bool]:
+        """Store the attendance on its binding and the entry in the outbox, in one transaction.
+
+        Idempotent per (tenant, external reference): recording the same attendance twice keeps
+        the first entry (the one the ERP may already have) and returns ``created=False``.
+        """
+        if entry.tenant_id != tenant_id or attendance.booking_id != entry.booking_id:
+            raise LifecycleError(
+                "entry and attendance must belong to the same tenant and booking",
+                record_id=entry.booking_id,
+                field="tenant_id",
+            )
+        ts = stamp(now)
+        with self._tx() as conn:
+            updated = conn.execute(
+                "UPDATE binding SET attendance = ?, external_reference = ?, updated_at = ? "
+                "WHERE tenant_id = ? AND booking_id = ?",
+                (
+                    attendance.model_dump_json(),
+                    entry.external_reference,
+                    ts,
+                    tenant_id,
+                    entry.booking_id,
+                ),
+            ).rowcount
+            if updated != 1:
+                raise NotFoundError(
+                    "no binding for this booking: sync it before recording its attendance",
+                    record_id=entry.booking_id,
+                    field="booking_id",
+                )
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO outbox (tenant_id, booking_id, external_reference, entry, "
+                "state, attempts, max_attempts, next_attempt_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+                (
+                    tenant_id,
+                    entry.booking_id,
+                    entry.external_reference,
+                    entry.model_dump_json(),
+                    max_attempts,
+                    ts,
+                    ts,
+                    ts,
+                ),
+            )
+            created = cur.rowcount == 1
+            row = self._one(
+                conn,
+                "SELECT * FROM outbox WHERE tenant_id = ? AND external_reference = ?",
+                (tenant_id, entry.external_reference),
+            )
+            if created:
+                self._audit(
+                    conn,
+                    row["id"],
+                    tenant_id,
+                    None,
+                    OutboxState.PENDING,
+                    "engine",
+                    "entry prepared and stored",
+                    ts,
+                )
+            item = self._item(conn, row)
+        return item, created
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        tenant_id: str | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due pending rows for ``owner`` under a lease, atomically."""
+        ts = stamp(now)
+        expires = stamp(now + timedelta(seconds=lease_seconds))
+        params: list[Any] = [owner, expires, ts, ts, tenant_id, tenant_id, limit]
+        with self._tx() as conn:
+            cur = conn.execute(
+                """
+                UPDATE outbox SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?,
+                    attempts = attempts + 1, updated_at = ?
+                WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE state = 'pending' AND next_attempt_at <= ?
+                      AND (? IS NULL OR tenant_id = ?)
+                    ORDER BY next_attempt_at, id LIMIT ?
+                ) AND state = 'pending'
+                RETURNING *
+                """,
+                params,
+            )
+            cur.row_factory = sqlite3.Row
+            rows = list(cur.fetchall())
+            items = []
+            for row in sorted(rows, key=lambda r: int(r["id"])):
+                self._audit(
+                    conn,
+                    row["id"],
+                    row["tenant_id"],
+                    OutboxState.PENDING,
+                    OutboxState.IN_FLIGHT,
+                    owner,
+                    f"claimed, attempt {row['attempts']}",
+                    ts,
+                )
+                items.append(self._item(conn, row))
+        return items
+
+    def _held(self, conn: sqlite3.Connection, item_id: int, owner: str) -> sqlite3.Row:
+        row = self._one(conn, _ITEM_SQL, (item_id,))
+        if row["state"] != OutboxState.IN_FLIGHT or row["lease_owner"] != owner:
+            raise LeaseLostError(
+                f"worker {owner} no longer holds the lease (state {row['state']}, "
+                f"holder {row['lease_owner']})",
+                record_id=row["external_reference"],
+                field="lease_owner",
+            )
+        return row
+
+    def record_step(
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        detail: str,
+        *,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> None:
+        """Record that one sub-step is done in the ERP (and the receipt, after the create)."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            self._held(conn, item_id, owner)
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_step WHERE outbox_id = ?", (item_id,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT OR REPLACE INTO outbox_step (outbox_id, step, detail, done_at, seq) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (item_id, step, redact(detail)[:_MAX_ERROR], ts, seq),
+            )
+            if receipt is not None:
+                conn.execute(
+                    "UPDATE outbox SET receipt = ?, updated_at = ? WHERE id = ?",
+                    (receipt.model_dump_json(), ts, item_id),
+                )
+                conn.execute(
+                    "UPDATE binding SET protocol_label = ?, updated_at = ? "
+                    "WHERE tenant_id = (SELECT tenant_id FROM outbox WHERE id = ?) "
+                    "AND booking_id = (SELECT booking_id FROM outbox WHERE id = ?)",
+                    (receipt.label, ts, item_id, item_id),
+                )
+
+    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+        ts = stamp(now)
+        with self._tx() as conn:
+            row = self._held(conn, item_id, owner)
+            self._move(conn, row, OutboxState.DELIVERED, owner, "every step done", ts)
+            conn.execute(
+                "UPDATE outbox SET state = 'delivered', lease_owner = NULL, "
+                "lease_expires_at = NULL, delivered_at = ?, updated_at = ? WHERE id = ?",
+                (ts, ts, item_id),
+            )
+            return self._item(
+                conn,
+                self._one(conn, _ITEM_SQL, (item_id,)),
+            )
+
+    def fail(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        to_state: OutboxState,
+        next_attempt_at: datetime,
+        error_type: str,
+        message: str,
+        now: datetime,
+    ) -> OutboxItem:
+        """Route a failed attempt to ``pending`` (retry later) or ``failed`` (dead letter)."""
+        ts = stamp(now)
+        safe = redact(message)[:_MAX_ERROR]
+        with self._tx() as conn:
+            row = self._held(conn, item_id, owner)
+            self._move(conn, row, to_state, owner, f"{error_type}: {safe}", ts)
+            conn.execute(
+                "UPDATE outbox SET state = ?, lease_owner = NULL, lease_expires_at = NULL, "
+                "next_attempt_at = ?, last_error = ?, last_error_type = ?, updated_at = ? "
+                "WHERE id = ?",
+                (to_state.value, stamp(next_attempt_at), safe, error_type, ts, item_id),
+            )
+            return self._item(
+                conn,
+                self._one(conn, _ITEM_SQL, (item_id,)),
+            )
+
+    def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Put rows whose lease expired (their worker died or hung) back to ``pending``."""
+        ts = stamp(now)
+        params: list[Any] = [ts, tenant_id, tenant_id]
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant_id, lease_owner FROM outbox WHERE state = 'in_flight' "
+                "AND lease_expires_at <= ? AND (? IS NULL OR tenant_id = ?)",
+                params,
+            ).fetchall()
+            for item_id, tenant, holder in rows:
+                self._audit(
+                    conn,
+                    item_id,
+                    tenant,
+                    OutboxState.IN_FLIGHT,
+                    OutboxState.PENDING,
+                    "store",
+                    f"lease of {holder} expired; requeued",
+                    ts,
+                )
+                conn.execute(
+                    "UPDATE outbox SET state = 'pending', lease_owner = NULL, "
+                    "lease_expires_at = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    (ts, ts, item_id),
+                )
+        return len(rows)
+
+    def replay(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int] | None,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """Move dead letters back to ``pending`` with a fresh attempt budget."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            if item_ids is None:
+                rows = conn.execute(
+                    "SELECT id FROM outbox WHERE tenant_id = ? AND state = 'failed' ORDER BY id",
+                    (tenant_id,),
+                ).fetchall()
+                ids = [int(r[0]) for r in rows]
+            else:
+                ids = list(item_ids)
+            out = []
+            for item_id in ids:
+                row = self._one(conn, _ITEM_SQL, (item_id,))
+                if row["tenant_id"] != tenant_id:
+                    raise NotFoundError(
+                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
+                        record_id=str(item_id),
+                        field="tenant_id",
+                    )
+                self._move(conn, row, OutboxState.PENDING, actor, f"replay: {reason}", ts)
+                conn.execute(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (ts, ts, item_id),
+                )
+                out.append(
+                    self._item(
+                        conn,
+                        self._one(conn, _ITEM_SQL, (item_id,)),
+                    )
+                )
+        return out
+
+    def get_item(self, item_id: int) -> OutboxItem:
+        with self._lock:
+            row = self._one(self._conn, _ITEM_SQL, (item_id,))
+            return self._item(self._conn, row)
+
+    def list_items(
+        self, tenant_id: str, *, state: OutboxState | None = None, limit: int = 1000
+    ) -> list[OutboxItem]:
+        wanted = state.value if state is not None else None
+        params: list[Any] = [tenant_id, wanted, wanted, limit]
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT * FROM outbox WHERE tenant_id = ? AND (? IS NULL OR state = ?) "
+                "ORDER BY id LIMIT ?",
+                params,
+            )
+            cur.row_factory = sqlite3.Row
+            return [self._item(self._conn, r) for r in cur.fetchall()]
+
+    def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = ? ORDER BY id", (item_id,))
+        return [
+            AuditEntry(
+                id=r["id"],
+                outbox_id=r["outbox_id"],
+                tenant_id=r["tenant_id"],
+                from_state=OutboxState(r["from_state"]) if r["from_state"] else None,
+                to_state=OutboxState(r["to_state"]),
+                actor=r["actor"],
+                reason=r["reason"],
+                at=unstamp(r["at"]),
+            )
+            for r in rows
+        ]
+
+    # -- quarantine -------------------------------------------------------------------------
+
+    def quarantine(
+        self,
+        tenant_id: str,
+        kind: QuarantineKind,
+        record_id: str,
+        *,
+        field: str | None,
+        reason: str,
+        error_type: str,
+        raw: str,
+        now: datetime,
+    ) -> QuarantineItem:
+        """Keep a bad record with its reason; seeing it again updates it and counts."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            conn.execute(
+                """
+                INSERT INTO quarantine (tenant_id, kind, record_id, field, reason, error_type,
+                    raw, occurrences, first_seen_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                ON CONFLICT (tenant_id, kind, record_id) DO UPDATE SET
+                    field = excluded.field, reason = excluded.reason,
+                    error_type = excluded.error_type, raw = excluded.raw,
+                    occurrences = quarantine.occurrences + 1,
+                    last_seen_at = excluded.last_seen_at, resolved_at = NULL
+                """,
+                (
+                    tenant_id,
+                    kind.value,
+                    record_id,
+                    field,
+                    redact(reason)[:_MAX_ERROR],
+                    error_type,
+                    raw,
+                    ts,
+                    ts,
+                ),
+            )
+            row = self._one(
+                conn,
+                "SELECT * FROM quarantine WHERE tenant_id = ? AND kind = ? AND record_id = ?",
+                (tenant_id, kind.value, record_id),
+            )
+        return _quarantined(row)
+
+    def resolve_quarantine(
+        self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
+    ) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE quarantine SET resolved_at = ? WHERE tenant_id = ? AND kind = ? "
+                "AND record_id = ? AND resolved_at IS NULL",
+                (stamp(now), tenant_id, kind.value, record_id),
+            )
+            return cur.rowcount == 1
+
+    def list_quarantine(
+        self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
+    ) -> list[QuarantineItem]:
+        rows = self._read(
+            "SELECT * FROM quarantine WHERE tenant_id = ? AND (? OR resolved_at IS NULL) "
+            "ORDER BY id LIMIT ?",
+            (tenant_id, int(include_resolved), limit),
+        )
+        return [_quarantined(r) for r in rows]
+
+    # -- overview ---------------------------------------------------------------------------
+
+    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        ts = stamp(now)
+        counts = {
+            r["state"]: int(r["n"])
+            for r in self._read(
+                "SELECT state, COUNT(*) AS n FROM outbox WHERE tenant_id = ? GROUP BY state",
+                (tenant_id,),
+            )
+        }
+        extra = self._read(
+            """
+            SELECT
+              (SELECT COUNT(*) FROM outbox WHERE tenant_id = :t AND state = 'in_flight'
+                 AND lease_expires_at <= :now) AS stale,
+              (SELECT MIN(created_at) FROM outbox WHERE tenant_id = :t AND state = 'pending')
+                 AS oldest,
+              (SELECT MIN(next_attempt_at) FROM outbox WHERE tenant_id = :t AND state = 'pending')
+                 AS next_at,
+              (SELECT COUNT(*) FROM quarantine WHERE tenant_id = :t AND resolved_at IS NULL)
+                 AS quarantined
+            """,
+            {"t": tenant_id, "now": ts},  # type: ignore[arg-type]
+        )[0]
+        cursor = self.get_cursor(tenant_id)
+        return TenantStatus(
+            tenant_id=tenant_id,
+            cursor_updated_at=cursor.updated_at if cursor else None,
+            cursor_id=cursor.id if cursor else None,
+            bindings=self.count_bindings(tenant_id),
+            outbox=OutboxCounts(
+                pending=counts.get("pending", 0),
+                in_flight=counts.get("in_flight", 0),
+                delivered=counts.get("delivered", 0),
+                failed=counts.get("failed", 0),
+                stale_leases=int(extra["stale"]),
+                oldest_pending_at=_opt(extra["oldest"]),
+                next_attempt_at=_opt(extra["next_at"]),
+            ),
+            quarantined=int(extra["quarantined"]),
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _one(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Row:
+        cur = conn.execute(sql, params)
+        cur.row_factory = sqlite3.Row
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError("no such outbox item", record_id=str(params[0]), field="id")
+        return row  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _audit(
+        conn: sqlite3.Connection,
+        item_id: int,
+        tenant_id: str,
+        old: OutboxState | None,
+        new: OutboxState,
+        actor: str,
+        reason: str,
+        ts: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO outbox_audit (outbox_id, tenant_id, from_state, to_state, actor, reason, "
+            "at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                item_id,
+                tenant_id,
+                old.value if old else None,
+                new.value,
+                actor,
+                redact(reason)[:_MAX_ERROR],
+                ts,
+            ),
+        )
+
+    def _move(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        new: OutboxState,
+        actor: str,
+        reason: str,
+        ts: str,
+    ) -> None:
+        old = OutboxState(row["state"])
+        if not can_transition(old, new):
+            raise LifecycleError(
+                f"outbox item cannot go from {old.value} to {new.value}",
+                record_id=row["external_reference"],
+                field="state",
+            )
+        self._audit(conn, row["id"], row["tenant_id"], old, new, actor, reason, ts)
+
+    @staticmethod
+    def _item(conn: sqlite3.Connection, row: sqlite3.Row) -> OutboxItem:
+        steps = {
+            s: d
+            for s, d in conn.execute(
+                "SELECT step, detail FROM outbox_step WHERE outbox_id = ? ORDER BY seq",
+                (row["id"],),
+            ).fetchall()
+        }
+        return OutboxItem(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            booking_id=row["booking_id"],
+            external_reference=row["external_reference"],
+            entry=ProtocolEntry.model_validate_json(row["entry"]),
+            state=OutboxState(row["state"]),
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            lease_owner=row["lease_owner"],
+            lease_expires_at=_opt(row["lease_expires_at"]),
+            next_attempt_at=unstamp(row["next_attempt_at"]),
+            last_error=row["last_error"],
+            last_error_type=row["last_error_type"],
+            steps=steps,
+            receipt=(
+                ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None
+            ),
+            created_at=unstamp(row["created_at"]),
+            updated_at=unstamp(row["updated_at"]),
+            delivered_at=_opt(row["delivered_at"]),
+        )
+
+
+def _binding(row: sqlite3.Row) -> Binding:
+    from munivideo.models import Booking, Room
+
+    return Binding(
+        tenant_id=row["tenant_id"],
+        booking_id=row["booking_id"],
+        booking=Booking.model_validate_json(row["booking"]),
+        fingerprint=row["fingerprint"],
+        room=Room.model_validate_json(row["room"]) if row["room"] else None,
+        room_link_recorded=row["room_link_recorded"],
+        invitation_uid=row["invitation_uid"],
+        invitation_sequence=row["invitation_sequence"],
+        invitation_method=row["invitation_method"],
+        attendance=(
+            Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
+        ),
+        external_reference=row["external_reference"],
+        protocol_label=row["protocol_label"],
+        created_at=unstamp(row["created_at"]),
+        updated_at=unstamp(row["updated_at"]),
+    )
+
+
+def _quarantined(row: sqlite3.Row) -> QuarantineItem:
+    return QuarantineItem(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=QuarantineKind(row["kind"]),
+        record_id=row["record_id"],
+        field=row["field"],
+        reason=row["reason"],
+        error_type=row["error_type"],
+        raw=row["raw"],
+        occurrences=row["occurrences"],
+        first_seen_at=unstamp(row["first_seen_at"]),
+        last_seen_at=unstamp(row["last_seen_at"]),
+        resolved_at=_opt(row["resolved_at"]),
+    )
+
+
+def open_store(url: str, *, base: Path | None = None) -> SqliteStore:
+    """Open the store named by ``url``: ``sqlite:///relative/or/absolute.db`` or
+    ``sqlite:///:memory:``. Relative paths resolve against ``base`` (default: the current
+    directory)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ConfigurationError(
+            f"unsupported store url {url!r}: only sqlite:///PATH is built in", field="store.url"
+        )
+    raw = url[len(prefix) :]
+    if not raw:
+        raise ConfigurationError("the store url names no file", field="store.url")
+    if raw == ":memory:":
+        return SqliteStore(raw)
+    path = Path(raw)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return SqliteStore(path)
