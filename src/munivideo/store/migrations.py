@@ -25,6 +25,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             invitation_uid TEXT NOT NULL DEFAULT '',
             invitation_sequence INTEGER NOT NULL DEFAULT -1,
             invitation_method TEXT NOT NULL DEFAULT '',
+            invitation_key TEXT NOT NULL DEFAULT '',
             attendance TEXT,
             external_reference TEXT NOT NULL DEFAULT '',
             protocol_label TEXT NOT NULL DEFAULT '',
@@ -32,6 +33,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             updated_at TEXT NOT NULL,
             PRIMARY KEY (tenant_id, booking_id)
         );
+        CREATE INDEX binding_dirty ON binding (tenant_id, fingerprint);
         CREATE TABLE sync_cursor (
             tenant_id TEXT PRIMARY KEY,
             updated_at TEXT NOT NULL,

@@ -25,12 +25,13 @@ class Binding(_Row):
     tenant_id: str
     booking_id: str
     booking: Booking
-    fingerprint: str
+    fingerprint: str  # of the booking fully processed; "" while side effects are unfinished
     room: Room | None = None
     room_link_recorded: str = ""  # fingerprint of the link last stored in the ERP
     invitation_uid: str = ""
     invitation_sequence: int = -1  # last sequence fully sent; -1: none yet
     invitation_method: str = ""
+    invitation_key: str = ""  # fingerprint of the invitation content last sent
     attendance: Attendance | None = None
     external_reference: str = ""
     protocol_label: str = ""

@@ -116,14 +116,15 @@ class SqliteStore:
                 """
                 INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
                     room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
-                    attendance, external_reference, protocol_label, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    invitation_key, attendance, external_reference, protocol_label, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
                     booking = excluded.booking, fingerprint = excluded.fingerprint,
                     room = excluded.room, room_link_recorded = excluded.room_link_recorded,
                     invitation_uid = excluded.invitation_uid,
                     invitation_sequence = excluded.invitation_sequence,
                     invitation_method = excluded.invitation_method,
+                    invitation_key = excluded.invitation_key,
                     attendance = COALESCE(excluded.attendance, binding.attendance),
                     external_reference = CASE WHEN excluded.external_reference = ''
                         THEN binding.external_reference ELSE excluded.external_reference END,
@@ -141,6 +142,7 @@ class SqliteStore:
                     binding.invitation_uid,
                     binding.invitation_sequence,
                     binding.invitation_method,
+                    binding.invitation_key,
                     binding.attendance.model_dump_json() if binding.attendance else None,
                     binding.external_reference,
                     binding.protocol_label,
@@ -155,6 +157,15 @@ class SqliteStore:
                 "n"
             ]
         )
+
+    def dirty_bindings(self, tenant_id: str, *, limit: int = 1000) -> list[Binding]:
+        """Bindings whose side effects (room, link, invitation) did not all finish."""
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = ? AND fingerprint = '' "
+            "ORDER BY updated_at LIMIT ?",
+            (tenant_id, limit),
+        )
+        return [_binding(r) for r in rows]
 
     # -- cursors ----------------------------------------------------------------------------
 
@@ -721,6 +732,7 @@ def _binding(row: sqlite3.Row) -> Binding:
         invitation_uid=row["invitation_uid"],
         invitation_sequence=row["invitation_sequence"],
         invitation_method=row["invitation_method"],
+        invitation_key=row["invitation_key"],
         attendance=(
             Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
         ),

@@ -1,0 +1,37 @@
+"""The engine: the only orchestrator of the attendance cycle.
+
+``sync`` (bookings in, rooms, links, invitations), ``record`` (attendance -> outbox),
+``writeback`` (outbox -> ERP, exactly once), ``replay`` (dead letters -> pending).
+"""
+
+from __future__ import annotations
+
+from munivideo.engine.context import Engine
+from munivideo.engine.crash import CrashPoints
+from munivideo.engine.keys import external_reference, operation_key
+from munivideo.engine.record import build_entry, classify, record
+from munivideo.engine.replay import replay
+from munivideo.engine.results import RecordResult, ReplayResult, SyncResult, WritebackResult
+from munivideo.engine.service import build_engine
+from munivideo.engine.sync import sync
+from munivideo.engine.writeback import create_once, deliver, writeback
+
+__all__ = [
+    "CrashPoints",
+    "Engine",
+    "RecordResult",
+    "ReplayResult",
+    "SyncResult",
+    "WritebackResult",
+    "build_engine",
+    "build_entry",
+    "classify",
+    "create_once",
+    "deliver",
+    "external_reference",
+    "operation_key",
+    "record",
+    "replay",
+    "sync",
+    "writeback",
+]

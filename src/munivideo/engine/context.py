@@ -1,0 +1,68 @@
+"""The engine's wiring for one tenant: configuration, store, adapters, plugins, clock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from munivideo.config import TenantConfig
+from munivideo.engine.crash import CrashPoints
+from munivideo.errors import MunivideoError
+from munivideo.plugins import Plugins
+from munivideo.ports import ErpAdapter, Notifier, VideoProvider
+from munivideo.store.port import Store
+from munivideo.store.records import QuarantineKind
+from munivideo.values import utcnow
+
+log = logging.getLogger("munivideo.engine")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16**6):06x}"
+
+
+@dataclass
+class Engine:
+    """Everything a job needs for one tenant. Build it with :func:`munivideo.engine.build_engine`
+    (from a configuration) or directly (tests, embedding)."""
+
+    config: TenantConfig
+    store: Store
+    erp: ErpAdapter
+    video: VideoProvider
+    notifiers: list[Notifier]
+    plugins: Plugins
+    clock: Callable[[], datetime] = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+    worker_id: str = field(default_factory=default_worker_id)
+    crash: CrashPoints = field(default_factory=CrashPoints.from_env)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.config.tenant.id
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def quarantine(
+        self, kind: QuarantineKind, record_id: str, error: MunivideoError, raw: str
+    ) -> None:
+        log.warning("quarantined %s %s: %s", kind.value, record_id, error)
+        self.store.quarantine(
+            self.tenant_id,
+            kind,
+            record_id,
+            field=error.field,
+            reason=error.message,
+            error_type=type(error).__name__,
+            raw=raw,
+            now=self.now(),
+        )
+
+    def close(self) -> None:
+        self.erp.close()

@@ -1,0 +1,40 @@
+"""Deterministic identities: the same work always gets the same key, never a fresh UUID."""
+
+from __future__ import annotations
+
+import hashlib
+
+from munivideo.models import Booking
+
+
+def external_reference(tenant_id: str, booking_id: str) -> str:
+    """Our reference on the protocol entry: how the ERP (and we) find it again."""
+    return f"munivideo:{tenant_id}:{booking_id}"
+
+
+def operation_key(tenant_id: str, record_id: str, operation: str, *parts: str) -> str:
+    """An idempotency key for one ERP write: (tenant, record, operation[, sub-part])."""
+    key = ":".join((tenant_id, record_id, operation, *parts))
+    if len(key) <= 200:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{tenant_id}:{record_id}:{operation}:{digest}"
+
+
+def booking_fingerprint(booking: Booking) -> str:
+    """What matters about a booking for rooms and invitations.
+
+    ``updated_at`` is left out on purpose: our own writes (room link, status) bump it in the
+    ERP, and a re-sync of a booking that only changed that way must send nothing.
+    """
+    data = booking.model_dump_json(exclude={"updated_at", "notes"})
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def short_hash(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def invitation_uid(tenant_id: str, booking_id: str) -> str:
+    """One calendar UID for the booking's whole life."""
+    return f"{short_hash(tenant_id, booking_id)}-{booking_id}@munivideo"

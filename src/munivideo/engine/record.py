@@ -1,0 +1,195 @@
+"""Record: classify what happened in a booking's room and put its protocol entry in the outbox.
+
+The attendance and its outbox row are written in one transaction: once ``record`` returns, the
+write-back is durable and nothing downstream can lose it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from munivideo.engine.compat import classify_fallback
+from munivideo.engine.context import Engine
+from munivideo.engine.keys import booking_fingerprint, external_reference, invitation_uid
+from munivideo.engine.results import RecordResult
+from munivideo.errors import InvalidRecordError, MunivideoError, RejectedError
+from munivideo.models import (
+    AccessLevel,
+    Applicant,
+    Attendance,
+    AttendanceEvent,
+    Booking,
+    Outcome,
+    OutcomeForm,
+    ProtocolEntry,
+)
+from munivideo.store.records import Binding, QuarantineKind
+from munivideo.values import local
+
+SUMMARY_TEMPLATE = {
+    Outcome.ATTENDED: "Atendimento por vídeo realizado ({service}).",
+    Outcome.CITIZEN_NO_SHOW: "Atendimento por vídeo não realizado: o cidadão não compareceu.",
+    Outcome.SERVANT_NO_SHOW: "Atendimento por vídeo não realizado: o servidor não compareceu.",
+    Outcome.TECHNICAL_FAILURE: "Atendimento por vídeo interrompido por falha técnica.",
+    Outcome.CANCELLED: "Atendimento por vídeo cancelado.",
+}
+"""First line of the protocol summary per outcome (pt-BR: the ERP's users read it)."""
+
+
+def classify(
+    engine: Engine, booking: Booking, events: list[AttendanceEvent], form: OutcomeForm | None
+) -> Attendance:
+    """``munivideo.attendance`` when installed, else the built-in rule set."""
+    try:
+        module: Any = importlib.import_module("munivideo.attendance")
+    except ModuleNotFoundError:
+        module = None
+    real = getattr(module, "classify", None) if module is not None else None
+    if real is not None:
+        attendance = _call_real(real, engine, booking, events, form)
+        if attendance is not None:
+            return attendance
+    return classify_fallback(booking, events, form, engine.config.attendance)
+
+
+def _call_real(
+    real: Any,
+    engine: Engine,
+    booking: Booking,
+    events: list[AttendanceEvent],
+    form: OutcomeForm | None,
+) -> Attendance | None:
+    """Adapter onto ``munivideo.attendance.classify`` (filled in when it lands)."""
+    return None
+
+
+def build_entry(engine: Engine, booking: Booking, attendance: Attendance) -> ProtocolEntry:
+    """Map an attendance to the ERP's protocol entry (subject and department from the
+    tenant's service mapping, applicant from the citizen)."""
+    service = engine.config.service(booking.service_code)
+    if service is None:
+        raise InvalidRecordError(
+            f"service {booking.service_code!r} has no ERP subject in the configuration",
+            record_id=booking.id,
+            field="service_code",
+        )
+    when = local(booking.start).strftime("%d/%m/%Y %H:%M")
+    lines = [SUMMARY_TEMPLATE[attendance.outcome].format(service=service.name)]
+    lines.append(f"Agendamento {booking.id} de {when}.")
+    if attendance.summary:
+        lines.append(attendance.summary)
+    if attendance.documents:
+        lines.append(
+            "Documentos verificados: " + "; ".join(d.name for d in attendance.documents) + "."
+        )
+    dispatch = "\n".join(
+        f"Encaminhado a {d.department_code}: {d.description}" for d in attendance.demands
+    )
+    citizen = booking.citizen
+    return ProtocolEntry(
+        external_reference=external_reference(engine.tenant_id, booking.id),
+        tenant_id=engine.tenant_id,
+        booking_id=booking.id,
+        subject_code=service.erp_subject_code,
+        applicant=Applicant(name=citizen.name, cpf=citizen.cpf, cnpj=citizen.cnpj),
+        department_code=service.department_code,
+        servant_registration=booking.servant.registration if booking.servant else None,
+        opened_at=attendance.started_at or booking.start,
+        summary="\n".join(lines)[:8000],
+        dispatch=dispatch[:8000],
+        access_level=AccessLevel.INTERNAL,
+        outcome=attendance.outcome,
+        documents=attendance.documents,
+        forwards=attendance.demands,
+    )
+
+
+def record(
+    engine: Engine,
+    events: Iterable[AttendanceEvent],
+    form: OutcomeForm | None,
+    *,
+    booking_id: str | None = None,
+) -> RecordResult:
+    """Classify and enqueue one booking's outcome. Recording it again keeps the first entry."""
+    events = list(events)
+    target = (
+        booking_id
+        or (form.booking_id if form else None)
+        or (events[0].booking_id if events else None)
+    )
+    if target is None:
+        raise InvalidRecordError("nothing to record: no form and no events", field="booking_id")
+    result = RecordResult(tenant_id=engine.tenant_id, booking_id=target)
+    raw = _raw(events, form)
+    try:
+        booking = _bound_booking(engine, target)
+        if form is not None and form.booking_id != target:
+            raise InvalidRecordError(
+                f"the form is for booking {form.booking_id}", record_id=target, field="booking_id"
+            )
+        attendance = classify(engine, booking, [e for e in events if e.booking_id == target], form)
+        entry = build_entry(engine, booking, attendance)
+        entry = engine.plugins.protocol_entry_prepared(engine.config.tenant, attendance, entry)
+    except (RejectedError, ValidationError) as exc:
+        error = exc if isinstance(exc, MunivideoError) else _invalid(target, exc)
+        engine.quarantine(QuarantineKind.ATTENDANCE, target, error, raw)
+        result.quarantined = True
+        result.reason = str(error)
+        return result
+    item, created = engine.store.enqueue(
+        engine.tenant_id,
+        attendance,
+        entry,
+        max_attempts=engine.config.writeback.max_attempts,
+        now=engine.now(),
+    )
+    result.outcome = item.entry.outcome
+    result.external_reference = item.external_reference
+    result.outbox_id = item.id
+    result.created = created
+    return result
+
+
+def _bound_booking(engine: Engine, booking_id: str) -> Booking:
+    binding = engine.store.get_binding(engine.tenant_id, booking_id)
+    if binding is not None:
+        return binding.booking
+    # Not synced yet (e.g. a webhook raced the sync): bind it from the ERP's copy.
+    booking = engine.erp.get_booking(booking_id)
+    now = engine.now()
+    engine.store.save_binding(
+        Binding(
+            tenant_id=engine.tenant_id,
+            booking_id=booking.id,
+            booking=booking,
+            fingerprint=booking_fingerprint(booking),
+            invitation_uid=invitation_uid(engine.tenant_id, booking.id),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return booking
+
+
+def _invalid(record_id: str, exc: ValidationError) -> InvalidRecordError:
+    first = exc.errors()[0]
+    return InvalidRecordError(
+        first["msg"], record_id=record_id, field=".".join(str(p) for p in first["loc"])
+    )
+
+
+def _raw(events: list[AttendanceEvent], form: OutcomeForm | None) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "events": [e.model_dump(mode="json") for e in events],
+            "form": form.model_dump(mode="json") if form else None,
+        },
+        ensure_ascii=False,
+    )

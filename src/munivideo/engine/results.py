@@ -1,0 +1,72 @@
+"""Typed results of the engine's jobs (also what ``--json`` prints)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from munivideo.models import Cursor, Outcome
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SyncResult(_Result):
+    tenant_id: str
+    pages: int = 0
+    received: int = 0
+    unchanged: int = 0
+    bound: int = 0
+    rooms_created: int = 0
+    rooms_updated: int = 0
+    rooms_closed: int = 0
+    links_recorded: int = 0
+    invitations_sent: int = 0
+    messages_sent: int = 0
+    cancellations_sent: int = 0
+    deferred: int = 0  # side effects failed transiently; retried on the next sync
+    quarantined: int = 0
+    cursor: Cursor | None = None
+    errors: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.deferred == 0 and self.quarantined == 0
+
+
+class RecordResult(_Result):
+    tenant_id: str
+    booking_id: str
+    outcome: Outcome | None = None
+    external_reference: str = ""
+    outbox_id: int | None = None
+    created: bool = False  # False: the attendance was already recorded (kept the first)
+    quarantined: bool = False
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.quarantined
+
+
+class WritebackResult(_Result):
+    tenant_id: str
+    worker: str
+    requeued_stale: int = 0
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead_lettered: int = 0
+    lease_lost: int = 0
+    pending_left: int = 0
+    failed_total: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.pending_left == 0 and self.failed_total == 0 and self.lease_lost == 0
+
+
+class ReplayResult(_Result):
+    tenant_id: str
+    replayed: list[int] = Field(default_factory=list)

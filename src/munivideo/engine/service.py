@@ -1,0 +1,44 @@
+"""Wire a tenant configuration into adapters (via the plugin system) and a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from munivideo.config import TenantConfig
+from munivideo.engine.context import Engine
+from munivideo.plugins import Plugins, load_plugins
+from munivideo.store.port import Store
+from munivideo.store.sqlite import open_store
+
+
+def build_engine(
+    config: TenantConfig,
+    *,
+    plugins: Plugins | None = None,
+    store: Store | None = None,
+    base_dir: Path | None = None,
+    worker_id: str | None = None,
+) -> Engine:
+    """An :class:`Engine` for ``config``: the ERP adapter, video provider and notifiers named in
+    the configuration, built by the factories their plugins registered.
+
+    :param plugins: a loaded plugin set (default: :func:`munivideo.plugins.load_plugins`).
+    :param store: a store to share between tenants (default: open ``config.store.url``).
+    :param base_dir: where a relative store path resolves (default: the current directory).
+    """
+    plugins = plugins or load_plugins()
+    tenant = config.tenant
+    erp = plugins.erp_adapter(config.erp.adapter)(tenant, config.erp.settings)
+    video = plugins.video_provider(config.video.provider)(tenant, config.video.settings)
+    notifiers = [plugins.notifier(n.name)(tenant, n.settings) for n in config.notifiers]
+    engine = Engine(
+        config=config,
+        store=store or open_store(config.store.url, base=base_dir),
+        erp=erp,
+        video=video,
+        notifiers=notifiers,
+        plugins=plugins,
+    )
+    if worker_id:
+        engine.worker_id = worker_id
+    return engine
