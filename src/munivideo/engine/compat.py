@@ -1,109 +1,21 @@
-"""Small built-in fallbacks for parts built elsewhere (attendance classification, invitation
-rendering), used only while ``munivideo.attendance`` / ``munivideo.invitations`` are absent.
-
-They keep the engine runnable on its own; the real modules win as soon as they are importable.
-"""
+"""A small built-in invitation renderer, used only while ``munivideo.invitations`` offers no
+``render_invitation``: it keeps the engine runnable on its own; the real renderer wins as soon as
+it is importable."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from munivideo.config import AttendanceConfig
 from munivideo.models import (
-    Attendance,
-    AttendanceEvent,
     Booking,
-    BookingStatus,
-    EventKind,
     Invitation,
     InvitationMethod,
     JoinLink,
     Locale,
-    Outcome,
-    OutcomeForm,
-    Participant,
-    Role,
     Room,
     Tenant,
 )
 from munivideo.values import local
-
-
-def _presence(
-    events: list[AttendanceEvent], role: Role, until: datetime
-) -> list[tuple[datetime, datetime]]:
-    spans: list[tuple[datetime, datetime]] = []
-    opened: dict[str, datetime] = {}
-    for ev in sorted(events, key=lambda e: e.at):
-        if ev.role is not role:
-            continue
-        if ev.kind is EventKind.JOIN:
-            opened.setdefault(ev.participant_id, ev.at)
-        elif ev.participant_id in opened:
-            spans.append((opened.pop(ev.participant_id), ev.at))
-    spans.extend((start, until) for start in opened.values())
-    return spans
-
-
-def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]) -> float:
-    total = 0.0
-    for s1, e1 in a:
-        for s2, e2 in b:
-            start, end = max(s1, s2), min(e1, e2)
-            if end > start:
-                total += (end - start).total_seconds()
-    return total / 60
-
-
-def classify_fallback(
-    booking: Booking,
-    events: list[AttendanceEvent],
-    form: OutcomeForm | None,
-    settings: AttendanceConfig,
-) -> Attendance:
-    """Citizen and servant overlap long enough: attended; only the servant came: citizen
-    no-show; only the citizen came: servant no-show; a form's explicit outcome wins."""
-    mine = [e for e in events if e.booking_id == booking.id]
-    until = booking.end + timedelta(minutes=settings.grace_minutes)
-    citizen = _presence(mine, Role.CITIZEN, until)
-    servant = _presence(mine, Role.SERVANT, until)
-    if form is not None and form.outcome is not None:
-        outcome = form.outcome
-    elif booking.status is BookingStatus.CANCELLED:
-        outcome = Outcome.CANCELLED
-    elif form is not None and form.technical_failure:
-        outcome = Outcome.TECHNICAL_FAILURE
-    elif citizen and servant and _overlap(citizen, servant) >= settings.min_overlap_minutes:
-        outcome = Outcome.ATTENDED
-    elif citizen and not servant:
-        outcome = Outcome.SERVANT_NO_SHOW
-    else:
-        outcome = Outcome.CITIZEN_NO_SHOW
-    times = [e.at for e in mine]
-    participants = {
-        e.participant_id: Participant(
-            id=e.participant_id,
-            name=booking.citizen.name
-            if e.role is Role.CITIZEN
-            else (booking.servant.name if booking.servant else e.participant_id),
-            role=e.role,
-        )
-        for e in mine
-    }
-    return Attendance(
-        booking_id=booking.id,
-        tenant_id=booking.tenant_id,
-        outcome=outcome,
-        started_at=min(times) if times else None,
-        ended_at=max(times) if times else None,
-        participants=tuple(participants.values()),
-        summary=form.summary if form else "",
-        documents=form.documents if form else (),
-        demands=form.demands if form else (),
-    )
-
 
 _TEXT = {
     Locale.PT_BR: {

@@ -6,13 +6,12 @@ write-back is durable and nothing downstream can lose it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
-from typing import Any
+from datetime import timedelta
 
 from pydantic import ValidationError
 
-from munivideo.engine.compat import classify_fallback
+from munivideo import attendance as attendance_rules
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import booking_fingerprint, external_reference, invitation_uid
 from munivideo.engine.results import RecordResult
@@ -43,28 +42,14 @@ SUMMARY_TEMPLATE = {
 def classify(
     engine: Engine, booking: Booking, events: list[AttendanceEvent], form: OutcomeForm | None
 ) -> Attendance:
-    """``munivideo.attendance`` when installed, else the built-in rule set."""
-    try:
-        module: Any = importlib.import_module("munivideo.attendance")
-    except ModuleNotFoundError:
-        module = None
-    real = getattr(module, "classify", None) if module is not None else None
-    if real is not None:
-        attendance = _call_real(real, engine, booking, events, form)
-        if attendance is not None:
-            return attendance
-    return classify_fallback(booking, events, form, engine.config.attendance)
-
-
-def _call_real(
-    real: Any,
-    engine: Engine,
-    booking: Booking,
-    events: list[AttendanceEvent],
-    form: OutcomeForm | None,
-) -> Attendance | None:
-    """Adapter onto ``munivideo.attendance.classify`` (filled in when it lands)."""
-    return None
+    """Classify with :func:`munivideo.attendance.classify` and the tenant's thresholds."""
+    settings = engine.config.attendance
+    return attendance_rules.classify(
+        booking,
+        events,
+        form,
+        min_overlap=timedelta(minutes=settings.min_overlap_minutes),
+    ).attendance
 
 
 def build_entry(engine: Engine, booking: Booking, attendance: Attendance) -> ProtocolEntry:

@@ -1,0 +1,155 @@
+"""The public Python API for vendor developers: one object per tenant, one method per job.
+
+.. code-block:: python
+
+    from munivideo.api import Munivideo
+
+    with Munivideo.from_config("gravatai.toml") as mv:
+        mv.sync()                                   # bookings in, rooms, invitations
+        mv.record(events, form)                     # attendance -> durable outbox
+        mv.writeback(wait_seconds=30)               # outbox -> ERP, exactly once
+        print(mv.status())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from munivideo.config import TenantConfig, load_config
+from munivideo.engine import (
+    Engine,
+    RecordResult,
+    ReplayResult,
+    SyncResult,
+    WritebackResult,
+    build_engine,
+)
+from munivideo.engine import record as _record
+from munivideo.engine import replay as _replay
+from munivideo.engine import sync as _sync
+from munivideo.engine import writeback as _writeback
+from munivideo.engine.sync import Progress
+from munivideo.models import AttendanceEvent, OutcomeForm
+from munivideo.plugins import Plugins
+from munivideo.store import (
+    AuditEntry,
+    OutboxItem,
+    OutboxState,
+    QuarantineItem,
+    Store,
+    TenantStatus,
+)
+
+
+class Munivideo:
+    """The attendance cycle for one tenant. Build it with :meth:`from_config`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | Path | TenantConfig,
+        *,
+        plugins: Plugins | None = None,
+        store: Store | None = None,
+        worker_id: str | None = None,
+    ) -> Munivideo:
+        """Load (a path) or take (a :class:`TenantConfig`) the tenant's configuration and build
+        its adapters through the installed plugins. A relative store path in a file resolves
+        next to that file."""
+        base: Path | None = None
+        if isinstance(config, str | Path):
+            base = Path(config).resolve().parent
+            config = load_config(config)
+        return cls(
+            build_engine(config, plugins=plugins, store=store, base_dir=base, worker_id=worker_id)
+        )
+
+    @property
+    def tenant_id(self) -> str:
+        return self.engine.tenant_id
+
+    def sync(
+        self,
+        *,
+        page_size: int = 100,
+        max_pages: int | None = None,
+        progress: Progress | None = None,
+    ) -> SyncResult:
+        """Pull changed bookings; provision rooms; record links; send invitations."""
+        return _sync(self.engine, page_size=page_size, max_pages=max_pages, progress=progress)
+
+    def record(
+        self,
+        events: Iterable[AttendanceEvent] = (),
+        form: OutcomeForm | None = None,
+        *,
+        booking_id: str | None = None,
+    ) -> RecordResult:
+        """Classify one booking's attendance and put its protocol entry in the outbox."""
+        return _record(self.engine, events, form, booking_id=booking_id)
+
+    def writeback(
+        self,
+        *,
+        limit: int | None = None,
+        wait_seconds: float = 0.0,
+        progress: Progress | None = None,
+    ) -> WritebackResult:
+        """Deliver due outbox rows to the ERP, exactly once."""
+        return _writeback(self.engine, limit=limit, wait_seconds=wait_seconds, progress=progress)
+
+    def replay(
+        self,
+        item_ids: Sequence[int] | None = None,
+        *,
+        reason: str = "replayed",
+        actor: str = "api",
+    ) -> ReplayResult:
+        """Move dead letters (all, or ``item_ids``) back to pending."""
+        return _replay(self.engine, item_ids=item_ids, actor=actor, reason=reason)
+
+    def status(self) -> TenantStatus:
+        return self.engine.store.status(self.tenant_id, now=self.engine.now())
+
+    def quarantine(self, *, include_resolved: bool = False) -> list[QuarantineItem]:
+        return self.engine.store.list_quarantine(self.tenant_id, include_resolved=include_resolved)
+
+    def outbox(self, state: OutboxState | None = None, *, limit: int = 1000) -> list[OutboxItem]:
+        return self.engine.store.list_items(self.tenant_id, state=state, limit=limit)
+
+    def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        return self.engine.store.audit_trail(item_id)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.engine.store.close()
+
+    def __enter__(self) -> Munivideo:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = [
+    "AuditEntry",
+    "Munivideo",
+    "OutboxItem",
+    "OutboxState",
+    "QuarantineItem",
+    "RecordResult",
+    "ReplayResult",
+    "SyncResult",
+    "TenantStatus",
+    "WritebackResult",
+]

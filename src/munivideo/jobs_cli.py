@@ -1,0 +1,322 @@
+"""``munivideo sync | record | writeback | replay | status | quarantine``.
+
+Every command takes ``--config FILE`` (repeatable: one file per tenant) and ``--json``. Exit
+codes: 0 all done, 1 something failed, is quarantined or still waiting, 2 usage/configuration.
+Progress bars show on a terminal only.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from munivideo.cli import EXIT_FAILED, EXIT_OK, fail
+from munivideo.errors import ConfigurationError, InvalidRecordError, MunivideoError
+
+T = TypeVar("T")
+
+_config_option = click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Tenant configuration file (repeat for several tenants).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _open(configs: Sequence[Path]) -> list[Any]:
+    from munivideo.api import Munivideo
+    from munivideo.plugins import load_plugins
+
+    plugins = load_plugins()
+    return [Munivideo.from_config(path, plugins=plugins) for path in configs]
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} done"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+def _run(
+    configs: Sequence[Path],
+    as_json: bool,
+    work: Callable[[Any, Callable[[int], None] | None], BaseModel],
+    ok: Callable[[Any], bool],
+    describe: Callable[[Any], str],
+    label: str,
+) -> None:
+    results: list[dict[str, Any]] = []
+    all_ok = True
+    try:
+        tenants = _open(configs)
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        return
+    try:
+        for mv in tenants:
+            with _progress(f"{label} {mv.tenant_id}", not as_json) as progress:
+                result = work(mv, progress)
+            good = ok(result)
+            all_ok = all_ok and good
+            results.append(result.model_dump(mode="json") | {"ok": good})
+            if not as_json:
+                click.secho(describe(result), fg=None if good else "yellow")
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        return
+    finally:
+        for mv in tenants:
+            mv.close()
+    if as_json:
+        click.echo(json.dumps({"ok": all_ok, "tenants": results}, ensure_ascii=False, indent=2))
+    raise SystemExit(EXIT_OK if all_ok else EXIT_FAILED)
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--page-size", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--max-pages", default=None, type=click.IntRange(1), help="Stop after N pages.")
+def sync(configs: tuple[Path, ...], as_json: bool, page_size: int, max_pages: int | None) -> None:
+    """Pull changed bookings from the ERP; provision rooms; send invitations."""
+    _run(
+        configs,
+        as_json,
+        lambda mv, p: mv.sync(page_size=page_size, max_pages=max_pages, progress=p),
+        lambda r: r.ok,
+        lambda r: (
+            f"{r.tenant_id}: {r.received} bookings in {r.pages} pages, {r.unchanged} unchanged, "
+            f"{r.rooms_created} rooms, {r.invitations_sent} invitations "
+            f"({r.messages_sent} messages), {r.cancellations_sent} cancellations, "
+            f"{r.deferred} deferred, {r.quarantined} quarantined"
+        ),
+        "sync",
+    )
+
+
+def _load_json(path: Path | None, adapter: TypeAdapter[T], what: str) -> T | None:
+    if path is None:
+        return None
+    try:
+        return adapter.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidRecordError(
+            f"{path}: {first['msg']}", field=".".join(str(p) for p in first["loc"])
+        ) from None
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--booking", "booking_id", default=None, help="Booking id (default: the form's).")
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="JSON list of attendance events (join/leave).",
+)
+@click.option(
+    "--form",
+    "form_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="JSON outcome form filled in by the servant.",
+)
+def record(
+    configs: tuple[Path, ...],
+    as_json: bool,
+    booking_id: str | None,
+    events_file: Path | None,
+    form_file: Path | None,
+) -> None:
+    """Classify one booking's attendance and put its protocol entry in the outbox."""
+    from munivideo.models import AttendanceEvent, OutcomeForm
+
+    if len(configs) != 1:
+        fail(
+            ConfigurationError("record takes exactly one --config", field="config"), as_json=as_json
+        )
+    try:
+        events = _load_json(events_file, TypeAdapter(list[AttendanceEvent]), "events") or []
+        form = _load_json(form_file, TypeAdapter(OutcomeForm), "form")
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        return
+    _run(
+        configs,
+        as_json,
+        lambda mv, _p: mv.record(events, form, booking_id=booking_id),
+        lambda r: r.ok,
+        lambda r: (
+            f"{r.tenant_id}: booking {r.booking_id} quarantined: {r.reason}"
+            if r.quarantined
+            else f"{r.tenant_id}: booking {r.booking_id} {r.outcome.value} -> outbox "
+            f"#{r.outbox_id}{'' if r.created else ' (already recorded)'}"
+        ),
+        "record",
+    )
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--limit", default=None, type=click.IntRange(1), help="Deliver at most N rows.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Also wait up to this long for retries that come due.",
+)
+@click.option("--worker-id", default=None, help="Lease owner name (default: host:pid:random).")
+def writeback(
+    configs: tuple[Path, ...],
+    as_json: bool,
+    limit: int | None,
+    wait_seconds: float,
+    worker_id: str | None,
+) -> None:
+    """Deliver due write-backs to the ERP, exactly once."""
+
+    def work(mv: Any, progress: Callable[[int], None] | None) -> BaseModel:
+        if worker_id:
+            mv.engine.worker_id = worker_id
+        result: BaseModel = mv.writeback(limit=limit, wait_seconds=wait_seconds, progress=progress)
+        return result
+
+    _run(
+        configs,
+        as_json,
+        work,
+        lambda r: r.ok,
+        lambda r: (
+            f"{r.tenant_id}: {r.delivered} delivered, {r.retrying} retrying, "
+            f"{r.dead_lettered} dead-lettered now, {r.pending_left} waiting, "
+            f"{r.failed_total} failed in total, {r.requeued_stale} stale leases requeued"
+        ),
+        "writeback",
+    )
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--id", "item_ids", multiple=True, type=int, help="Outbox id (repeatable).")
+@click.option("--all", "replay_all", is_flag=True, help="Every dead letter of the tenant(s).")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+@click.option("--actor", default=None, help="Who (default: the current user).")
+def replay(
+    configs: tuple[Path, ...],
+    as_json: bool,
+    item_ids: tuple[int, ...],
+    replay_all: bool,
+    reason: str,
+    actor: str | None,
+) -> None:
+    """Move dead letters back to pending, with an audit entry."""
+    if bool(item_ids) == replay_all:
+        fail(ConfigurationError("give --id ... or --all", field="id"), as_json=as_json)
+    who = actor or getpass.getuser()
+    _run(
+        configs,
+        as_json,
+        lambda mv, _p: mv.replay(None if replay_all else list(item_ids), reason=reason, actor=who),
+        lambda _r: True,
+        lambda r: f"{r.tenant_id}: replayed {len(r.replayed)} ({', '.join(map(str, r.replayed))})",
+        "replay",
+    )
+
+
+@click.command()
+@_config_option
+@_json_option
+def status(configs: tuple[Path, ...], as_json: bool) -> None:
+    """Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant."""
+
+    def ok(s: Any) -> bool:
+        o = s.outbox
+        return not (o.pending or o.in_flight or o.failed or o.stale_leases or s.quarantined)
+
+    _run(
+        configs,
+        as_json,
+        lambda mv, _p: mv.status(),
+        ok,
+        lambda s: (
+            f"{s.tenant_id}: cursor {s.cursor_id or '-'}, {s.bindings} bookings bound; outbox "
+            f"{s.outbox.pending} pending, {s.outbox.in_flight} in flight "
+            f"({s.outbox.stale_leases} stale), {s.outbox.delivered} delivered, "
+            f"{s.outbox.failed} failed; {s.quarantined} quarantined"
+        ),
+        "status",
+    )
+
+
+class _QuarantineList(BaseModel):
+    tenant_id: str
+    items: list[dict[str, Any]]
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved records.")
+@click.option("--raw", "show_raw", is_flag=True, help="Include the raw payload (personal data).")
+def quarantine(
+    configs: tuple[Path, ...], as_json: bool, include_resolved: bool, show_raw: bool
+) -> None:
+    """Records that could not be processed, with record id, field and reason."""
+
+    def work(mv: Any, _p: Any) -> BaseModel:
+        items = mv.quarantine(include_resolved=include_resolved)
+        exclude = None if show_raw else {"raw"}
+        return _QuarantineList(
+            tenant_id=mv.tenant_id,
+            items=[i.model_dump(mode="json", exclude=exclude) for i in items],
+        )
+
+    def describe(q: Any) -> str:
+        lines = [f"{q.tenant_id}: {len(q.items)} quarantined"]
+        lines += [
+            f"  {i['kind']} {i['record_id']} [{i['field'] or '-'}] {i['reason']} "
+            f"(x{i['occurrences']})"
+            for i in q.items
+        ]
+        return "\n".join(lines)
+
+    _run(
+        configs,
+        as_json,
+        work,
+        lambda q: not any(i["resolved_at"] is None for i in q.items),
+        describe,
+        "quarantine",
+    )
