@@ -1,0 +1,207 @@
+"""Converters between ERP field values and canonical values, both ways.
+
+Each converter is a pair of plain functions; mapping files name them. Dates and times cross the
+boundary here and only here: the ERP's naive local time (America/Sao_Paulo by default) becomes
+UTC on the way in (:func:`munivideo.values.from_local`) and local again on the way out
+(:func:`munivideo.values.local`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from munivideo.values import from_local, local
+
+_DIGITS = re.compile(r"^\d+$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a converter may depend on besides the value."""
+
+    tz: ZoneInfo
+    date_format: str = "%Y-%m-%d"
+    time_format: str = "%H:%M"
+
+
+ToCanonical = Callable[[Any, Context], Any]
+ToErp = Callable[[Any, Context], Any]
+
+
+@dataclass(frozen=True)
+class Converter:
+    name: str
+    to_canonical: ToCanonical
+    to_erp: ToErp
+    #: How many ERP paths the converter reads and writes (date + time = 2).
+    arity: int = 1
+
+
+def _identity(value: Any, ctx: Context) -> Any:
+    return value
+
+
+def _to_str(value: Any, ctx: Context) -> str:
+    if not isinstance(value, str | int):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def _to_int(value: Any, ctx: Context) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _to_bool(value: Any, ctx: Context) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in (
+        "true",
+        "1",
+        "s",
+        "sim",
+        "false",
+        "0",
+        "n",
+        "nao",
+        "não",
+    ):
+        return value.strip().lower() in ("true", "1", "s", "sim")
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _parse_date(value: Any, ctx: Context) -> date:
+    if isinstance(value, datetime):
+        raise ValueError("expected a date without time")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date, got {type(value).__name__}")
+    try:
+        return datetime.strptime(value.strip(), ctx.date_format).date()
+    except ValueError:
+        raise ValueError(f"expected a date as {ctx.date_format}, got {value!r}") from None
+
+
+def _format_date(value: Any, ctx: Context) -> str:
+    day = value.date() if isinstance(value, datetime) else value
+    return str(day.strftime(ctx.date_format))
+
+
+def _parse_time(value: Any, ctx: Context) -> time:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time, got {type(value).__name__}")
+    try:
+        return datetime.strptime(value.strip(), ctx.time_format).time()
+    except ValueError:
+        raise ValueError(f"expected a time as {ctx.time_format}, got {value!r}") from None
+
+
+def _local_datetime_in(value: Any, ctx: Context) -> datetime:
+    """Naive local date-time (ISO text or datetime) -> UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a local date-time, got {value!r}") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"expected a date-time, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        raise ValueError("expected a naive local date-time, got one with an offset")
+    return from_local(value, ctx.tz)
+
+
+def _local_datetime_out(value: datetime, ctx: Context) -> str:
+    return local(value, ctx.tz).replace(tzinfo=None).isoformat()
+
+
+def _offset_datetime_in(value: Any, ctx: Context) -> datetime:
+    """RFC 3339 with an offset -> UTC; a naive value is refused (it would be ambiguous)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected an RFC 3339 date-time, got {value!r}") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"expected a date-time, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("expected a date-time with an offset")
+    return from_local(value, ctx.tz)
+
+
+def _offset_datetime_out(value: datetime, ctx: Context) -> str:
+    return local(value, ctx.tz).isoformat()
+
+
+def _date_time_in(values: Any, ctx: Context) -> datetime:
+    """(local date, local time) -> UTC datetime."""
+    day_raw, hour_raw = values
+    day = _parse_date(day_raw, ctx)
+    hour = _parse_time(hour_raw, ctx)
+    return from_local(datetime.combine(day, hour), ctx.tz)
+
+
+def _date_time_out(value: datetime, ctx: Context) -> tuple[str, str]:
+    here = local(value, ctx.tz)
+    return here.strftime(ctx.date_format), here.strftime(ctx.time_format)
+
+
+def _decimal_comma_in(value: Any, ctx: Context) -> Decimal:
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return Decimal(value)
+    if not isinstance(value, str) or not re.fullmatch(
+        r"-?\d{1,3}(\.?\d{3})*(,\d+)?", value.strip()
+    ):
+        raise ValueError(f"expected a decimal like 1.234,56, got {value!r}")
+    try:
+        return Decimal(value.strip().replace(".", "").replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"expected a decimal like 1.234,56, got {value!r}") from None
+
+
+def _decimal_comma_out(value: Decimal, ctx: Context) -> str:
+    return format(Decimal(value), "f").replace(".", ",")
+
+
+def _digits_in(value: Any, ctx: Context) -> str:
+    """A CPF/CNPJ digit string: leading zeros kept (an int would have lost them)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a digit string (a number loses leading zeros)")
+    text = value.strip()
+    if not _DIGITS.match(text) or len(text) not in (11, 14):
+        raise ValueError("expected 11 (CPF) or 14 (CNPJ) digits without punctuation")
+    return text
+
+
+def _digits_out(value: Any, ctx: Context) -> str:
+    return str(value)
+
+
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("str", _to_str, _to_str),
+        Converter("int", _to_int, _identity),
+        Converter("bool", _to_bool, _identity),
+        Converter("date", _parse_date, _format_date),
+        Converter("local_datetime", _local_datetime_in, _local_datetime_out),
+        Converter("offset_datetime", _offset_datetime_in, _offset_datetime_out),
+        Converter("local_date_time", _date_time_in, _date_time_out, arity=2),
+        Converter("decimal_comma", _decimal_comma_in, _decimal_comma_out),
+        Converter("cpf_cnpj", _digits_in, _digits_out),
+    )
+}
+"""Converters by the name mapping files use."""

@@ -1,0 +1,120 @@
+"""The mappers every ERP adapter needs, built from one dialect (bookings in, protocols out).
+
+Record kinds a dialect declares (``[[records.<kind>.fields]]``):
+
+* ``booking``: ERP booking -> :class:`~munivideo.models.Booking` (``tenant_id`` comes from us)
+* ``cursor``: :class:`~munivideo.models.Cursor` <-> the ERP's cursor (when it is not opaque)
+* ``protocol``: :class:`~munivideo.models.ProtocolEntry` -> ERP new protocol
+* ``receipt``: ERP protocol -> :class:`~munivideo.models.ProtocolReceipt`
+* ``document``: :class:`~munivideo.models.VerifiedDocument` -> ERP attachment
+* ``forward``: :class:`~munivideo.models.ForwardedDemand` -> ERP routing step
+* ``room``: :class:`RoomLink` -> ERP room link
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from munivideo.errors import InvalidRecordError, RejectedError
+from munivideo.mapping.dialect import UNKNOWN, Dialect, load_dialect
+from munivideo.mapping.documents import join_document, split_document
+from munivideo.mapping.mapper import Mapper, _Table
+from munivideo.models import (
+    Booking,
+    BookingPage,
+    BookingStatus,
+    Cursor,
+    ForwardedDemand,
+    ProtocolEntry,
+    ProtocolReceipt,
+    RejectedRecord,
+    VerifiedDocument,
+)
+from munivideo.redact import redact
+from munivideo.values import UtcDatetime
+
+
+class RoomLink(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    valid_until: UtcDatetime
+
+
+class ErpMappers:
+    """All mappers of one dialect, built once per adapter."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.booking = Mapper(dialect, "booking", Booking, functions_in=[split_document("citizen")])
+        self.protocol = Mapper(
+            dialect,
+            "protocol",
+            ProtocolEntry,
+            functions_in=[split_document("applicant")],
+            prepare_out=[join_document("applicant")],
+        )
+        self.receipt = Mapper(dialect, "receipt", ProtocolReceipt)
+        self.document = Mapper(dialect, "document", VerifiedDocument)
+        self.forward = Mapper(dialect, "forward", ForwardedDemand)
+        self.room = Mapper(dialect, "room", RoomLink)
+        self.cursor = Mapper(dialect, "cursor", Cursor) if "cursor" in dialect.records else None
+        self._statuses = _Table("statuses", dialect.tables["statuses"])
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> ErpMappers:
+        return cls(load_dialect(path))
+
+    def updated_at_of(self, record: Mapping[str, Any]) -> datetime | None:
+        """The booking's ``updated_at`` read with the dialect's own converter, or None."""
+        try:
+            value = self.booking.to_canonical_dict(record).get("updated_at")
+        except InvalidRecordError:
+            return None
+        return value if isinstance(value, datetime) else None
+
+    def status_to_erp(self, booking_id: str, status: BookingStatus) -> str:
+        code = self._statuses.to_erp(status.value)
+        if code == UNKNOWN:
+            raise RejectedError(
+                f"the ERP has no status code for {status.value!r}",
+                record_id=booking_id,
+                field="status",
+            )
+        return code
+
+    def bookings_page(
+        self,
+        records: list[Mapping[str, Any]],
+        tenant_id: str,
+        *,
+        next_cursor: Cursor | None,
+        has_more: bool,
+    ) -> BookingPage:
+        """Map a page; records that fail are returned in ``rejected``, never dropped."""
+        bookings: list[Booking] = []
+        rejected: list[RejectedRecord] = []
+        extra = {"tenant_id": tenant_id}
+        for record in records:
+            try:
+                bookings.append(self.booking.to_canonical(record, extra))
+            except InvalidRecordError as exc:
+                rejected.append(
+                    RejectedRecord(
+                        record_id=exc.record_id or self.booking.record_id(record),
+                        field=exc.field,
+                        reason=exc.message,
+                        raw=redact(repr(dict(record)))[:4000],
+                    )
+                )
+        return BookingPage(
+            bookings=tuple(bookings),
+            rejected=tuple(rejected),
+            next_cursor=next_cursor,
+            has_more=has_more,
+        )

@@ -1,0 +1,264 @@
+"""The mapper: pure data shaping between ERP records and canonical models.
+
+In the spirit of OCA connector's ``Mapper``: *direct* field pairs with converters (declared in
+the mapping file) plus *code functions* for whatever a file cannot say. Both directions use the
+same specs, so a dialect round-trips by construction (and the tests check it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from munivideo.errors import InvalidRecordError
+from munivideo.mapping.converters import CONVERTERS, Context, Converter
+from munivideo.mapping.dialect import UNKNOWN, CodeTable, Dialect, FieldSpec
+from munivideo.redact import redact
+
+M = TypeVar("M", bound=BaseModel)
+Path = tuple[str | int, ...]
+CodeFunction = Callable[[dict[str, Any], Mapping[str, Any]], None]
+"""``fn(out, source)``: adjust ``out`` (the dict being built) from ``source`` in place."""
+
+_MISSING = object()
+
+
+def _split(path: str) -> Path:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
+
+
+def get_path(record: Any, path: Path) -> Any:
+    """The value at ``path`` in nested dicts/lists, or ``_MISSING``."""
+    current = record
+    for key in path:
+        if current is None:
+            return _MISSING
+        if isinstance(key, int):
+            if not isinstance(current, list | tuple) or key >= len(current):
+                return _MISSING
+            current = current[key]
+        else:
+            if not isinstance(current, Mapping):
+                return _MISSING
+            current = current.get(key, _MISSING)
+            if current is _MISSING:
+                return _MISSING
+    return current
+
+
+def set_path(out: dict[str, Any], path: Path, value: Any) -> None:
+    """Set ``value`` at ``path``, creating dicts and lists on the way."""
+    current: Any = out
+    for i, key in enumerate(path):
+        last = i == len(path) - 1
+        nxt: Any = None if last else ([] if isinstance(path[i + 1], int) else {})
+        if isinstance(key, int):
+            while len(current) <= key:
+                current.append(None)
+            if last:
+                current[key] = value
+            elif current[key] is None:
+                current[key] = nxt
+            current = current[key]
+        else:
+            if last:
+                current[key] = value
+            else:
+                current = current.setdefault(key, nxt)
+
+
+class _Table:
+    def __init__(self, name: str, table: CodeTable) -> None:
+        self.name = name
+        self.to_erp_map = dict(table.codes)
+        self.to_canonical_map = {v: k for k, v in table.codes.items()}
+        self.passthrough = table.passthrough
+
+    def to_canonical(self, code: Any) -> str:
+        code = str(code)
+        found = self.to_canonical_map.get(code)
+        if found is not None:
+            return found
+        return code if self.passthrough else UNKNOWN
+
+    def to_erp(self, code: Any) -> str:
+        code = str(code)
+        found = self.to_erp_map.get(code)
+        if found is not None:
+            return found
+        return code if self.passthrough else UNKNOWN
+
+
+@dataclass(frozen=True)
+class _Field:
+    spec: FieldSpec
+    target: Path
+    paths: tuple[Path, ...]
+    converter: Converter
+    table: _Table | None
+    ctx: Context
+    erp_name: str  # the ERP path(s), as errors name the field
+
+
+class Mapper(Generic[M]):
+    """Maps one record kind of a dialect to ``model`` and back.
+
+    :param functions_in: code functions run after the direct fields, ERP -> canonical.
+    :param functions_out: code functions run after the direct fields, canonical -> ERP.
+    :param prepare_out: functions that add derived canonical values before mapping out.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        kind: str,
+        model: type[M],
+        *,
+        functions_in: Sequence[CodeFunction] = (),
+        functions_out: Sequence[CodeFunction] = (),
+        prepare_out: Sequence[Callable[[dict[str, Any]], None]] = (),
+    ) -> None:
+        spec = dialect.record(kind)
+        tz = ZoneInfo(dialect.timezone)
+        tables = {name: _Table(name, t) for name, t in dialect.tables.items()}
+        self.kind = kind
+        self.model = model
+        self.dialect = dialect
+        self.id_path = _split(spec.id_path) if spec.id_path else None
+        self.functions_in = tuple(functions_in)
+        self.functions_out = tuple(functions_out)
+        self.prepare_out = tuple(prepare_out)
+        self.fields = tuple(
+            _Field(
+                spec=f,
+                target=_split(f.target),
+                paths=tuple(_split(p) for p in f.paths),
+                converter=CONVERTERS[f.converter],
+                table=tables[f.table] if f.table else None,
+                ctx=Context(
+                    tz,
+                    f.date_format or dialect.date_format,
+                    f.time_format or dialect.time_format,
+                ),
+                erp_name="+".join(f.paths),
+            )
+            for f in spec.fields
+        )
+        self._erp_name = {f.spec.target: f.erp_name for f in self.fields}
+
+    # -- ERP -> canonical -------------------------------------------------------------------
+
+    def record_id(self, record: Mapping[str, Any]) -> str:
+        if self.id_path is None:
+            return "?"
+        value = get_path(record, self.id_path)
+        return "?" if value is _MISSING or value is None else str(value)
+
+    def _field_error(self, rid: str, field: _Field, reason: str) -> InvalidRecordError:
+        return InvalidRecordError(f"{self.kind}: {reason}", record_id=rid, field=field.erp_name)
+
+    def to_canonical_dict(
+        self, record: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The canonical dict (not yet validated); raises :class:`InvalidRecordError`."""
+        out: dict[str, Any] = dict(extra or {})
+        rid: str | None = None
+        for field in self.fields:
+            if field.converter.arity == 1:
+                raw: Any = get_path(record, field.paths[0])
+                absent = raw is _MISSING or raw is None
+            else:
+                raw = tuple(get_path(record, p) for p in field.paths)
+                absent = any(v is _MISSING or v is None for v in raw)
+            if absent:
+                if field.spec.required:
+                    rid = rid or self.record_id(record)
+                    raise self._field_error(rid, field, "required field is missing")
+                continue
+            try:
+                value = field.converter.to_canonical(raw, field.ctx)
+            except ValueError as exc:
+                rid = rid or self.record_id(record)
+                raise self._field_error(rid, field, str(exc)) from None
+            if field.table is not None:
+                code = value
+                value = field.table.to_canonical(code)
+                if value == UNKNOWN:
+                    rid = rid or self.record_id(record)
+                    raise self._field_error(
+                        rid,
+                        field,
+                        f"unknown {field.table.name} code {str(code)!r} maps to {UNKNOWN!r} "
+                        f"(known: {', '.join(sorted(field.table.to_canonical_map))})",
+                    )
+            set_path(out, field.target, value)
+        for fn in self.functions_in:
+            fn(out, record)
+        return out
+
+    def to_canonical(self, record: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> M:
+        """The validated canonical model; raises :class:`InvalidRecordError` naming the record
+        id and the ERP field."""
+        data = self.to_canonical_dict(record, extra)
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            raise self._validation_error(self.record_id(record), exc) from None
+
+    def _validation_error(self, rid: str, exc: ValidationError) -> InvalidRecordError:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        field = self._erp_name_for(loc)
+        return InvalidRecordError(
+            f"{self.kind}: {redact(first['msg'])}", record_id=rid, field=field
+        )
+
+    def _erp_name_for(self, canonical: str) -> str:
+        """The ERP field behind a canonical path (longest declared prefix), else the path."""
+        probe = canonical
+        while probe:
+            if probe in self._erp_name:
+                return self._erp_name[probe]
+            probe = probe.rpartition(".")[0]
+        # A model-level check (e.g. "end after start") has no single field: name the model's.
+        return canonical or self.kind
+
+    # -- canonical -> ERP -------------------------------------------------------------------
+
+    def to_erp(self, model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+        """The ERP record for a canonical model (or a canonical dict)."""
+        source: dict[str, Any] = model.model_dump() if isinstance(model, BaseModel) else dict(model)
+        for prepare in self.prepare_out:
+            prepare(source)
+        out: dict[str, Any] = {}
+        for field in self.fields:
+            value = get_path(source, field.target)
+            if value is _MISSING or value is None:
+                if field.spec.required:
+                    raise InvalidRecordError(
+                        f"{self.kind}: required field is missing",
+                        record_id=str(get_path(source, ("id",)) if "id" in source else "?"),
+                        field=field.spec.target,
+                    )
+                continue
+            if field.table is not None:
+                code = value
+                value = field.table.to_erp(getattr(code, "value", code))
+                if value == UNKNOWN:
+                    raise InvalidRecordError(
+                        f"{self.kind}: no ERP code for {field.table.name} {str(code)!r}",
+                        field=field.spec.target,
+                    )
+            value = field.converter.to_erp(value, field.ctx)
+            if field.converter.arity == 1:
+                set_path(out, field.paths[0], value)
+            else:
+                for path, part in zip(field.paths, value, strict=True):
+                    set_path(out, path, part)
+        for fn in self.functions_out:
+            fn(out, source)
+        return out

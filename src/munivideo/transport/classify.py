@@ -1,0 +1,218 @@
+"""The one classification table: every transport failure -> what to do and which error to raise.
+
+In the spirit of Airbyte's default error mapping, each HTTP status or exception maps to an action
+(retry now, fail, or ambiguous) and a :mod:`munivideo.errors` type that carries the recovery for
+the engine's outbox. The retry loop (:mod:`munivideo.transport.retry`) reads nothing else.
+
+Only what was surely not processed is retried in-call: connection refused, DNS, connect timeout,
+429 and 503. A read timeout, a connection dropped after sending, 502 and 504 are *ambiguous*:
+a safe operation (read, idempotent update) may be retried, a create never is - the exactly-once
+layer decides (:func:`munivideo.transport.create_exactly_once`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any
+
+import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from munivideo.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ContractViolationError,
+    MunivideoError,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
+from munivideo.values import utcnow
+
+
+class Action(StrEnum):
+    RETRY = "retry"  # surely not processed: retry in-call, bounded
+    FAIL = "fail"  # never retried in-call; the error's recovery tells the engine what next
+    AMBIGUOUS = "ambiguous"  # maybe processed: retry only safe operations in-call
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: Action
+    error: type[MunivideoError]
+    reason: str
+
+
+class HttpStatusError(Exception):
+    """A non-success HTTP answer, before classification (carries what the table needs)."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+        message: str = "",
+        field: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
+        self.code = code
+        self.message = message
+        self.field = field
+        self.record_id = record_id
+        super().__init__(f"HTTP {status} {code or ''}".strip())
+
+
+class ErpFault(Exception):
+    """A fault the ERP itself declared (SOAP Fault, problem+json): it handled the request."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        record_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.field = field
+        self.record_id = record_id
+        self.retry_after = retry_after
+        super().__init__(f"{code}: {message}")
+
+
+class MalformedResponseError(Exception):
+    """The peer answered, but not with what its contract allows (cut body, not XML/JSON)."""
+
+
+STATUS_TABLE: dict[int, Rule] = {
+    400: Rule(Action.FAIL, RejectedError, "the ERP refused the request"),
+    401: Rule(Action.FAIL, ConfigurationError, "the ERP refused our credentials"),
+    403: Rule(Action.FAIL, ConfigurationError, "the ERP refused access"),
+    404: Rule(Action.FAIL, NotFoundError, "the ERP has no such record"),
+    409: Rule(Action.FAIL, RejectedError, "the ERP reported a conflict"),
+    413: Rule(Action.FAIL, RejectedError, "the request is too large for the ERP"),
+    415: Rule(Action.FAIL, ContractViolationError, "the ERP refused our media type"),
+    422: Rule(Action.FAIL, RejectedError, "the ERP could not process the request"),
+    429: Rule(Action.RETRY, TransientError, "rate limited by the ERP"),
+    500: Rule(Action.AMBIGUOUS, AmbiguousError, "the ERP failed with an internal error"),
+    502: Rule(Action.AMBIGUOUS, AmbiguousError, "bad gateway in front of the ERP"),
+    503: Rule(Action.RETRY, TransientError, "the ERP is unavailable"),
+    504: Rule(Action.AMBIGUOUS, AmbiguousError, "gateway timeout in front of the ERP"),
+}
+"""HTTP statuses without an ERP-declared fault. Unlisted 4xx fail; unlisted 5xx are ambiguous."""
+
+FAULT_TABLE: dict[str, Rule] = {
+    "REQUISICAO_INVALIDA": Rule(Action.FAIL, RejectedError, "the ERP refused the request"),
+    "XML_PROIBIDO": Rule(Action.FAIL, ContractViolationError, "the ERP refused our XML"),
+    "NAO_AUTORIZADO": Rule(Action.FAIL, ConfigurationError, "the ERP refused our credentials"),
+    "NAO_ENCONTRADO": Rule(Action.FAIL, NotFoundError, "the ERP has no such record"),
+    "TRANSICAO_INVALIDA": Rule(Action.FAIL, RejectedError, "the ERP refused the status change"),
+    "REFERENCIA_DUPLICADA": Rule(Action.FAIL, RejectedError, "duplicate external reference"),
+    "CHAVE_AUSENTE": Rule(Action.FAIL, ContractViolationError, "idempotency key missing"),
+    "CHAVE_EM_ANDAMENTO": Rule(
+        Action.FAIL, AmbiguousError, "the same idempotency key is still being processed"
+    ),
+    "CHAVE_CONFLITANTE": Rule(
+        Action.FAIL, ContractViolationError, "idempotency key reused with another payload"
+    ),
+    "TIPO_DE_MIDIA_NAO_SUPORTADO": Rule(
+        Action.FAIL, ContractViolationError, "the ERP refused our media type"
+    ),
+    "LIMITE_EXCEDIDO": Rule(Action.RETRY, TransientError, "rate limited by the ERP"),
+    # A declared fault means the ERP handled the call and did nothing: never retried in-call
+    # (a SOAP 500 is not a transient HTTP error), but the outbox may try again later.
+    "INDISPONIVEL": Rule(Action.FAIL, TransientError, "the ERP declared itself unavailable"),
+    "ERRO_INTERNO": Rule(Action.FAIL, TransientError, "the ERP failed with an internal error"),
+}
+"""Codes of ERP-declared faults (SOAP ``falha/codigo``, problem+json ``codigo``)."""
+
+UNKNOWN_FAULT = Rule(Action.FAIL, RejectedError, "the ERP declared a fault")
+
+
+def _connect_failed(exc: requests.ConnectionError) -> bool:
+    """True when the request never reached the peer (refused, DNS, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | NameResolutionError | ConnectionRefusedError):
+            return True
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or HTTP-date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+def classify(exc: BaseException) -> Rule:
+    """The table row for one raw failure (requests/zeep exception, status or fault)."""
+    if isinstance(exc, ErpFault):
+        return FAULT_TABLE.get(exc.code, UNKNOWN_FAULT)
+    if isinstance(exc, HttpStatusError):
+        if exc.code in FAULT_TABLE and exc.status not in (429, 503):
+            return FAULT_TABLE[exc.code]
+        if exc.status in STATUS_TABLE:
+            return STATUS_TABLE[exc.status]
+        if exc.status >= 500:
+            return Rule(Action.AMBIGUOUS, AmbiguousError, f"HTTP {exc.status} from the ERP")
+        return Rule(Action.FAIL, RejectedError, f"HTTP {exc.status} from the ERP")
+    if isinstance(exc, requests.ConnectionError) and _connect_failed(exc):
+        return Rule(Action.RETRY, TransientError, "could not connect to the ERP")
+    if isinstance(exc, requests.ReadTimeout):
+        return Rule(Action.AMBIGUOUS, AmbiguousError, "the ERP did not answer in time")
+    if isinstance(exc, requests.ConnectionError):
+        return Rule(Action.AMBIGUOUS, AmbiguousError, "the connection dropped after sending")
+    if isinstance(exc, MalformedResponseError):
+        return Rule(Action.AMBIGUOUS, AmbiguousError, "the ERP answered with a malformed body")
+    if isinstance(exc, requests.RequestException):
+        return Rule(Action.FAIL, ConfigurationError, "the request could not be built")
+    return Rule(Action.FAIL, ContractViolationError, "unexpected failure talking to the ERP")
+
+
+def to_error(
+    exc: BaseException, rule: Rule, *, operation: str, record_id: str | None, safe: bool
+) -> MunivideoError:
+    """The :mod:`munivideo.errors` instance for a classified failure (message redacted).
+
+    An ambiguous failure on a safe operation is reported as transient (nothing was created),
+    a malformed answer to a safe operation as a contract violation.
+    """
+    error_type = rule.error
+    if isinstance(exc, MalformedResponseError) and safe:
+        error_type = ContractViolationError
+    elif rule.action is Action.AMBIGUOUS and safe:
+        error_type = TransientError
+    field = getattr(exc, "field", None)
+    rid = getattr(exc, "record_id", None) or record_id
+    detail = getattr(exc, "message", "") or type(exc).__name__
+    message = f"{operation}: {rule.reason} ({detail})"
+    retry_after: float | None = getattr(exc, "retry_after", None)
+    if isinstance(exc, HttpStatusError):
+        retry_after = retry_after_seconds(exc.headers.get("retry-after"))
+    if issubclass(error_type, TransientError):
+        return error_type(message, record_id=rid, field=field, retry_after=retry_after)
+    return error_type(message, record_id=rid, field=field)

@@ -1,0 +1,159 @@
+"""zeep, hardened: each contract version parsed once per process, per-tenant services.
+
+zeep re-parses the WSDL whenever a ``Client`` is built (seconds for big ERPs) and its caches
+only cache downloads, so we parse each vendored WSDL once (cache keyed by its path) and give
+every tenant a light client over the shared document with its own transport, auth and
+``create_service(binding, address)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from lxml import etree
+from zeep import Client, Settings
+from zeep.exceptions import Fault, TransportError, XMLSyntaxError
+from zeep.exceptions import ValidationError as ZeepValidationError
+from zeep.helpers import serialize_object
+from zeep.proxy import ServiceProxy
+from zeep.transports import Transport
+from zeep.wsdl import Document
+from zeep.wsse.username import UsernameToken
+
+from munivideo.errors import ContractViolationError
+from munivideo.transport.classify import ErpFault, HttpStatusError, MalformedResponseError
+from munivideo.transport.http import AuthSettings, Timeouts, auth_for, build_session
+from munivideo.transport.retry import RetryPolicy, call_with_retry
+
+T = TypeVar("T")
+FAULT_NS = "http://munivideo.org/erp/v1"
+
+
+def safe_settings() -> Settings:
+    """zeep settings for untrusted peers: strict, no DTDs, entities or external references."""
+    return Settings(
+        strict=True,
+        xml_huge_tree=False,
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+
+
+class HardenedTransport(Transport):
+    """A zeep transport that always has timeouts and reports non-SOAP HTTP errors as such.
+
+    zeep turns a 503 HTML page or a 429 into an opaque ``TransportError`` and drops the
+    ``Retry-After`` header; we raise :class:`HttpStatusError` first so the one table decides.
+    A 500 goes through: it carries the SOAP Fault.
+    """
+
+    def __init__(self, session: requests.Session, timeouts: Timeouts) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            session=session, timeout=timeouts.connect_seconds, operation_timeout=timeouts.pair
+        )
+
+    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        response: requests.Response = super().post(address, message, headers)  # type: ignore[no-untyped-call]
+        if response.status_code not in (200, 500):
+            raise HttpStatusError(response.status_code, headers=dict(response.headers))
+        return response
+
+
+@functools.lru_cache(maxsize=16)
+def parsed_document(wsdl_path: str) -> Document:
+    """The parsed WSDL at ``wsdl_path`` (a vendored file), once per process."""
+    path = Path(wsdl_path)
+    loader = Transport(timeout=5, operation_timeout=5)  # type: ignore[no-untyped-call]
+    return Document(str(path), loader, settings=safe_settings())  # type: ignore[arg-type]
+
+
+def tenant_client(
+    wsdl_path: Path,
+    timeouts: Timeouts,
+    auth: AuthSettings,
+    *,
+    pool_size: int = 10,
+) -> Client:
+    """A client for one tenant over the shared parsed document (no re-parse)."""
+    session = build_session(timeouts, pool_size=pool_size, auth=auth_for(auth, timeouts))
+    wsse = None
+    if auth.scheme == "wsse":
+        assert auth.username is not None and auth.password is not None
+        wsse = UsernameToken(auth.username, auth.password.get_secret_value())  # type: ignore[no-untyped-call]
+    return Client(  # type: ignore[no-untyped-call]
+        parsed_document(str(wsdl_path.resolve())),
+        wsse=wsse,
+        transport=HardenedTransport(session, timeouts),
+        settings=safe_settings(),
+    )
+
+
+def create_service(client: Client, binding: str, address: str) -> ServiceProxy:
+    """Bind ``binding`` (local name or ``{ns}name``) of the client's WSDL to ``address``."""
+    if not binding.startswith("{"):
+        known = [str(q) for q in client.wsdl.bindings]
+        binding = next((q for q in known if q.endswith("}" + binding)), binding)
+    service: ServiceProxy = client.create_service(binding, address)  # type: ignore[no-untyped-call]
+    return service
+
+
+def _text(node: Any, name: str) -> str | None:
+    if node is None:
+        return None
+    found = node.find(f"{{{FAULT_NS}}}{name}")
+    return found.text if found is not None else None
+
+
+def fault_from_zeep(fault: Fault) -> ErpFault:
+    """Read the contract's ``falha`` detail (codigo, campo, idRegistro) from a SOAP Fault."""
+    detail = fault.detail
+    falha = None
+    if detail is not None:
+        falha = detail if etree.QName(detail).localname == "falha" else None
+        if falha is None:
+            falha = detail.find(f"{{{FAULT_NS}}}falha")
+    code = _text(falha, "codigo") or "DESCONHECIDO"
+    retry = _text(falha, "tentarNovamenteEmSegundos")
+    return ErpFault(
+        code,
+        _text(falha, "mensagem") or str(fault.message or ""),
+        field=_text(falha, "campo"),
+        record_id=_text(falha, "idRegistro"),
+        retry_after=float(retry) if retry else None,
+    )
+
+
+def call_soap(
+    operation: Callable[..., Any],
+    policy: RetryPolicy,
+    *,
+    name: str,
+    safe: bool,
+    record_id: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Call a zeep operation under the one retry policy; returns plain dicts/lists."""
+
+    def attempt() -> Any:
+        try:
+            return serialize_object(operation(**kwargs), target_cls=dict)  # type: ignore[no-untyped-call]
+        except Fault as fault:
+            raise fault_from_zeep(fault) from None
+        except ZeepValidationError as exc:
+            # strict=True caught it before (request) or after (answer) the wire.
+            raise ContractViolationError(
+                f"{name}: message does not match the contract ({exc.message})",
+                record_id=record_id,
+                field=".".join(str(p) for p in exc.path) or None,
+            ) from None
+        except (XMLSyntaxError, TransportError, etree.XMLSyntaxError) as exc:
+            raise MalformedResponseError(f"{name}: {type(exc).__name__}") from None
+
+    extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+    return call_with_retry(attempt, policy, operation=name, safe=safe, record_id=record_id, **extra)
