@@ -113,7 +113,9 @@ def _resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
         return {k: _resolve_secrets(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_secrets(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
-    if isinstance(value, str) and any(h in path.rsplit(".", 1)[-1].lower() for h in _SECRET_HINTS):
+    key = path.rsplit(".", 1)[-1].lower()
+    # An address is not a secret: ``token_url`` names where tokens come from.
+    if isinstance(value, str) and not key.endswith("_url") and any(h in key for h in _SECRET_HINTS):
         raise ConfigurationError(
             'secrets must not be written in the file; use { env = "VARIABLE" }', field=path
         )
