@@ -51,13 +51,20 @@ class ErpMappers:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.booking = Mapper(dialect, "booking", Booking, functions_in=[split_document("citizen")])
+        self.booking = Mapper(
+            dialect,
+            "booking",
+            Booking,
+            functions_in=[split_document("citizen")],
+            aliases={"citizen.cpf": "citizen.document", "citizen.cnpj": "citizen.document"},
+        )
         self.protocol = Mapper(
             dialect,
             "protocol",
             ProtocolEntry,
             functions_in=[split_document("applicant")],
             prepare_out=[join_document("applicant")],
+            aliases={"applicant.cpf": "applicant.document", "applicant.cnpj": "applicant.document"},
         )
         self.receipt = Mapper(dialect, "receipt", ProtocolReceipt)
         self.document = Mapper(dialect, "document", VerifiedDocument)

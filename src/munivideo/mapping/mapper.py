@@ -110,6 +110,8 @@ class Mapper(Generic[M]):
     :param functions_in: code functions run after the direct fields, ERP -> canonical.
     :param functions_out: code functions run after the direct fields, canonical -> ERP.
     :param prepare_out: functions that add derived canonical values before mapping out.
+    :param aliases: canonical paths set by code functions -> the declared target they come
+        from (so a validation error still names the ERP field).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class Mapper(Generic[M]):
         functions_in: Sequence[CodeFunction] = (),
         functions_out: Sequence[CodeFunction] = (),
         prepare_out: Sequence[Callable[[dict[str, Any]], None]] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         spec = dialect.record(kind)
         tz = ZoneInfo(dialect.timezone)
@@ -149,6 +152,9 @@ class Mapper(Generic[M]):
             for f in spec.fields
         )
         self._erp_name = {f.spec.target: f.erp_name for f in self.fields}
+        for alias, declared in (aliases or {}).items():
+            if declared in self._erp_name:
+                self._erp_name[alias] = self._erp_name[declared]
 
     # -- ERP -> canonical -------------------------------------------------------------------
 

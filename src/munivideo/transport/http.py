@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, TransientError
 
 
 class Timeouts(BaseModel):
@@ -156,9 +156,14 @@ class OAuth2ClientCredentials(AuthBase):
                 timeout=self._timeouts.pair,
             )
         except requests.RequestException as exc:
-            raise ConfigurationError(
+            # Not sent anywhere yet: the protected call itself never left, so it is transient.
+            raise TransientError(
                 f"token endpoint unreachable ({type(exc).__name__})", field="auth.token_url"
             ) from None
+        if answer.status_code >= 500 or answer.status_code == 429:
+            raise TransientError(
+                f"token endpoint failed (HTTP {answer.status_code})", field="auth.token_url"
+            )
         if answer.status_code != 200:
             raise ConfigurationError(
                 f"token endpoint refused the client credentials (HTTP {answer.status_code})",

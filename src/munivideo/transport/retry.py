@@ -27,8 +27,8 @@ class RetryPolicy(BaseModel):
     max_total_seconds: float = Field(default=30.0, gt=0, le=600)
     initial_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
     max_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
-    #: A peer asking for longer than this is not waited for: the call fails as transient and
-    #: the outbox retries later.
+    #: Waits a peer asks for (``Retry-After``) are capped at this; the total time still bounds
+    #: the call, and the outbox retries later.
     max_retry_after_seconds: float = Field(default=30.0, ge=0, le=600)
 
 
@@ -47,7 +47,7 @@ def _should_retry(safe: bool) -> Callable[[RetryCallState], bool]:
 
 def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     backoff = wait_exponential_jitter(
-        initial=policy.initial_backoff_seconds, max=policy.max_backoff_seconds, jitter=0.1
+        multiplier=policy.initial_backoff_seconds, max=policy.max_backoff_seconds, jitter=0.1
     )
 
     def wait(state: RetryCallState) -> float:

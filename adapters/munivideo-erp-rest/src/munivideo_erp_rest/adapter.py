@@ -287,5 +287,3 @@ def create_adapter(tenant: Tenant, settings: Mapping[str, Any]) -> RestErpAdapte
             field="erp.settings." + ".".join(str(p) for p in first["loc"]),
         ) from None
     return RestErpAdapter(tenant, validated)
-
-

@@ -1,0 +1,373 @@
+"""The ERP adapter acceptance suite: any ERP adapter gets the whole standard suite in one line.
+
+::
+
+    from munivideo.testing.acceptance import ErpAdapterAcceptanceSuite
+
+    class TestMyAdapter(ErpAdapterAcceptanceSuite):
+        adapter_factory = staticmethod(my_plugin.create_adapter)
+        settings = staticmethod(lambda sandbox: {"base_url": sandbox.base_url, ...})
+
+``settings`` is a mapping, or a callable that receives the running sandbox ERP (the addresses
+change per run). The suite runs against the sandbox ERP on loopback (``munivideo_sandbox`` and
+``munivideo_sandbox_factory`` fixtures of the ``munivideo`` pytest plugin) and covers paging and
+cursors, round-trip mapping, create/lookup/attach/forward, exactly-once creation under "commit
+then drop the connection", error mapping, retries only on transient faults, and invalid records
+rejected with their id and field. pytest is imported only when this module is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from munivideo.errors import (
+    AmbiguousError,
+    MunivideoError,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
+from munivideo.models import (
+    AccessLevel,
+    Applicant,
+    BookingStatus,
+    Cursor,
+    ForwardedDemand,
+    Outcome,
+    ProtocolEntry,
+    Tenant,
+    VerifiedDocument,
+)
+from munivideo.ports import ErpAdapter, ErpAdapterFactory, ErpCapabilities
+from munivideo.transport import create_exactly_once, idempotency_key
+from munivideo.values import SAO_PAULO
+
+if TYPE_CHECKING:
+    from munivideo.sandbox.server import Sandbox
+
+SettingsSource = Mapping[str, Any] | Callable[["Sandbox"], Mapping[str, Any]]
+
+_STATUS = {
+    "AG": BookingStatus.REQUESTED,
+    "CF": BookingStatus.CONFIRMED,
+    "RM": BookingStatus.RESCHEDULED,
+    "CA": BookingStatus.CANCELLED,
+    "AT": BookingStatus.ATTENDED,
+    "FA": BookingStatus.NO_SHOW,
+    "FS": BookingStatus.SERVANT_NO_SHOW,
+    "FT": BookingStatus.FAILED,
+}
+
+
+class _CapabilitiesView:
+    """The same adapter, announcing other capabilities (to drive the lookup strategy)."""
+
+    def __init__(self, inner: ErpAdapter, capabilities: ErpCapabilities) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.capabilities = capabilities
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._inner, attr)
+
+
+def _booking_doc(booking_id: str, cpf: str, stamp: str, **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": booking_id,
+        "codigoServico": "IPTU",
+        "cidadao": {"nome": "Conceição Acceptance", "cpfCnpj": cpf},
+        "data": "2031-03-04",
+        "horaInicio": "10:00",
+        "horaFim": "10:30",
+        "situacao": "CF",
+        "dataAtualizacao": stamp,
+        "sequencia": 0,
+        "versao": 1,
+    }
+    doc.update(over)
+    return doc
+
+
+class ErpAdapterAcceptanceSuite:
+    """Subclass it (name starting with ``Test``) and set the two attributes below."""
+
+    adapter_factory: ClassVar[ErpAdapterFactory]
+    settings: ClassVar[SettingsSource]
+    tenant: ClassVar[Tenant] = Tenant(id="acceptance", name="Prefeitura de Aceitação")
+    #: Merged into the settings so retries do not wait for real; set ``{}`` if your adapter's
+    #: settings have no ``retry`` table.
+    fast_retry_settings: ClassVar[Mapping[str, Any]] = {
+        "retry": {
+            "max_attempts": 3,
+            "initial_backoff_seconds": 0.01,
+            "max_backoff_seconds": 0.02,
+            "max_retry_after_seconds": 0.02,
+        }
+    }
+
+    # -- fixtures ---------------------------------------------------------------------------
+
+    def build(self, sandbox: Sandbox, **overrides: Any) -> ErpAdapter:
+        source = type(self).settings
+        base = dict(source(sandbox) if callable(source) else source)
+        base.update(self.fast_retry_settings)
+        base.update(overrides)
+        factory = type(self).adapter_factory
+        return factory(self.tenant, base)
+
+    @pytest.fixture
+    def sandbox(self, munivideo_sandbox: Sandbox) -> Sandbox:
+        return munivideo_sandbox
+
+    @pytest.fixture
+    def adapter(self, sandbox: Sandbox) -> Iterator[ErpAdapter]:
+        adapter = self.build(sandbox)
+        yield adapter
+        adapter.close()
+
+    def entry(self, booking_id: str = "AG-000001", cpf: str = "05278934123") -> ProtocolEntry:
+        return ProtocolEntry(
+            external_reference=f"munivideo:{self.tenant.id}:{booking_id}",
+            tenant_id=self.tenant.id,
+            booking_id=booking_id,
+            subject_code="IPTU-REV",
+            applicant=Applicant(name="João da Conceição Araújo", cpf=cpf),
+            department_code="SMF-FISC",
+            servant_registration="AF-0001",
+            opened_at=datetime(2031, 3, 5, 17, 35, tzinfo=UTC),
+            summary="Atendimento por vídeo: revisão do valor venal.",
+            access_level=AccessLevel.INTERNAL,
+            outcome=Outcome.ATTENDED,
+        )
+
+    def key(self, booking_id: str, operation: str = "criarProtocolo") -> str:
+        return idempotency_key(self.tenant.id, booking_id, operation)
+
+    # -- shape ------------------------------------------------------------------------------
+
+    def test_implements_the_port(self, adapter: ErpAdapter) -> None:
+        assert isinstance(adapter, ErpAdapter)
+        assert isinstance(adapter.capabilities, ErpCapabilities)
+        assert adapter.name
+
+    # -- paging and cursor ------------------------------------------------------------------
+
+    def test_pages_have_no_skips_or_duplicates_with_equal_timestamps(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        stamp = "2031-01-01T12:00:00-03:00"
+        for n, cpf in enumerate(("52998224725", "11144477735", "01234567890")):
+            sandbox.add_booking(_booking_doc(f"AG-EQ{n}", cpf, stamp))
+        expected = [b["id"] for b in sandbox.bookings()]
+        seen: list[str] = []
+        cursor: Cursor | None = None
+        for _ in range(100):
+            page = adapter.list_bookings(cursor, 4)
+            assert not page.rejected
+            seen += [b.id for b in page.bookings]
+            assert len(page.bookings) <= 4
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+        assert sorted(seen) == sorted(expected)
+        assert len(seen) == len(set(seen))
+        keys = [(b["dataAtualizacao"], b["id"]) for b in sandbox.bookings()]
+        assert len(keys) == len(set(keys))
+
+    def test_cursor_resumes_with_only_what_changed(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        cursor: Cursor | None = None
+        while True:
+            page = adapter.list_bookings(cursor, 500)
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+        assert cursor is not None
+        quiet = adapter.list_bookings(cursor, 500)
+        assert quiet.bookings == () and not quiet.has_more
+        sandbox.reschedule_booking("AG-000003", "2031-05-06", "09:00", "09:30")
+        changed = adapter.list_bookings(quiet.next_cursor or cursor, 500)
+        assert [b.id for b in changed.bookings] == ["AG-000003"]
+        assert changed.bookings[0].status is BookingStatus.RESCHEDULED
+
+    # -- mapping ----------------------------------------------------------------------------
+
+    def test_booking_round_trip_matches_the_erp(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        for doc in sandbox.bookings()[:8]:
+            booking = adapter.get_booking(doc["id"])
+            assert booking.tenant_id == self.tenant.id
+            assert booking.citizen.document == doc["cidadao"]["cpfCnpj"]
+            assert booking.citizen.name == doc["cidadao"]["nome"]
+            assert booking.status is _STATUS[doc["situacao"]]
+            start = booking.start.astimezone(SAO_PAULO)
+            assert start.date().isoformat() == doc["data"]
+            assert start.strftime("%H:%M") == doc["horaInicio"]
+            assert booking.end.astimezone(SAO_PAULO).strftime("%H:%M") == doc["horaFim"]
+            assert booking.start.utcoffset() == timedelta(0)
+            assert booking.sequence == doc["sequencia"]
+            if "servidor" in doc:
+                assert booking.servant is not None
+                assert booking.servant.registration == doc["servidor"]["matricula"]
+            else:
+                assert booking.servant is None
+
+    def test_leading_zero_documents_survive(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        sandbox.add_booking(_booking_doc("AG-ZERO", "01234567890", "2031-01-02T08:00:00-03:00"))
+        assert adapter.get_booking("AG-ZERO").citizen.document == "01234567890"
+
+    def test_unknown_booking_is_not_found(self, adapter: ErpAdapter) -> None:
+        with pytest.raises(NotFoundError) as info:
+            adapter.get_booking("AG-999999")
+        assert info.value.record_id == "AG-999999"
+
+    def test_invalid_records_are_rejected_with_id_and_field(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        # Contract-valid (11 digits) but the check digits are wrong: a mapping rejection.
+        sandbox.add_booking(_booking_doc("AG-BAD", "12345678900", "2031-01-03T08:00:00-03:00"))
+        rejected = []
+        cursor: Cursor | None = None
+        while True:
+            page = adapter.list_bookings(cursor, 500)
+            rejected += list(page.rejected)
+            assert "AG-BAD" not in [b.id for b in page.bookings]
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+        assert [r.record_id for r in rejected] == ["AG-BAD"]
+        assert rejected[0].field is not None and "cpfCnpj" in rejected[0].field
+        assert "12345678900" not in rejected[0].reason
+        assert "12345678900" not in rejected[0].raw
+
+    # -- write-back -------------------------------------------------------------------------
+
+    def test_create_lookup_attach_forward(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        entry = self.entry()
+        assert adapter.find_protocol(entry.external_reference) is None
+        receipt = adapter.create_protocol(entry, self.key("AG-000001"))
+        assert receipt.external_reference == entry.external_reference
+        assert receipt.number > 0 and receipt.year >= 2000
+        found = adapter.find_protocol(entry.external_reference)
+        assert found is not None and (found.number, found.year) == (receipt.number, receipt.year)
+        document = VerifiedDocument(name="rg.pdf", kind="RG", sha256="ab" * 32, size=1024)
+        adapter.attach_document(receipt, document, self.key("AG-000001", "anexar:rg"))
+        demand = ForwardedDemand(department_code="SMF-CAD", description="Conferir cadastro.")
+        adapter.forward_protocol(receipt, demand, self.key("AG-000001", "tramitar:1"))
+        (stored,) = sandbox.protocols()
+        assert stored["requerentes"][0]["cpfCnpj"] == "05278934123"
+        assert stored["dataAbertura"] == "2031-03-05" and stored["horaAbertura"] == "14:35"
+        assert stored["resultadoAtendimento"] == "AT" and stored["nivelAcesso"] == "interno"
+        assert [a["sha256"] for a in stored["anexos"]] == ["ab" * 32]
+        assert [t["codigoDepartamentoDestino"] for t in stored["tramitacoes"]] == ["SMF-CAD"]
+
+    def test_status_and_room_link_are_written(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        until = datetime(2031, 3, 5, 18, 0, tzinfo=UTC)
+        adapter.record_room_link("AG-000001", "https://meet.example.org/abc", until)
+        adapter.record_room_link("AG-000001", "https://meet.example.org/abc", until)
+        adapter.update_booking_status("AG-000001", BookingStatus.ATTENDED, "Atendido.")
+        adapter.update_booking_status("AG-000001", BookingStatus.ATTENDED, "Atendido.")
+        doc = sandbox.booking("AG-000001")
+        assert doc["situacao"] == "AT"
+        assert doc["sala"]["url"] == "https://meet.example.org/abc"
+        assert datetime.fromisoformat(doc["sala"]["validaAte"]) == until
+
+    def test_same_key_creates_once(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        first = adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        again = adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        assert (first.number, first.year) == (again.number, again.year)
+        assert len(sandbox.protocols()) == 1
+
+    def test_commit_then_drop_is_ambiguous_and_resolved_exactly_once(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        sandbox.inject("criarProtocolo=drop_after_commit#1")
+        with pytest.raises(AmbiguousError):
+            adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        assert len(sandbox.protocols()) == 1  # it did land
+        sandbox.inject("criarProtocolo=drop_after_commit#1")
+        receipt = create_exactly_once(
+            adapter, self.entry("AG-000002"), self.key("AG-000002"), sleep=lambda _: None
+        )
+        refs = [p["referenciaExterna"] for p in sandbox.protocols()]
+        assert refs.count(receipt.external_reference) == 1
+
+    def test_without_key_support_the_lookup_prevents_a_duplicate(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        view = _CapabilitiesView(adapter, ErpCapabilities(honours_idempotency_key=False))
+        sandbox.inject("criarProtocolo=drop_after_commit#1")
+        receipt = create_exactly_once(
+            view,
+            self.entry(),
+            self.key("AG-000001"),
+            sleep=lambda _: None,
+        )
+        assert [p["numero"] for p in sandbox.protocols()] == [receipt.number]
+        assert sandbox.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
+
+    def test_create_answered_502_is_ambiguous_not_retried(
+        self, sandbox: Sandbox, adapter: ErpAdapter
+    ) -> None:
+        sandbox.inject("criarProtocolo=error:502")
+        with pytest.raises(AmbiguousError):
+            adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        assert sandbox.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
+
+    # -- retries and error mapping ----------------------------------------------------------
+
+    @pytest.mark.parametrize("fault", ["unavailable:1", "ratelimit:1"])
+    def test_transient_faults_are_retried(
+        self, sandbox: Sandbox, adapter: ErpAdapter, fault: str
+    ) -> None:
+        sandbox.inject(f"obterAgendamento={fault}#2")
+        assert adapter.get_booking("AG-000001").id == "AG-000001"
+        assert sandbox.faults()["rules"][0]["fired"] == 2  # type: ignore[index]
+
+    def test_retries_are_bounded(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        sandbox.inject("obterAgendamento=unavailable:1")
+        with pytest.raises(TransientError) as info:
+            adapter.get_booking("AG-000001")
+        assert not isinstance(info.value, AmbiguousError)
+        fired = sandbox.faults()["rules"][0]["fired"]  # type: ignore[index]
+        assert 1 < fired <= 20
+
+    def test_declared_faults_are_never_retried(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        sandbox.inject("obterAgendamento=fault:ERRO_INTERNO")
+        with pytest.raises(MunivideoError):
+            adapter.get_booking("AG-000001")
+        assert sandbox.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
+
+    def test_refused_by_the_erp_is_rejected(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        sandbox.inject("criarProtocolo=fault:REQUISICAO_INVALIDA")
+        with pytest.raises(RejectedError):
+            adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        assert sandbox.protocols() == []
+
+    def test_connection_refused_is_transient(
+        self, munivideo_sandbox_factory: Callable[..., Sandbox]
+    ) -> None:
+        gone = munivideo_sandbox_factory(seed="empty")
+        adapter = self.build(gone)
+        gone.stop()
+        try:
+            with pytest.raises(TransientError) as info:
+                adapter.get_booking("AG-000001")
+            assert not isinstance(info.value, AmbiguousError)
+        finally:
+            adapter.close()
+
+    def test_errors_carry_no_secrets(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        sandbox.inject("criarProtocolo=fault:REQUISICAO_INVALIDA")
+        with pytest.raises(MunivideoError) as info:
+            adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        text = str(info.value) + repr(adapter)
+        for secret in sandbox.credentials[1:]:
+            assert secret not in text
+        assert "05278934123" not in text
