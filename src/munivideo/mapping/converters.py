@@ -94,9 +94,14 @@ def _parse_date(value: Any, ctx: Context) -> date:
         raise ValueError(f"expected a date as {ctx.date_format}, got {value!r}") from None
 
 
+def _strftime(value: date | datetime, fmt: str) -> str:
+    # glibc's %Y does not pad years before 1000; contracts want four digits.
+    return value.strftime(fmt.replace("%Y", f"{value.year:04d}"))
+
+
 def _format_date(value: Any, ctx: Context) -> str:
     day = value.date() if isinstance(value, datetime) else value
-    return str(day.strftime(ctx.date_format))
+    return _strftime(day, ctx.date_format)
 
 
 def _parse_time(value: Any, ctx: Context) -> time:
@@ -156,7 +161,7 @@ def _date_time_in(values: Any, ctx: Context) -> datetime:
 
 def _date_time_out(value: datetime, ctx: Context) -> tuple[str, str]:
     here = local(value, ctx.tz)
-    return here.strftime(ctx.date_format), here.strftime(ctx.time_format)
+    return _strftime(here, ctx.date_format), here.strftime(ctx.time_format)
 
 
 def _decimal_comma_in(value: Any, ctx: Context) -> Decimal:

@@ -56,6 +56,7 @@ class ErpMappers:
             "booking",
             Booking,
             functions_in=[split_document("citizen")],
+            prepare_out=[join_document("citizen")],
             aliases={"citizen.cpf": "citizen.document", "citizen.cnpj": "citizen.document"},
         )
         self.protocol = Mapper(
