@@ -296,3 +296,14 @@ def test_concurrent_claimers_never_share_a_row(tmp_path: Path) -> None:
     every = [i for ids_ in taken.values() for i in ids_]
     assert sorted(every) == sorted(ids)
     assert len(every) == len(set(every))
+
+
+def test_a_restarted_worker_takes_back_its_own_leases_only(store: SqliteStore) -> None:
+    mine = _enqueue(store, "AG-1")
+    theirs = _enqueue(store, "AG-2")
+    store.claim("w1", limit=1, lease_seconds=600, now=T0)
+    store.claim("w2", limit=1, lease_seconds=600, now=T0)
+    assert store.release_owner("w1", now=T0) == 1
+    assert store.get_item(mine).state is OutboxState.PENDING
+    assert store.get_item(theirs).state is OutboxState.IN_FLIGHT
+    assert store.audit_trail(mine)[-1].reason.startswith("worker restarted")

@@ -104,6 +104,8 @@ def writeback(
     tid = engine.tenant_id
     result = WritebackResult(tenant_id=tid, worker=engine.worker_id)
     result.requeued_stale = store.requeue_stale(now=engine.now(), tenant_id=tid)
+    # A restarted worker with a stable id takes back what its previous incarnation held.
+    result.requeued_stale += store.release_owner(engine.worker_id, now=engine.now(), tenant_id=tid)
     deadline = time.monotonic() + wait_seconds
     while limit is None or result.claimed < limit:
         take = batch if limit is None else min(batch, limit - result.claimed)

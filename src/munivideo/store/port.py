@@ -104,6 +104,8 @@ class Store(Protocol):
 
     def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int: ...
 
+    def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int: ...
+
     def replay(
         self,
         *,

@@ -116,7 +116,8 @@ class SqliteStore:
                 """
                 INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
                     room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
-                    invitation_key, attendance, external_reference, protocol_label, created_at, updated_at)
+                    invitation_key, attendance, external_reference, protocol_label, created_at,
+                    updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
                     booking = excluded.booking, fingerprint = excluded.fingerprint,
@@ -421,11 +422,12 @@ class SqliteStore:
         params: list[Any] = [ts, tenant_id, tenant_id]
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT id, tenant_id, lease_owner FROM outbox WHERE state = 'in_flight' "
+                "SELECT id, tenant_id, lease_owner, lease_expires_at FROM outbox "
+                "WHERE state = 'in_flight' "
                 "AND lease_expires_at <= ? AND (? IS NULL OR tenant_id = ?)",
                 params,
             ).fetchall()
-            for item_id, tenant, holder in rows:
+            for item_id, tenant, holder, expired_at in rows:
                 self._audit(
                     conn,
                     item_id,
@@ -434,6 +436,36 @@ class SqliteStore:
                     OutboxState.PENDING,
                     "store",
                     f"lease of {holder} expired; requeued",
+                    ts,
+                )
+                conn.execute(
+                    "UPDATE outbox SET state = 'pending', lease_owner = NULL, "
+                    "lease_expires_at = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    # due since the lease ran out, not from whenever someone noticed
+                    (expired_at, ts, item_id),
+                )
+        return len(rows)
+
+    def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Requeue every row ``owner`` holds, expired or not: a worker restarting under a stable
+        id knows its previous incarnation is dead and need not wait for the leases to run out.
+        Worker ids must therefore be unique among live workers."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant_id FROM outbox WHERE state = 'in_flight' AND lease_owner = ? "
+                "AND (? IS NULL OR tenant_id = ?)",
+                (owner, tenant_id, tenant_id),
+            ).fetchall()
+            for item_id, tenant in rows:
+                self._audit(
+                    conn,
+                    item_id,
+                    tenant,
+                    OutboxState.IN_FLIGHT,
+                    OutboxState.PENDING,
+                    owner,
+                    "worker restarted; its earlier leases released",
                     ts,
                 )
                 conn.execute(

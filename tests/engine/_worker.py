@@ -1,0 +1,34 @@
+"""A write-back worker process for kill -9 tests: ``python _worker.py CONFIG.json WORKER WAIT``.
+
+Crash points come from ``MUNIVIDEO_CRASH_AT`` (see :mod:`munivideo.engine.crash`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _video
+
+from munivideo.config import parse_config
+from munivideo.engine import build_engine, writeback
+from munivideo.plugins import load_plugins
+
+
+def main() -> int:
+    data = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    engine = build_engine(
+        parse_config(data),
+        plugins=load_plugins(extra=[("loopback-video", _video)]),
+        worker_id=sys.argv[2],
+    )
+    result = writeback(engine, wait_seconds=float(sys.argv[3]))
+    sys.stdout.write(result.model_dump_json() + "\n")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
