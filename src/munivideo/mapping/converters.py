@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 from munivideo.values import from_local, local
 
 _DIGITS = re.compile(r"^\d+$")
+_ISO_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\Z")
+_BR_DATE = re.compile(r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}\Z")
+_HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d\Z")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ def _identity(value: Any, ctx: Context) -> Any:
 
 
 def _to_str(value: Any, ctx: Context) -> str:
+    if value.__class__ is str:
+        return value
     if not isinstance(value, str | int):
         raise ValueError(f"expected text, got {type(value).__name__}")
     return str(value)
@@ -88,6 +93,14 @@ def _parse_date(value: Any, ctx: Context) -> date:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a date, got {type(value).__name__}")
+    # Fast paths for the two formats ERPs use; strptime is ~10x slower.
+    if ctx.date_format == "%Y-%m-%d" and _ISO_DATE.match(value):
+        return date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    if ctx.date_format == "%d/%m/%Y" and _BR_DATE.match(value):
+        try:
+            return date(int(value[6:10]), int(value[3:5]), int(value[0:2]))
+        except ValueError:
+            raise ValueError(f"expected a date as {ctx.date_format}, got {value!r}") from None
     try:
         return datetime.strptime(value.strip(), ctx.date_format).date()
     except ValueError:
@@ -109,6 +122,8 @@ def _parse_time(value: Any, ctx: Context) -> time:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a time, got {type(value).__name__}")
+    if ctx.time_format == "%H:%M" and _HH_MM.match(value):
+        return time(int(value[0:2]), int(value[3:5]))
     try:
         return datetime.strptime(value.strip(), ctx.time_format).time()
     except ValueError:
@@ -154,6 +169,16 @@ def _offset_datetime_out(value: datetime, ctx: Context) -> str:
 def _date_time_in(values: Any, ctx: Context) -> datetime:
     """(local date, local time) -> UTC datetime."""
     day_raw, hour_raw = values
+    if (
+        ctx.date_format == "%Y-%m-%d"
+        and ctx.time_format == "%H:%M"
+        and day_raw.__class__ is str
+        and hour_raw.__class__ is str
+        and _ISO_DATE.match(day_raw)
+        and _HH_MM.match(hour_raw)
+    ):
+        # Both already checked strictly: one C-level parse instead of two plus a combine.
+        return from_local(datetime.fromisoformat(f"{day_raw}T{hour_raw}"), ctx.tz)
     day = _parse_date(day_raw, ctx)
     hour = _parse_time(hour_raw, ctx)
     return from_local(datetime.combine(day, hour), ctx.tz)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from munivideo.errors import InvalidRecordError
-from munivideo.mapping.converters import CONVERTERS, Context, Converter
+from munivideo.mapping.converters import CONVERTERS, Context, Converter, _to_str
 from munivideo.mapping.dialect import UNKNOWN, CodeTable, Dialect, FieldSpec
 from munivideo.redact import redact
 
@@ -35,23 +35,28 @@ def get_path(record: Any, path: Path) -> Any:
     """The value at ``path`` in nested dicts/lists, or ``_MISSING``."""
     current = record
     for key in path:
-        if current is None:
-            return _MISSING
-        if isinstance(key, int):
-            if not isinstance(current, list | tuple) or key >= len(current):
-                return _MISSING
-            current = current[key]
-        else:
-            if not isinstance(current, Mapping):
+        # Exact-type checks first: ABC isinstance checks dominate the mapping cost otherwise.
+        cls = current.__class__
+        if key.__class__ is str:
+            if cls is not dict and not isinstance(current, Mapping):
                 return _MISSING
             current = current.get(key, _MISSING)
             if current is _MISSING:
                 return _MISSING
+        else:
+            if cls is not list and not isinstance(current, list | tuple):
+                return _MISSING
+            if key >= len(current):  # type: ignore[operator]
+                return _MISSING
+            current = current[key]
     return current
 
 
 def set_path(out: dict[str, Any], path: Path, value: Any) -> None:
     """Set ``value`` at ``path``, creating dicts and lists on the way."""
+    if len(path) == 1 and path[0].__class__ is str:
+        out[path[0]] = value
+        return
     current: Any = out
     for i, key in enumerate(path):
         last = i == len(path) - 1
@@ -152,6 +157,19 @@ class Mapper(Generic[M]):
             for f in spec.fields
         )
         self._erp_name = {f.spec.target: f.erp_name for f in self.fields}
+        # The hot loop reads plain tuples rather than attributes.
+        self._plan = tuple(
+            (
+                f,
+                f.paths,
+                f.converter.to_canonical,
+                f.ctx,
+                f.table,
+                f.spec.required,
+                f.target,
+            )
+            for f in self.fields
+        )
         for alias, declared in (aliases or {}).items():
             if declared in self._erp_name:
                 self._erp_name[alias] = self._erp_name[declared]
@@ -164,44 +182,57 @@ class Mapper(Generic[M]):
         value = get_path(record, self.id_path)
         return "?" if value is _MISSING or value is None else str(value)
 
-    def _field_error(self, rid: str, field: _Field, reason: str) -> InvalidRecordError:
-        return InvalidRecordError(f"{self.kind}: {reason}", record_id=rid, field=field.erp_name)
+    def _field_error(
+        self, record: Mapping[str, Any], field: _Field, reason: str
+    ) -> InvalidRecordError:
+        return InvalidRecordError(
+            f"{self.kind}: {reason}", record_id=self.record_id(record), field=field.erp_name
+        )
 
     def to_canonical_dict(
         self, record: Mapping[str, Any], extra: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """The canonical dict (not yet validated); raises :class:`InvalidRecordError`."""
-        out: dict[str, Any] = dict(extra or {})
-        rid: str | None = None
-        for field in self.fields:
-            if field.converter.arity == 1:
-                raw: Any = get_path(record, field.paths[0])
+        out: dict[str, Any] = dict(extra) if extra else {}
+        for field, paths, convert, ctx, table, required, target in self._plan:
+            if len(paths) == 1:
+                path = paths[0]
+                if len(path) == 1 and record.__class__ is dict:
+                    raw: Any = record.get(path[0], _MISSING)
+                else:
+                    raw = get_path(record, path)
                 absent = raw is _MISSING or raw is None
             else:
-                raw = tuple(get_path(record, p) for p in field.paths)
+                raw = tuple(get_path(record, p) for p in paths)
                 absent = any(v is _MISSING or v is None for v in raw)
             if absent:
-                if field.spec.required:
-                    rid = rid or self.record_id(record)
-                    raise self._field_error(rid, field, "required field is missing")
+                if required:
+                    raise self._field_error(record, field, "required field is missing")
                 continue
             try:
-                value = field.converter.to_canonical(raw, field.ctx)
+                value = raw if convert is _to_str and raw.__class__ is str else convert(raw, ctx)
             except ValueError as exc:
-                rid = rid or self.record_id(record)
-                raise self._field_error(rid, field, str(exc)) from None
-            if field.table is not None:
+                raise self._field_error(record, field, str(exc)) from None
+            if table is not None:
                 code = value
-                value = field.table.to_canonical(code)
+                value = table.to_canonical(code)
                 if value == UNKNOWN:
-                    rid = rid or self.record_id(record)
                     raise self._field_error(
-                        rid,
+                        record,
                         field,
-                        f"unknown {field.table.name} code {str(code)!r} maps to {UNKNOWN!r} "
-                        f"(known: {', '.join(sorted(field.table.to_canonical_map))})",
+                        f"unknown {table.name} code {str(code)!r} maps to {UNKNOWN!r} "
+                        f"(known: {', '.join(sorted(table.to_canonical_map))})",
                     )
-            set_path(out, field.target, value)
+            # Most targets are one or two plain keys: skip the general walk for them.
+            if len(target) == 1:
+                out[target[0]] = value  # type: ignore[index]
+            elif len(target) == 2:
+                inner = out.get(target[0])  # type: ignore[arg-type]
+                if inner is None:
+                    inner = out[target[0]] = {}  # type: ignore[index]
+                inner[target[1]] = value
+            else:
+                set_path(out, target, value)
         for fn in self.functions_in:
             fn(out, record)
         return out
