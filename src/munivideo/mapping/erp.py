@@ -13,6 +13,7 @@ Record kinds a dialect declares (``[[records.<kind>.fields]]``):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -76,7 +77,14 @@ class ErpMappers:
 
     @classmethod
     def from_file(cls, path: Path | str) -> ErpMappers:
-        return cls(load_dialect(path))
+        """The mappers of a mapping file, shared by every tenant using the same file version
+        (they are read-only): parsing TOML costs more than building a tenant's services."""
+        resolved = Path(path).resolve()
+        try:
+            stat = resolved.stat()
+        except OSError:
+            return cls(load_dialect(resolved))  # load_dialect reports the error clearly
+        return _cached_mappers(str(resolved), stat.st_mtime_ns, stat.st_size)
 
     def updated_at_of(self, record: Mapping[str, Any]) -> datetime | None:
         """The booking's ``updated_at`` read with the dialect's own converter, or None."""
@@ -126,3 +134,8 @@ class ErpMappers:
             next_cursor=next_cursor,
             has_more=has_more,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_mappers(path: str, mtime_ns: int, size: int) -> ErpMappers:
+    return ErpMappers(load_dialect(path))
