@@ -109,6 +109,35 @@ class _Field:
     erp_name: str  # the ERP path(s), as errors name the field
 
 
+def _plain(path: Path) -> bool:
+    return all(k.__class__ is str for k in path)
+
+
+def _plan_item(f: _Field) -> tuple[Any, ...]:
+    first = f.paths[0]
+    if len(f.paths) > 1:
+        how = 3
+    elif len(first) in (1, 2) and _plain(first):
+        how = len(first)
+    else:
+        how = 0
+    depth = len(f.target) if len(f.target) <= 2 and _plain(f.target) else 0
+    return (
+        f,
+        how,
+        first[0],
+        first[1] if len(first) > 1 else None,
+        f.paths,
+        None if f.converter.to_canonical is _to_str else f.converter.to_canonical,
+        f.ctx,
+        f.table,
+        f.spec.required,
+        depth,
+        f.target[0],
+        f.target[1] if len(f.target) > 1 else None,
+    )
+
+
 class Mapper(Generic[M]):
     """Maps one record kind of a dialect to ``model`` and back.
 
@@ -158,18 +187,7 @@ class Mapper(Generic[M]):
         )
         self._erp_name = {f.spec.target: f.erp_name for f in self.fields}
         # The hot loop reads plain tuples rather than attributes.
-        self._plan = tuple(
-            (
-                f,
-                f.paths,
-                f.converter.to_canonical,
-                f.ctx,
-                f.table,
-                f.spec.required,
-                f.target,
-            )
-            for f in self.fields
-        )
+        self._plan = tuple(_plan_item(f) for f in self.fields)
         for alias, declared in (aliases or {}).items():
             if declared in self._erp_name:
                 self._erp_name[alias] = self._erp_name[declared]
@@ -194,23 +212,34 @@ class Mapper(Generic[M]):
     ) -> dict[str, Any]:
         """The canonical dict (not yet validated); raises :class:`InvalidRecordError`."""
         out: dict[str, Any] = dict(extra) if extra else {}
-        for field, paths, convert, ctx, table, required, target in self._plan:
-            if len(paths) == 1:
-                path = paths[0]
-                if len(path) == 1 and record.__class__ is dict:
-                    raw: Any = record.get(path[0], _MISSING)
-                else:
-                    raw = get_path(record, path)
-                absent = raw is _MISSING or raw is None
-            else:
+        is_dict = record.__class__ is dict
+        for field, how, k0, k1, paths, convert, ctx, table, required, depth, t0, t1 in self._plan:
+            # how: 1/2 = one/two plain keys (dict.get), 0 = general walk, 3 = several paths.
+            if how == 1 and is_dict:
+                raw: Any = record.get(k0, _MISSING)
+            elif how == 2 and is_dict:
+                inner = record.get(k0)
+                raw = inner.get(k1, _MISSING) if inner.__class__ is dict else _MISSING
+                if raw is _MISSING and inner is not None and inner.__class__ is not dict:
+                    raw = get_path(record, paths[0])
+            elif how == 3:
                 raw = tuple(get_path(record, p) for p in paths)
+            else:
+                raw = get_path(record, paths[0])
+            if how == 3:
                 absent = any(v is _MISSING or v is None for v in raw)
+            else:
+                absent = raw is _MISSING or raw is None
             if absent:
                 if required:
                     raise self._field_error(record, field, "required field is missing")
                 continue
             try:
-                value = raw if convert is _to_str and raw.__class__ is str else convert(raw, ctx)
+                value = (
+                    raw
+                    if convert is None and raw.__class__ is str
+                    else ((convert or _to_str)(raw, ctx))
+                )
             except ValueError as exc:
                 raise self._field_error(record, field, str(exc)) from None
             if table is not None:
@@ -223,16 +252,15 @@ class Mapper(Generic[M]):
                         f"unknown {table.name} code {str(code)!r} maps to {UNKNOWN!r} "
                         f"(known: {', '.join(sorted(table.to_canonical_map))})",
                     )
-            # Most targets are one or two plain keys: skip the general walk for them.
-            if len(target) == 1:
-                out[target[0]] = value  # type: ignore[index]
-            elif len(target) == 2:
-                inner = out.get(target[0])  # type: ignore[arg-type]
-                if inner is None:
-                    inner = out[target[0]] = {}  # type: ignore[index]
-                inner[target[1]] = value
+            if depth == 1:
+                out[t0] = value
+            elif depth == 2:
+                holder = out.get(t0)
+                if holder is None:
+                    holder = out[t0] = {}
+                holder[t1] = value
             else:
-                set_path(out, target, value)
+                set_path(out, field.target, value)
         for fn in self.functions_in:
             fn(out, record)
         return out
