@@ -1,0 +1,125 @@
+"""Where contracts come from: a local file, a URL (fetched with a timeout), or a pack."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from urllib.parse import urljoin, urlparse
+
+import requests
+
+from munivideo.contract_tools.model import ContractModel, Flavor
+from munivideo.contract_tools.openapi_model import from_openapi
+from munivideo.contract_tools.safexml import local_name, parse_xml
+from munivideo.contract_tools.xsd_model import from_wsdl, from_xsd
+from munivideo.errors import ConfigurationError
+from munivideo.packs import pack_dir
+
+DEFAULT_TIMEOUT = 15.0
+_MAX_FILES = 64
+_XML_REFS = ("import", "include", "redefine")
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")
+
+
+def _get(url: str, timeout: float) -> bytes:
+    try:
+        response = requests.get(url, timeout=(min(timeout, 5.0), timeout))
+    except requests.RequestException as exc:
+        raise ConfigurationError(f"cannot fetch {url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise ConfigurationError(f"cannot fetch {url}: HTTP {response.status_code}")
+    return response.content
+
+
+def _safe_relative(location: str) -> PurePosixPath:
+    rel = PurePosixPath(urlparse(location).path)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ConfigurationError(
+            f"schema location {location!r} leaves the contract's folder; vendor it first",
+            field="schemaLocation",
+        )
+    return rel
+
+
+def fetch(url: str, folder: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Copy a published contract and every schema it imports into ``folder``; returns the main
+    file's local path. Imports must be relative and stay below the contract's URL."""
+    name = PurePosixPath(urlparse(url).path).name or "contract"
+    if urlparse(url).query.lower() in ("wsdl", "singlewsdl"):
+        name = f"{name}.wsdl"
+    main = folder / name
+    queue: list[tuple[str, Path]] = [(url, main)]
+    done: set[str] = set()
+    while queue:
+        current, target = queue.pop()
+        if current in done:
+            continue
+        if len(done) >= _MAX_FILES:
+            raise ConfigurationError(f"{url}: more than {_MAX_FILES} imported files")
+        done.add(current)
+        data = _get(current, timeout)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if not data.lstrip().startswith(b"<"):
+            continue
+        root = parse_xml(data, source=current)
+        for element in root.iter():
+            if local_name(element.tag) not in _XML_REFS:
+                continue
+            location = element.get("schemaLocation") or element.get("location")
+            if location:
+                rel = _safe_relative(location)
+                queue.append((urljoin(current, location), target.parent.joinpath(*rel.parts)))
+    return main
+
+
+def sniff(path: Path) -> str:
+    """``wsdl``, ``xsd`` or ``openapi``."""
+    suffix = path.suffix.lower()
+    if suffix in (".wsdl", ".xsd"):
+        return suffix[1:]
+    if suffix in (".yaml", ".yml", ".json"):
+        return "openapi"
+    try:
+        head = path.read_bytes()[:4096]
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from None
+    if head.lstrip().startswith(b"<"):
+        return "wsdl" if b"definitions" in head else "xsd"
+    return "openapi"
+
+
+def load_contract(path: Path) -> ContractModel:
+    if not path.is_file():
+        raise ConfigurationError(f"contract {path} does not exist", field="contract")
+    kind = sniff(path)
+    if kind == "wsdl":
+        return from_wsdl(path)
+    if kind == "xsd":
+        return from_xsd(path)
+    return from_openapi(path)
+
+
+def parse_pack_ref(ref: str) -> tuple[str, str]:
+    name, _, version = ref.partition("/")
+    if not name or not version:
+        raise ConfigurationError(
+            f"pack {ref!r}: expected NAME/VERSION, e.g. erp-soap/v1", field="pack"
+        )
+    return name, version
+
+
+def pack_contract(ref: str) -> Path:
+    """The main contract file of a pack (``erp.wsdl`` or ``openapi.yaml``)."""
+    folder = pack_dir(*parse_pack_ref(ref))
+    for pattern in ("*.wsdl", "openapi.yaml", "openapi.yml", "openapi.json"):
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found[0]
+    raise ConfigurationError(f"pack {ref} has no WSDL or OpenAPI document", field="pack")
+
+
+def pack_flavor(ref: str) -> Flavor:
+    return Flavor.SOAP if pack_contract(ref).suffix == ".wsdl" else Flavor.REST

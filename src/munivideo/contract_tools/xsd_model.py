@@ -1,0 +1,146 @@
+"""WSDL 1.1 / XSD -> :class:`ContractModel`.
+
+Schemas load with xmlschema in ``defuse="always"`` mode and ``allow="local"`` (no remote
+fetches: published contracts from a URL are first copied locally by :mod:`.sources`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import xmlschema
+from xmlschema.extras.wsdl import Wsdl11Document
+
+from munivideo.contract_tools.model import ContractModel, FieldShape, Flavor, Operation
+from munivideo.errors import ConfigurationError
+
+_RESPONSE_SUFFIXES = ("Resposta", "Response")
+_MAX_DEPTH = 12  # recursive types (a protocol holding protocols) stop here
+
+
+def load_schema(path: Path) -> xmlschema.XMLSchema:
+    try:
+        return xmlschema.XMLSchema(str(path.resolve()), defuse="always", allow="local")
+    except (xmlschema.XMLSchemaException, OSError) as exc:
+        raise ConfigurationError(f"cannot load schema {path}: {exc}", field="schema") from None
+
+
+def load_wsdl(path: Path) -> Any:
+    try:
+        return Wsdl11Document(  # type: ignore[no-untyped-call]
+            str(path.resolve()), defuse="always", allow="local"
+        )
+    except (xmlschema.XMLSchemaException, OSError) as exc:
+        raise ConfigurationError(f"cannot load WSDL {path}: {exc}", field="wsdl") from None
+
+
+def _simple_types(xsd_type: Any) -> frozenset[str]:
+    if xsd_type.is_complex():
+        if xsd_type.has_simple_content():
+            return _simple_types(xsd_type.content)
+        return frozenset({"complex"})
+    primitive = getattr(xsd_type, "primitive_type", None)
+    if primitive is not None and getattr(primitive, "local_name", None):
+        return frozenset({str(primitive.local_name)})
+    member_types = getattr(xsd_type, "member_types", None)
+    if member_types:
+        out: set[str] = set()
+        for member in member_types:
+            out |= _simple_types(member)
+        return frozenset(out)
+    return frozenset({str(getattr(xsd_type, "local_name", None) or "anySimpleType")})
+
+
+def _facets(xsd_type: Any) -> tuple[frozenset[str] | None, str | None]:
+    if xsd_type.is_complex():
+        if xsd_type.has_simple_content():
+            return _facets(xsd_type.content)
+        return None, None
+    enum = getattr(xsd_type, "enumeration", None)
+    patterns = getattr(xsd_type, "patterns", None)
+    regexps = getattr(patterns, "regexps", None) if patterns is not None else None
+    return (
+        frozenset(str(v) for v in enum) if enum else None,
+        "|".join(str(r) for r in regexps) if regexps else None,
+    )
+
+
+def element_fields(element: Any) -> dict[str, FieldShape]:
+    """Every descendant of a global element, by path relative to it."""
+    out: dict[str, FieldShape] = {}
+
+    def walk(node: Any, prefix: str, depth: int, seen: tuple[Any, ...]) -> None:
+        node_type = node.type
+        if depth > _MAX_DEPTH or not node_type.is_complex() or node_type in seen:
+            return
+        content = node_type.content
+        if not hasattr(content, "iter_elements"):
+            return
+        for child in content.iter_elements():
+            name = child.local_name or child.name
+            if name is None:  # xs:any wildcard
+                continue
+            path = f"{prefix}{name}"
+            enum, pattern = _facets(child.type)
+            out[path] = FieldShape(
+                path=path,
+                types=_simple_types(child.type),
+                required=child.min_occurs > 0,
+                enum=enum,
+                pattern=pattern,
+            )
+            walk(child, path + "/", depth + 1, (*seen, node_type))
+        for attribute in getattr(node_type, "attributes", {}).values():
+            if attribute.local_name is None:
+                continue
+            path = f"{prefix}@{attribute.local_name}"
+            enum, pattern = _facets(attribute.type)
+            out[path] = FieldShape(
+                path=path,
+                types=_simple_types(attribute.type),
+                required=attribute.use == "required",
+                enum=enum,
+                pattern=pattern,
+            )
+
+    walk(element, "", 0, ())
+    return out
+
+
+def from_wsdl(path: Path) -> ContractModel:
+    wsdl = load_wsdl(path)
+    model = ContractModel(flavor=Flavor.SOAP, source=str(path))
+    for port_type in wsdl.port_types.values():
+        for key, op in port_type.operations.items():
+            name = key[0] if isinstance(key, tuple) else str(key)
+            operation = Operation(key=name, label=name)
+            if op.input is not None and op.input.message is not None:
+                for part in op.input.message.parts.values():
+                    if hasattr(part, "type") and hasattr(part, "min_occurs"):
+                        operation.request.update(element_fields(part))
+            if op.output is not None and op.output.message is not None:
+                fields: dict[str, FieldShape] = {}
+                for part in op.output.message.parts.values():
+                    if hasattr(part, "type") and hasattr(part, "min_occurs"):
+                        fields.update(element_fields(part))
+                operation.responses["output"] = fields
+            model.operations[name] = operation
+    return model
+
+
+def from_xsd(path: Path) -> ContractModel:
+    """A bare schema: global elements pair up as ``op`` (request) and ``opResposta`` (response)."""
+    schema = load_schema(path)
+    model = ContractModel(flavor=Flavor.SOAP, source=str(path))
+    elements = {e.local_name: e for e in schema.elements.values()}
+    for name, element in sorted(elements.items()):
+        base = next((name[: -len(s)] for s in _RESPONSE_SUFFIXES if name.endswith(s)), None)
+        if base is not None and base in elements:
+            continue
+        operation = Operation(key=name, label=name, request=element_fields(element))
+        for suffix in _RESPONSE_SUFFIXES:
+            if name + suffix in elements:
+                operation.responses["output"] = element_fields(elements[name + suffix])
+        model.operations[name] = operation
+    return model

@@ -1,0 +1,160 @@
+"""Every diff rule, in both directions, from the OLD/NEW fixture pairs; the real packs against
+themselves; accepted exceptions; report formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from defusedxml import ElementTree
+
+from munivideo.cli import main
+from munivideo.contract_tools import RULES, diff_files, load_contract, pack_contract
+from munivideo.contract_tools.diff import diff_models
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "contracts"
+CASES: dict[str, dict[str, str | None]] = json.loads((FIXTURES / "cases.json").read_text())
+
+
+def _rules(old: Path, new: Path) -> list[str]:
+    return sorted({c.rule for c in diff_files(old, new).changes})
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rule_fires_old_to_new(case: str) -> None:
+    spec = CASES[case]
+    folder = FIXTURES / case
+    assert _rules(folder / str(spec["old"]), folder / str(spec["new"])) == [spec["rule"]]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reverse_direction(case: str) -> None:
+    spec = CASES[case]
+    folder = FIXTURES / case
+    expected = [spec["reverse"]] if spec["reverse"] else []
+    assert _rules(folder / str(spec["new"]), folder / str(spec["old"])) == expected
+
+
+def test_every_rule_has_a_fixture() -> None:
+    covered = {c["rule"] for c in CASES.values()} | {c["reverse"] for c in CASES.values()}
+    assert set(RULES) - covered == set()
+
+
+@pytest.mark.parametrize("pack", ["erp-soap/v1", "erp-rest/v1"])
+def test_real_pack_against_itself_has_no_changes(pack: str) -> None:
+    model = load_contract(pack_contract(pack))
+    assert len(model.operations) >= 9
+    assert diff_models(model, model) == []
+    result = CliRunner().invoke(
+        main, ["contracts", "diff", str(pack_contract(pack)), str(pack_contract(pack))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 breaking" in result.output
+
+
+def test_soap_pack_wsdl_and_its_schema_see_the_same_fields() -> None:
+    wsdl = load_contract(pack_contract("erp-soap/v1"))
+    xsd = load_contract(pack_contract("erp-soap/v1").parent / "xsd" / "erp.xsd")
+    assert wsdl.operations["criarProtocolo"].request == xsd.operations["criarProtocolo"].request
+    field = wsdl.operations["criarProtocolo"].request["protocolo/requerentes/requerente/cpfCnpj"]
+    assert field.required and field.pattern == r"\d{11}|\d{14}"
+
+
+def test_mixed_flavors_are_a_usage_error() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["contracts", "diff", str(pack_contract("erp-soap/v1")), str(pack_contract("erp-rest/v1"))],
+    )
+    assert result.exit_code == 2
+    assert "cannot compare" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit"])
+def test_breaking_change_exits_3_in_every_format(fmt: str, tmp_path: Path) -> None:
+    folder = FIXTURES / "rest" / "response-enum-widened"
+    breaking = FIXTURES / "rest" / "request-field-removed"
+    out = tmp_path / f"report.{fmt}"
+    args = ["contracts", "diff", str(breaking / "old.yaml"), str(breaking / "new.yaml")]
+    result = CliRunner().invoke(main, [*args, "--format", fmt, "--output", str(out)])
+    assert result.exit_code == 3, result.output
+    text = out.read_text()
+    if fmt == "json":
+        doc = json.loads(text)
+        assert doc["summary"]["breaking"] == 1
+        assert doc["changes"][0]["rule"] == "request-field-removed"
+        assert doc["changes"][0]["path"] == "POST /protocolos/request/despacho"
+    elif fmt == "junit":
+        suite = ElementTree.fromstring(text).find("testsuite")
+        assert suite is not None and suite.get("failures") == "1"
+        failure = suite.find("testcase/failure")
+        assert failure is not None and failure.get("type") == "request-field-removed"
+    else:
+        assert "BREAKING request-field-removed" in " ".join(text.split())
+    # A warning alone does not fail the build.
+    warn = CliRunner().invoke(
+        main, ["contracts", "diff", str(folder / "old.yaml"), str(folder / "new.yaml")]
+    )
+    assert warn.exit_code == 0, warn.output
+    assert "WARNING" in warn.output
+
+
+def _exceptions(folder: Path, expires: date, rule: str = "request-field-removed") -> None:
+    doc = {
+        "exceptions": [
+            {
+                "rule": rule,
+                "path": "POST /protocolos/request/*",
+                "reason": "despacho moved to the forwarding call (ticket 42)",
+                "expires": expires.isoformat(),
+            }
+        ]
+    }
+    (folder / "contract-exceptions.yaml").write_text(yaml.safe_dump(doc))
+
+
+def test_accepted_exception_next_to_the_new_contract(tmp_path: Path) -> None:
+    source = FIXTURES / "rest" / "request-field-removed"
+    shutil.copy(source / "old.yaml", tmp_path / "old.yaml")
+    shutil.copy(source / "new.yaml", tmp_path / "new.yaml")
+    _exceptions(tmp_path, date.today() + timedelta(days=30))
+    args = ["contracts", "diff", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml")]
+    result = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    change = json.loads(result.output)["changes"][0]
+    assert change["accepted_reason"].startswith("despacho moved")
+    assert change["breaking"] is False
+
+
+def test_expired_exception_no_longer_applies(tmp_path: Path) -> None:
+    source = FIXTURES / "rest" / "request-field-removed"
+    exceptions = tmp_path / "exc.yaml"
+    _exceptions(tmp_path, date.today() - timedelta(days=1))
+    (tmp_path / "contract-exceptions.yaml").rename(exceptions)
+    args = ["contracts", "diff", str(source / "old.yaml"), str(source / "new.yaml")]
+    result = CliRunner().invoke(main, [*args, "--exceptions", str(exceptions)])
+    assert result.exit_code == 3
+    assert "EXPIRED" in result.output
+
+
+def test_exception_with_unknown_rule_is_a_usage_error(tmp_path: Path) -> None:
+    source = FIXTURES / "rest" / "request-field-removed"
+    _exceptions(tmp_path, date.today(), rule="no-such-rule")
+    args = ["contracts", "diff", str(source / "old.yaml"), str(source / "new.yaml")]
+    result = CliRunner().invoke(
+        main, [*args, "--exceptions", str(tmp_path / "contract-exceptions.yaml")]
+    )
+    assert result.exit_code == 2
+    assert "no-such-rule" in result.output
+
+
+def test_missing_contract_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["contracts", "diff", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
+    )
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
