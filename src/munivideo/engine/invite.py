@@ -29,6 +29,14 @@ def _real_renderer() -> Any | None:
     return getattr(module, "render_invitation", None)
 
 
+def _real_messages() -> Any | None:
+    try:
+        module = importlib.import_module("munivideo.invitations")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "invitation_messages", None)
+
+
 def render(
     engine: Engine,
     booking: Booking,
@@ -82,10 +90,44 @@ def render(
 
 
 def _call_real(
-    real: Any, engine: Engine, booking: Booking, room: Room, link: JoinLink | None, **kw: Any
+    real: Any,
+    engine: Engine,
+    booking: Booking,
+    room: Room,
+    link: JoinLink | None,
+    *,
+    uid: str,
+    sequence: int,
+    method: InvitationMethod,
+    locale: Locale,
+    role: Role,
 ) -> Invitation | None:
-    """Adapter onto ``munivideo.invitations.render_invitation`` (filled in when it lands)."""
-    return None
+    """Adapter onto ``munivideo.invitations.render_invitation``, which renders the citizen's
+    invitation (templates per tenant, SMS segment budget, VTIMEZONE). Servant invitations stay
+    with the built-in renderer."""
+    service = engine.config.service(booking.service_code)
+    if role is not Role.CITIZEN or service is None:
+        return None
+    if link is None:  # a cancellation: the room is closed, its address carries no credential
+        link = JoinLink(
+            booking_id=booking.id,
+            participant_id=f"citizen-{booking.id}",
+            role=Role.CITIZEN,
+            url=room.base_url,
+            expires_at=room.valid_until,
+        )
+    # The engine owns SEQUENCE (it may run ahead of the ERP's counter when only the room moved).
+    invitation: Invitation = real(
+        engine.config.tenant,
+        booking.model_copy(update={"sequence": sequence}),
+        service,
+        room,
+        link,
+        method,
+        locale=locale,
+        templates_dir=engine.config.templates_dir,
+    )
+    return invitation
 
 
 def _organizer(engine: Engine) -> str:
@@ -104,6 +146,12 @@ def messages(
     base = operation_key(
         tid, booking.id, "invitation", f"{invitation.sequence}", invitation.method.value, role.value
     )
+    real = _real_messages()
+    if role is Role.CITIZEN and real is not None:
+        built: list[OutboundMessage] = real(invitation, booking)
+        return [
+            m.model_copy(update={"idempotency_key": f"{base}:{m.channel.value}"}) for m in built
+        ]
     out: list[OutboundMessage] = []
     if role is Role.CITIZEN:
         email, phone = booking.citizen.email, booking.citizen.phone

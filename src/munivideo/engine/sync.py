@@ -230,6 +230,7 @@ def _invite(
     room = binding.room
     assert room is not None or method is InvitationMethod.CANCEL
     roles = [Role.CITIZEN] + ([Role.SERVANT] if booking.servant is not None else [])
+    uid = binding.invitation_uid
     sent_any = False
     for role in roles:
         link = None
@@ -253,15 +254,9 @@ def _invite(
         if room is None:
             continue  # never had a room: nobody was invited
         invitation = invite.render(
-            engine,
-            booking,
-            room,
-            link,
-            role=role,
-            uid=binding.invitation_uid,
-            sequence=sequence,
-            method=method,
+            engine, booking, room, link, role=role, uid=uid, sequence=sequence, method=method
         )
+        uid = invitation.uid  # the renderer may own the UID; every later render reuses it
         for message in invite.messages(engine, booking, invitation, role):
             for notifier in engine.notifiers:
                 key = f"{message.idempotency_key}:{notifier.name}"
@@ -278,6 +273,7 @@ def _invite(
         result.invitations_sent += 1
     binding = binding.model_copy(
         update={
+            "invitation_uid": uid,
             "invitation_sequence": sequence,
             "invitation_method": method.value,
             "invitation_key": content or binding.invitation_key,
