@@ -1,0 +1,270 @@
+"""Jitsi Meet video provider (entry point ``jitsi``).
+
+Jitsi has no room-creation API: a room exists once someone enters it. Security therefore rests
+on two things computed here: an unguessable room name (128 random bits) and, on servers with
+token authentication, a short-lived JWT per participant whose ``nbf``/``exp`` bound the room's
+validity window and whose ``moderator`` flag is set for the servant only.
+
+Attendance comes from the prosody ``event_sync`` module (jitsi-contrib/prosody-plugins), which
+POSTs ``muc-occupant-joined`` / ``muc-occupant-left`` with the occupant's JWT context user. The
+user id we put in each token (``mv1|<booking>|<role>|<participant>``) maps occupants back to
+booking participants without any lookup table.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from munivideo.errors import (
+    ConfigurationError,
+    ContractViolationError,
+    LifecycleError,
+    RejectedError,
+)
+from munivideo.hookspecs import hookimpl
+from munivideo.models import (
+    AttendanceEvent,
+    Booking,
+    EventKind,
+    JoinLink,
+    Participant,
+    Role,
+    Room,
+    Tenant,
+)
+from munivideo.ports import VideoProviderFactory
+
+log = logging.getLogger("munivideo.jitsi")
+
+USER_ID_PREFIX = "mv1"
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class JitsiSettings(BaseModel):
+    """``[video.settings]`` for ``provider = "jitsi"``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    #: False for public servers without token auth (meet.jit.si style): plain links, no JWT.
+    use_jwt: bool = True
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    audience: str = "jitsi"
+    #: The ``sub`` claim: the tenant/XMPP domain; defaults to the host of ``base_url``.
+    subject: str | None = None
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    early_open_minutes: int = Field(default=15, ge=0, le=240)
+    grace_minutes: int = Field(default=30, ge=0, le=240)
+    room_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9]{1,16}$")
+    #: Shared secret the event_sync module sends (``api_headers``) as ``Authorization: Bearer``.
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _jwt_needs_credentials(self) -> JitsiSettings:
+        if self.use_jwt and (not self.app_id or self.app_secret is None):
+            raise ValueError("use_jwt needs app_id and app_secret")
+        return self
+
+
+def participant_user_id(booking_id: str, participant: Participant) -> str:
+    return f"{USER_ID_PREFIX}|{booking_id}|{participant.role.value}|{participant.id}"
+
+
+def _parse_user_id(value: str) -> tuple[str, Role, str] | None:
+    parts = value.split("|")
+    if len(parts) != 4 or parts[0] != USER_ID_PREFIX or parts[2] not in {r.value for r in Role}:
+        return None
+    return parts[1], Role(parts[2]), parts[3]
+
+
+class JitsiProvider:
+    """Rooms, links and webhook parsing for one tenant's Jitsi server."""
+
+    name = "jitsi"
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        settings: JitsiSettings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.base_url = settings.base_url.rstrip("/")
+        self.prefix = settings.room_prefix or (_SLUG.sub("", tenant.id.lower())[:8] or "mv")
+        self.subject = settings.subject or (urlsplit(self.base_url).hostname or "")
+
+    def _window(self, booking: Booking) -> tuple[datetime, datetime]:
+        early = timedelta(minutes=self.settings.early_open_minutes)
+        grace = timedelta(minutes=self.settings.grace_minutes)
+        return booking.start - early, booking.end + grace
+
+    def create_room(self, booking: Booking) -> Room:
+        valid_from, valid_until = self._window(booking)
+        return Room(
+            booking_id=booking.id,
+            provider=self.name,
+            # 128 bits from the OS CSPRNG, lowercase hex: Jitsi's JWT ``room`` claim is lowercase.
+            name=f"{self.prefix}-{secrets.token_hex(16)}",
+            base_url=self.base_url,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+
+    def update_room(self, room: Room, booking: Booking) -> Room:
+        if room.closed:
+            raise LifecycleError(
+                "a closed room cannot be rescheduled",
+                record_id=room.booking_id,
+                field="room.closed",
+            )
+        valid_from, valid_until = self._window(booking)
+        return room.model_copy(update={"valid_from": valid_from, "valid_until": valid_until})
+
+    def close_room(self, room: Room) -> Room:
+        return room.model_copy(update={"closed": True})
+
+    def token(self, room: Room, participant: Participant) -> str:
+        """The participant's JWT for ``room`` (token-auth servers only)."""
+        secret = self.settings.app_secret
+        if secret is None or not self.settings.app_id:
+            raise ConfigurationError("JWT mode needs app_id and app_secret", field="video.settings")
+        claims: dict[str, Any] = {
+            "iss": self.settings.app_id,
+            "aud": self.settings.audience,
+            "sub": self.subject,
+            "room": room.name.lower(),
+            "nbf": int(room.valid_from.timestamp()),
+            "exp": int(room.valid_until.timestamp()),
+            "iat": int(self._clock().timestamp()),
+            "context": {
+                "user": {
+                    "id": participant_user_id(room.booking_id, participant),
+                    "name": participant.name,
+                    "email": str(participant.email) if participant.email else "",
+                    "moderator": participant.role is Role.SERVANT,
+                }
+            },
+        }
+        return jwt.encode(claims, secret.get_secret_value(), algorithm=self.settings.algorithm)
+
+    def join_link(self, room: Room, participant: Participant) -> JoinLink:
+        if room.closed:
+            raise LifecycleError(
+                "the room is closed: no join links", record_id=room.booking_id, field="room.closed"
+            )
+        url = f"{room.base_url}/{quote(room.name)}"
+        if self.settings.use_jwt:
+            url = f"{url}?jwt={self.token(room, participant)}"
+        fragment = f'#userInfo.displayName="{quote(participant.name)}"'
+        return JoinLink(
+            booking_id=room.booking_id,
+            participant_id=participant.id,
+            role=participant.role,
+            url=url + fragment,
+            expires_at=room.valid_until,
+        )
+
+    def attendance_report(self, room: Room) -> list[AttendanceEvent]:
+        # Jitsi keeps no attendance history we could query: events come only by webhook.
+        return []
+
+    def check_webhook_secret(self, headers: Mapping[str, str]) -> None:
+        expected = self.settings.webhook_secret
+        if expected is None:
+            return
+        lowered = {k.lower(): v for k, v in headers.items()}
+        given = lowered.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+            raise RejectedError(
+                "event_sync webhook: shared secret missing or wrong", field="Authorization"
+            )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[AttendanceEvent]:
+        self.check_webhook_secret(headers)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ContractViolationError(
+                f"event_sync webhook: not JSON ({exc})", field="body"
+            ) from None
+        if not isinstance(payload, dict):
+            raise ContractViolationError("event_sync webhook: expected an object", field="body")
+        name = payload.get("event_name")
+        kinds = {"muc-occupant-joined": EventKind.JOIN, "muc-occupant-left": EventKind.LEAVE}
+        if name not in kinds:
+            return []  # room created/destroyed: nothing to record for attendance
+        kind = kinds[name]
+        occupant = payload.get("occupant")
+        if not isinstance(occupant, dict):
+            raise ContractViolationError(f"event_sync {name}: no occupant", field="occupant")
+        stamp_field = "joined_at" if kind is EventKind.JOIN else "left_at"
+        stamp = occupant.get(stamp_field)
+        if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+            raise ContractViolationError(
+                f"event_sync {name}: occupant.{stamp_field} is not a number",
+                field=f"occupant.{stamp_field}",
+            )
+        user = _parse_user_id(str(occupant.get("id") or ""))
+        if user is None:
+            # Anonymous occupants (no-JWT mode, or a guest) cannot be tied to a participant.
+            log.info(
+                "event_sync %s in %s: occupant without a munivideo user id, skipped",
+                name,
+                payload.get("room_name"),
+            )
+            return []
+        booking_id, role, participant_id = user
+        jid = str(occupant.get("occupant_jid") or participant_id)
+        try:
+            return [
+                AttendanceEvent(
+                    event_id=f"jitsi:{payload.get('room_name', '')}:{jid}:{kind.value}:{stamp}",
+                    booking_id=booking_id,
+                    participant_id=participant_id,
+                    role=role,
+                    kind=kind,
+                    at=datetime.fromtimestamp(float(stamp), UTC),
+                    source="jitsi:event_sync",
+                )
+            ]
+        except (ValidationError, ValueError, OverflowError) as exc:
+            raise ContractViolationError(
+                f"event_sync {name}: {exc}", record_id=booking_id, field="occupant"
+            ) from None
+
+
+def make_jitsi_provider(tenant: Tenant, settings: Mapping[str, Any]) -> JitsiProvider:
+    try:
+        parsed = JitsiSettings.model_validate(dict(settings))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"jitsi settings: {problems}", record_id=tenant.id, field="video.settings"
+        ) from None
+    return JitsiProvider(tenant, parsed)
+
+
+@hookimpl
+def register_video_providers(register: Any) -> None:
+    factory: VideoProviderFactory = make_jitsi_provider
+    register("jitsi", factory)
+
+
+__all__ = ["JitsiProvider", "JitsiSettings", "make_jitsi_provider", "participant_user_id"]
