@@ -1,0 +1,357 @@
+"""BigBlueButton video provider (entry point ``bbb``).
+
+Every API call is ``GET <api>/<call>?<query>&checksum=<hex(H(call + query + secret))>`` with H
+SHA-1 by default (SHA-256/384/512 since BBB 2.5). Responses are XML, parsed with defusedxml.
+
+Meeting ids are random (128 bits) and the attendee/moderator passwords, still required by BBB
+before 2.6, are derived from the shared secret and the meeting id, so the provider keeps no state
+and any process can rebuild them. Join links carry ``role=MODERATOR|VIEWER`` and a ``userID``
+(``mv1|<booking>|<role>|<participant>``) that BBB echoes back in ``getMeetingInfo`` and in
+webhooks, which maps attendees to booking participants.
+
+BBB removes a meeting nobody joined after ``meetingExpireIfNoUserJoinedInMinutes``; call
+:meth:`BbbProvider.ensure_meeting` (an idempotent ``create``) when the room opens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode
+from xml.etree.ElementTree import Element
+
+import requests
+from defusedxml import ElementTree as SafeET
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from munivideo.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ContractViolationError,
+    LifecycleError,
+    RejectedError,
+    TransientError,
+)
+from munivideo.hookspecs import hookimpl
+from munivideo.models import (
+    AttendanceEvent,
+    Booking,
+    EventKind,
+    JoinLink,
+    Participant,
+    Role,
+    Room,
+    Tenant,
+)
+from munivideo.ports import VideoProviderFactory
+
+log = logging.getLogger("munivideo.bbb")
+
+USER_ID_PREFIX = "mv1"
+Algorithm = Literal["sha1", "sha256", "sha384", "sha512"]
+
+
+def checksum(call: str, query: str, secret: str, algorithm: Algorithm = "sha1") -> str:
+    """BBB's request checksum: ``hex(H(callName + queryString + sharedSecret))``."""
+    return hashlib.new(algorithm, f"{call}{query}{secret}".encode()).hexdigest()
+
+
+class BbbSettings(BaseModel):
+    """``[video.settings]`` for ``provider = "bbb"``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The API root, e.g. ``https://bbb.example.org/bigbluebutton/api``.
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    secret: SecretStr
+    checksum_algorithm: Algorithm = "sha1"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    early_open_minutes: int = Field(default=15, ge=0, le=240)
+    grace_minutes: int = Field(default=30, ge=0, le=240)
+    #: Token the webhook receiver must present as ``Authorization: Bearer <token>``.
+    webhook_secret: SecretStr | None = None
+
+
+def participant_user_id(booking_id: str, participant: Participant) -> str:
+    return f"{USER_ID_PREFIX}|{booking_id}|{participant.role.value}|{participant.id}"
+
+
+def _parse_user_id(value: str) -> tuple[str, Role, str] | None:
+    parts = value.split("|")
+    if len(parts) != 4 or parts[0] != USER_ID_PREFIX or parts[2] not in {r.value for r in Role}:
+        return None
+    return parts[1], Role(parts[2]), parts[3]
+
+
+def _text(node: Element, tag: str) -> str:
+    child = node.find(tag)
+    return (child.text or "").strip() if child is not None else ""
+
+
+class BbbProvider:
+    """Rooms, links, attendance and webhooks for one tenant's BigBlueButton server."""
+
+    name = "bbb"
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        settings: BbbSettings,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.settings = settings
+        self.api = settings.url.rstrip("/")
+        self.session = session or requests.Session()
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # -- signing and calling ---------------------------------------------------------------
+
+    def signed_url(self, call: str, params: Mapping[str, str]) -> str:
+        query = urlencode(params)
+        secret = self.settings.secret.get_secret_value()
+        digest = checksum(call, query, secret, self.settings.checksum_algorithm)
+        return f"{self.api}/{call}?{query}&checksum={digest}"
+
+    def _call(self, call: str, params: Mapping[str, str], record_id: str) -> Element:
+        url = self.signed_url(call, params)
+        try:
+            response = self.session.get(url, timeout=self.settings.timeout_seconds)
+        except requests.ConnectionError as exc:
+            raise TransientError(
+                f"BBB {call}: cannot connect ({type(exc).__name__})", record_id=record_id
+            ) from None
+        except requests.Timeout:
+            raise AmbiguousError(f"BBB {call}: timed out", record_id=record_id) from None
+        if response.status_code in (429, 503):
+            raise TransientError(f"BBB {call}: HTTP {response.status_code}", record_id=record_id)
+        if response.status_code >= 500:
+            raise AmbiguousError(f"BBB {call}: HTTP {response.status_code}", record_id=record_id)
+        try:
+            root: Element = SafeET.fromstring(response.content)
+        except Exception as exc:  # noqa: BLE001 - defusedxml raises several unrelated types
+            raise ContractViolationError(
+                f"BBB {call}: response is not safe XML ({type(exc).__name__})", record_id=record_id
+            ) from None
+        if _text(root, "returncode") != "SUCCESS":
+            key, message = _text(root, "messageKey"), _text(root, "message")
+            if key == "checksumError":
+                raise ConfigurationError(
+                    f"BBB {call}: checksum refused; check the shared secret",
+                    field="video.settings.secret",
+                )
+            raise RejectedError(
+                f"BBB {call} failed: {key or 'FAILED'}: {message}", record_id=record_id
+            )
+        return root
+
+    def _password(self, meeting_id: str, role: Role) -> str:
+        key = self.settings.secret.get_secret_value().encode()
+        return hmac.new(key, f"{meeting_id}:{role.value}".encode(), "sha256").hexdigest()[:24]
+
+    # -- VideoProvider ---------------------------------------------------------------------
+
+    def _window(self, booking: Booking) -> tuple[datetime, datetime]:
+        early = timedelta(minutes=self.settings.early_open_minutes)
+        grace = timedelta(minutes=self.settings.grace_minutes)
+        return booking.start - early, booking.end + grace
+
+    def create_room(self, booking: Booking) -> Room:
+        valid_from, valid_until = self._window(booking)
+        meeting_id = f"mv-{secrets.token_hex(16)}"
+        room = Room(
+            booking_id=booking.id,
+            provider=self.name,
+            name=meeting_id,
+            base_url=self.api,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            provider_ref=meeting_id,
+        )
+        self.ensure_meeting(room)
+        return room
+
+    def ensure_meeting(self, room: Room) -> None:
+        """``create`` the meeting; BBB answers an existing one with a duplicate warning, so this
+        is safe to repeat (call it when the room opens)."""
+        if room.closed:
+            raise LifecycleError(
+                "the room is closed", record_id=room.booking_id, field="room.closed"
+            )
+        minutes = max(5, int((room.valid_until - self._clock()).total_seconds() // 60))
+        params = {
+            "name": f"{self.tenant.name} - {room.booking_id}",
+            "meetingID": room.provider_ref,
+            "attendeePW": self._password(room.provider_ref, Role.CITIZEN),
+            "moderatorPW": self._password(room.provider_ref, Role.SERVANT),
+            "record": "false",
+            "meetingExpireIfNoUserJoinedInMinutes": str(minutes),
+            "meta_munivideo-booking": room.booking_id,
+        }
+        self._call("create", params, room.booking_id)
+
+    def update_room(self, room: Room, booking: Booking) -> Room:
+        if room.closed:
+            raise LifecycleError(
+                "a closed room cannot be rescheduled",
+                record_id=room.booking_id,
+                field="room.closed",
+            )
+        valid_from, valid_until = self._window(booking)
+        return room.model_copy(update={"valid_from": valid_from, "valid_until": valid_until})
+
+    def close_room(self, room: Room) -> Room:
+        params = {
+            "meetingID": room.provider_ref,
+            "password": self._password(room.provider_ref, Role.SERVANT),
+        }
+        try:
+            self._call("end", params, room.booking_id)
+        except RejectedError as exc:
+            # Not running (nobody joined yet, or already ended) is what "closed" means anyway.
+            if "notFound" not in exc.message:
+                raise
+        return room.model_copy(update={"closed": True})
+
+    def join_link(self, room: Room, participant: Participant) -> JoinLink:
+        if room.closed:
+            raise LifecycleError(
+                "the room is closed: no join links", record_id=room.booking_id, field="room.closed"
+            )
+        params = {
+            "fullName": participant.name,
+            "meetingID": room.provider_ref,
+            "role": "MODERATOR" if participant.role is Role.SERVANT else "VIEWER",
+            "userID": participant_user_id(room.booking_id, participant),
+            "redirect": "true",
+        }
+        return JoinLink(
+            booking_id=room.booking_id,
+            participant_id=participant.id,
+            role=participant.role,
+            url=self.signed_url("join", params),
+            expires_at=room.valid_until,
+        )
+
+    def attendance_report(self, room: Room) -> list[AttendanceEvent]:
+        """Who is in the meeting now (``getMeetingInfo``), as join events stamped with the time
+        of the first poll that saw them (BBB reports presence, not join times)."""
+        try:
+            root = self._call("getMeetingInfo", {"meetingID": room.provider_ref}, room.booking_id)
+        except RejectedError as exc:
+            if "notFound" in exc.message:
+                return []
+            raise
+        seen = self._clock()
+        events = []
+        for attendee in root.iter("attendee"):
+            user = _parse_user_id(_text(attendee, "userID"))
+            if user is None or user[0] != room.booking_id:
+                continue
+            booking_id, role, participant_id = user
+            events.append(
+                AttendanceEvent(
+                    event_id=f"bbb:{room.provider_ref}:{participant_id}:present",
+                    booking_id=booking_id,
+                    participant_id=participant_id,
+                    role=role,
+                    kind=EventKind.JOIN,
+                    at=seen,
+                    source="bbb:getMeetingInfo",
+                )
+            )
+        return events
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[AttendanceEvent]:
+        """``user-joined`` / ``user-left`` events from bbb-webhooks (JSON list, or the form
+        field ``event`` holding it)."""
+        expected = self.settings.webhook_secret
+        if expected is not None:
+            given = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+            if not hmac.compare_digest(
+                given.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
+            ):
+                raise RejectedError("BBB webhook: token missing or wrong", field="Authorization")
+        try:
+            text = body.decode()
+            if text.lstrip().startswith(("[", "{")):
+                payload: Any = json.loads(text)
+            else:
+                payload = json.loads(parse_qs(text).get("event", ["[]"])[0])
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ContractViolationError(
+                f"BBB webhook: unreadable body ({exc})", field="event"
+            ) from None
+        items = payload if isinstance(payload, list) else [payload]
+        events: list[AttendanceEvent] = []
+        for item in items:
+            event = _webhook_event(item)
+            if event is not None:
+                events.append(event)
+        return events
+
+
+def _webhook_event(item: Any) -> AttendanceEvent | None:
+    data = item.get("data") if isinstance(item, dict) else None
+    if not isinstance(data, dict):
+        raise ContractViolationError("BBB webhook: event without data", field="data")
+    kinds = {"user-joined": EventKind.JOIN, "user-left": EventKind.LEAVE}
+    kind = kinds.get(str(data.get("id")))
+    if kind is None:
+        return None
+    try:
+        attributes = data["attributes"]
+        meeting = attributes["meeting"]["external-meeting-id"]
+        user = attributes["user"]
+        stamp = float(data["event"]["ts"]) / 1000
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContractViolationError(
+            f"BBB webhook {data.get('id')}: missing {exc}", field="data.attributes"
+        ) from None
+    parsed = _parse_user_id(str(user.get("external-user-id", "")))
+    if parsed is None:
+        log.info(
+            "BBB webhook %s in %s: user without a munivideo id, skipped", data.get("id"), meeting
+        )
+        return None
+    booking_id, role, participant_id = parsed
+    internal = user.get("internal-user-id", participant_id)
+    return AttendanceEvent(
+        event_id=f"bbb:{meeting}:{internal}:{kind.value}:{data['event']['ts']}",
+        booking_id=booking_id,
+        participant_id=participant_id,
+        role=role,
+        kind=kind,
+        at=datetime.fromtimestamp(stamp, UTC),
+        source="bbb:webhook",
+    )
+
+
+def make_bbb_provider(tenant: Tenant, settings: Mapping[str, Any]) -> BbbProvider:
+    try:
+        parsed = BbbSettings.model_validate(dict(settings))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"bbb settings: {problems}", record_id=tenant.id, field="video.settings"
+        ) from None
+    return BbbProvider(tenant, parsed)
+
+
+@hookimpl
+def register_video_providers(register: Any) -> None:
+    factory: VideoProviderFactory = make_bbb_provider
+    register("bbb", factory)
+
+
+__all__ = ["BbbProvider", "BbbSettings", "checksum", "make_bbb_provider", "participant_user_id"]

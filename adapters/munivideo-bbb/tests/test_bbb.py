@@ -1,0 +1,219 @@
+"""BigBlueButton provider against a checksum-verifying loopback server, plus webhook parsing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import requests
+import responses
+from munivideo_bbb import BbbProvider, checksum, make_bbb_provider
+from pydantic import SecretStr
+
+from munivideo.attendance import classify
+from munivideo.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ContractViolationError,
+    LifecycleError,
+    RejectedError,
+    TransientError,
+)
+from munivideo.models import (
+    Booking,
+    BookingStatus,
+    Citizen,
+    EventKind,
+    Outcome,
+    Participant,
+    Role,
+    Room,
+    Servant,
+    Tenant,
+)
+from munivideo.plugins import load_plugins
+from munivideo.ports import VideoProvider
+
+from .conftest import SECRET, FakeBbb
+
+START = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+TENANT = Tenant(id="gravatai", name="Prefeitura de Gravataí")
+CITIZEN = Participant(id="citizen", name="Maria da Silva", role=Role.CITIZEN)
+SERVANT = Participant(id="S-9", name="Ana Auditora", role=Role.SERVANT)
+
+
+def booking() -> Booking:
+    return Booking(
+        id="B-1",
+        tenant_id="gravatai",
+        service_code="iptu",
+        citizen=Citizen(name="Maria da Silva", cpf="52998224725"),
+        servant=Servant(registration="S-9", name="Ana Auditora"),
+        start=START,
+        end=START + timedelta(minutes=30),
+        status=BookingStatus.CONFIRMED,
+        updated_at=START,
+    )
+
+
+def provider(url: str, **extra: Any) -> BbbProvider:
+    settings = {"url": url, "secret": SecretStr(SECRET), "timeout_seconds": 5, **extra}
+    return make_bbb_provider(TENANT, settings)
+
+
+def test_documented_checksum_vector() -> None:
+    query = "name=Test+Meeting&meetingID=abc123&attendeePW=111222&moderatorPW=333444"
+    assert checksum("create", query, SECRET) == "1fcbb0c4fc1f039f73aa6d697d2db9ba7f803f17"
+    assert len(checksum("create", query, SECRET, "sha256")) == 64
+    assert len(checksum("create", query, SECRET, "sha512")) == 128
+
+
+def test_room_lifecycle_against_loopback_server(bbb_server: FakeBbb) -> None:
+    p = provider(bbb_server.url)
+    assert isinstance(p, VideoProvider)
+    room = p.create_room(booking())
+    assert room.provider_ref in bbb_server.meetings
+    assert room.name.startswith("mv-") and len(room.name) == 3 + 32
+    created = bbb_server.meetings[room.provider_ref]
+    assert created["attendeePW"] != created["moderatorPW"]
+    p.ensure_meeting(room)  # idempotent: the server answers with a duplicate warning
+    assert bbb_server.calls == ["create", "create"]
+
+    servant = p.join_link(room, SERVANT)
+    citizen = p.join_link(room, CITIZEN)
+    assert parse_qs(urlsplit(servant.url).query)["role"] == ["MODERATOR"]
+    assert parse_qs(urlsplit(citizen.url).query)["role"] == ["VIEWER"]
+    assert parse_qs(urlsplit(citizen.url).query)["userID"] == ["mv1|B-1|citizen|citizen"]
+    for link in (servant, citizen):  # the participant's browser follows the link
+        assert b"SUCCESS" in requests.get(link.url, timeout=5).content
+
+    events = p.attendance_report(room)
+    assert {(e.role, e.kind) for e in events} == {
+        (Role.SERVANT, EventKind.JOIN),
+        (Role.CITIZEN, EventKind.JOIN),
+    }
+    assert {e.booking_id for e in events} == {"B-1"}
+
+    closed = p.close_room(room)
+    assert closed.closed and room.provider_ref not in bbb_server.meetings
+    assert p.attendance_report(closed) == []
+    assert p.close_room(closed).closed  # ending a gone meeting is fine
+    with pytest.raises(LifecycleError):
+        p.join_link(closed, CITIZEN)
+
+
+def test_sha256_checksums(bbb_server: FakeBbb) -> None:
+    bbb_server.algorithm = "sha256"
+    with pytest.raises(ConfigurationError):
+        provider(bbb_server.url).create_room(booking())
+    room = provider(bbb_server.url, checksum_algorithm="sha256").create_room(booking())
+    assert room.provider_ref in bbb_server.meetings
+
+
+def test_wrong_secret_is_a_configuration_error(bbb_server: FakeBbb) -> None:
+    p = make_bbb_provider(TENANT, {"url": bbb_server.url, "secret": SecretStr("wrong")})
+    with pytest.raises(ConfigurationError) as info:
+        p.create_room(booking())
+    assert "wrong" not in str(info.value)
+
+
+def test_reschedule_moves_window_only(bbb_server: FakeBbb) -> None:
+    p = provider(bbb_server.url)
+    room = p.create_room(booking())
+    moved = booking().reschedule(START + timedelta(hours=2), START + timedelta(hours=3), at=START)
+    updated = p.update_room(room, moved)
+    assert updated.provider_ref == room.provider_ref
+    assert updated.valid_until == START + timedelta(hours=3, minutes=30)
+
+
+@responses.activate
+def test_http_faults_map_to_error_types() -> None:
+    api = "https://bbb.example.org/bigbluebutton/api"
+    p = provider(api)
+    room = Room(
+        booking_id="B-1",
+        provider="bbb",
+        name="m",
+        base_url=api,
+        valid_from=START,
+        valid_until=START + timedelta(hours=1),
+        provider_ref="m",
+    )
+    call = f"{api}/getMeetingInfo"
+    responses.get(call, status=503)
+    with pytest.raises(TransientError):
+        p.attendance_report(room)
+    responses.replace(responses.GET, call, status=504)
+    with pytest.raises(AmbiguousError):
+        p.attendance_report(room)
+    responses.replace(responses.GET, call, body=b'<!DOCTYPE x [<!ENTITY a "b">]><r>&a;</r>')
+    with pytest.raises(ContractViolationError):
+        p.attendance_report(room)
+    responses.replace(responses.GET, call, body=requests.ConnectionError())
+    with pytest.raises(TransientError):
+        p.attendance_report(room)
+    responses.replace(responses.GET, call, body=requests.ReadTimeout())
+    with pytest.raises(AmbiguousError):
+        p.attendance_report(room)
+    failed = b"<response><returncode>FAILED</returncode><messageKey>tooMany</messageKey></response>"
+    responses.replace(responses.GET, call, body=failed)
+    with pytest.raises(RejectedError):
+        p.attendance_report(room)
+
+
+def hook(kind: str, user_id: str, ts_ms: int) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "event",
+            "id": kind,
+            "attributes": {
+                "meeting": {"internal-meeting-id": "int-1", "external-meeting-id": "mv-abc"},
+                "user": {
+                    "internal-user-id": f"w_{user_id[-3:]}",
+                    "external-user-id": user_id,
+                    "name": "X",
+                    "role": "VIEWER",
+                },
+            },
+            "event": {"ts": ts_ms},
+        }
+    }
+
+
+def test_webhook_events_to_attendance() -> None:
+    p = provider("https://bbb.example.org/bigbluebutton/api", webhook_secret=SecretStr("tok"))
+    t = int(START.timestamp() * 1000)
+    items = [
+        hook("user-joined", "mv1|B-1|servant|S-9", t),
+        hook("user-joined", "mv1|B-1|citizen|citizen", t + 60_000),
+        hook("user-left", "mv1|B-1|citizen|citizen", t + 900_000),
+        hook("meeting-ended", "", t + 1_000_000),
+    ]
+    auth = {"Authorization": "Bearer tok"}
+    form = f"event={quote(json.dumps(items))}&timestamp={t}".encode()
+    events = p.parse_webhook(auth, form)
+    assert [(e.role, e.kind) for e in events] == [
+        (Role.SERVANT, EventKind.JOIN),
+        (Role.CITIZEN, EventKind.JOIN),
+        (Role.CITIZEN, EventKind.LEAVE),
+    ]
+    assert events[1].at == START + timedelta(minutes=1)
+    assert p.parse_webhook(auth, json.dumps(items).encode()) == events
+    assert classify(booking(), events).attendance.outcome is Outcome.ATTENDED
+    with pytest.raises(RejectedError):
+        p.parse_webhook({}, form)
+    with pytest.raises(ContractViolationError):
+        p.parse_webhook(auth, b'[{"data": {"id": "user-joined"}}]')
+
+
+def test_settings_validated_and_registered() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make_bbb_provider(TENANT, {"url": "https://x.example/api"})
+    assert info.value.field == "video.settings"
+    factory = load_plugins(allow=["bbb"], strict=True).video_provider("bbb")
+    assert isinstance(
+        factory(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s")}), BbbProvider
+    )
