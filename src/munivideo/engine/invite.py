@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from munivideo.engine.compat import render_fallback
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import operation_key
+from munivideo.errors import InvalidRecordError
 from munivideo.models import (
     Booking,
     Channel,
@@ -19,6 +21,9 @@ from munivideo.models import (
     Role,
     Room,
 )
+
+LONG_SMS_SEGMENTS = 12
+log = logging.getLogger("munivideo.engine.invite")
 
 
 def _real_renderer() -> Any | None:
@@ -117,16 +122,26 @@ def _call_real(
             expires_at=room.valid_until,
         )
     # The engine owns SEQUENCE (it may run ahead of the ERP's counter when only the room moved).
-    invitation: Invitation = real(
-        engine.config.tenant,
-        booking.model_copy(update={"sequence": sequence}),
-        service,
-        room,
-        link,
-        method,
-        locale=locale,
-        templates_dir=engine.config.templates_dir,
-    )
+    args = (engine.config.tenant, booking.model_copy(update={"sequence": sequence}), service)
+    try:
+        invitation: Invitation = real(
+            *args, room, link, method, locale=locale, templates_dir=engine.config.templates_dir
+        )
+    except InvalidRecordError as exc:
+        if exc.field != "sms":
+            raise
+        # A credential-bearing link (a Jitsi JWT) does not fit the SMS budget. Holding back the
+        # e-mail and the calendar file for that would be worse than a long SMS: allow one.
+        log.warning("booking %s: %s; sending a longer SMS", booking.id, exc.message)
+        invitation = real(
+            *args,
+            room,
+            link,
+            method,
+            locale=locale,
+            templates_dir=engine.config.templates_dir,
+            max_sms_segments=LONG_SMS_SEGMENTS,
+        )
     return invitation
 
 

@@ -1,0 +1,402 @@
+"""``munivideo demo``: the whole attendance cycle on the embedded sandbox ERP, offline.
+
+Starts the sandbox in-process with the tax office's seed, syncs the bookings (rooms, invitations
+as ``.eml`` + ``.ics`` in ``<out>/outbox``), reschedules one booking and cancels another, plays
+the day's attendance (including a citizen no-show, a technical failure and a demand forwarded to
+the debt department), writes back under injected faults (including "commit, then drop the
+connection") and reads the ERP back to check that every attendance has exactly one protocol.
+Exit 0 when that holds, 1 when it does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, Field
+
+from munivideo.cli import EXIT_FAILED, EXIT_OK, fail
+from munivideo.errors import MunivideoError
+
+DEFAULT_FAULTS = (
+    "criarProtocolo=drop_after_commit@0.1,criarProtocolo=error:502@0.05,"
+    "anexarDocumento=drop_after_commit@0.1,tramitarProtocolo=drop_after_commit@0.1,"
+    "atualizarSituacao=drop@0.1,*=unavailable:0@0.05"
+)
+"""About one write in five fails; half of those failures commit in the ERP before the answer is
+lost, which is the case that duplicates protocols in naive integrations."""
+
+SECRETS = {
+    "MUNIVIDEO_DEMO_ERP_SECRET": "sandbox-secret",
+    "MUNIVIDEO_DEMO_JITSI_SECRET": "demo-only-jitsi-secret-not-for-production",
+}
+RESCHEDULED = "AG-000003"
+CANCELLED = "AG-000004"
+NO_SHOW = "AG-000002"
+TECHNICAL_FAILURE = "AG-000006"
+FORWARDED = "AG-000005"
+
+
+class ProtocolRow(BaseModel):
+    booking_id: str
+    protocol: str
+    outcome: str
+    attachments: int
+    forwards: list[str]
+    booking_status: str
+
+
+class DemoReport(BaseModel):
+    ok: bool = False
+    seconds: float = 0.0
+    output: str
+    video_provider: str = ""
+    bookings: int = 0
+    invitations_written: int = 0
+    calendar_files: int = 0
+    rescheduled: str = RESCHEDULED
+    cancelled: str = CANCELLED
+    attendances: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+    delivered: int = 0
+    retries: int = 0
+    faults: str = ""
+    faults_fired: dict[str, int] = Field(default_factory=dict)
+    protocols: list[ProtocolRow] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    duplicated: list[str] = Field(default_factory=list)
+    unexpected: list[str] = Field(default_factory=list)
+    wrong_status: list[str] = Field(default_factory=list)
+
+
+def demo_config_text() -> str:
+    """The demo tenant's TOML: ``examples/demo.toml`` of a source checkout, else the copy
+    shipped with the package."""
+    checkout = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("munivideo").joinpath("_demo.toml").read_text(encoding="utf-8")
+
+
+def _fill(value: Any, subst: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, repl in subst.items():
+            value = value.replace("{" + key + "}", repl)
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, subst) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, subst) for v in value]
+    return value
+
+
+def _fresh(out: Path) -> None:
+    """Remove what an earlier demo run left (only the files the demo itself writes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "outbox", ignore_errors=True)
+    for name in ("munivideo.db", "munivideo.db-wal", "munivideo.db-shm", "report.json"):
+        (out / name).unlink(missing_ok=True)
+
+
+def run_demo(
+    out: Path,
+    *,
+    faults: str = DEFAULT_FAULTS,
+    fault_seed: int = 2024,
+    say: Callable[[str], None] = lambda _m: None,
+) -> DemoReport:
+    """Run the demo into ``out`` and return its report (``report.ok`` is the invariant)."""
+    from munivideo.api import Munivideo
+    from munivideo.config import parse_config
+    from munivideo.models import OUTCOME_STATUS
+    from munivideo.plugins import load_plugins
+    from munivideo.sandbox import Sandbox
+    from munivideo.store import OutboxState
+
+    started = time.monotonic()
+    out = out.resolve()
+    _fresh(out)
+    report = DemoReport(output=str(out), faults=faults)
+    with Sandbox(dialect="both", seed="tax-office", port=0) as sb:
+        say(f"sandbox ERP on {sb.base_url} (tax-office seed: {len(sb.bookings())} bookings)")
+        raw = tomllib.loads(demo_config_text())
+        data = _fill(raw, {"sandbox": sb.base_url, "out": out.as_posix()})
+        plugins = load_plugins()
+        if "jitsi" not in plugins.video_providers:
+            from munivideo import _demo_rooms
+
+            plugins.add(_demo_rooms, name="munivideo.demo-rooms", source="builtin", version="demo")
+            data["video"] = {"provider": "demo-rooms", "settings": {}}
+            say("video provider 'jitsi' is not installed: using the demo's placeholder rooms")
+        config = parse_config(data, source="examples/demo.toml", env={**os.environ, **SECRETS})
+        report.video_provider = config.video.provider
+        with Munivideo.from_config(config, plugins=plugins) as mv:
+            first = mv.sync()
+            report.bookings = first.bound
+            say(
+                f"sync: {first.bound} bookings bound, {first.rooms_created} rooms, "
+                f"{first.invitations_sent} invitations ({first.messages_sent} messages)"
+            )
+            moved = mv.engine.store.get_binding(config.tenant.id, RESCHEDULED)
+            assert moved is not None
+            day = moved.booking.start.astimezone(_sp()).date().isoformat()
+            sb.reschedule_booking(RESCHEDULED, day, "16:00", "16:30")
+            sb.cancel_booking(CANCELLED, "Cidadão pediu o cancelamento pelo portal.")
+            second = mv.sync()
+            say(
+                f"sync after changes: {second.rooms_updated} room moved, "
+                f"{second.rooms_closed} room closed, {second.invitations_sent} new invitation, "
+                f"{second.cancellations_sent} cancellation, {second.unchanged} unchanged"
+            )
+
+            recorded = _play_the_day(mv, say)
+            report.attendances = len(recorded)
+            report.outcomes = dict(Counter(recorded.values()))
+
+            sb.inject(faults, seed=fault_seed)
+            say(f"faults injected: {faults}")
+            result = mv.writeback(wait_seconds=40)
+            report.delivered = result.delivered
+            report.retries = result.retrying
+            report.faults_fired = {
+                str(r["rule"]): int(r["fired"])
+                for r in sb.faults()["rules"]  # type: ignore[attr-defined]
+            }
+            sb.inject("")
+            say(
+                f"writeback: {result.delivered} delivered, {result.retrying} retries after "
+                f"faults, {result.pending_left} waiting, {result.failed_total} failed"
+            )
+            delivered = {i.booking_id for i in mv.outbox(OutboxState.DELIVERED)}
+
+        # Read everything back from the ERP, as an auditor would.
+        by_ref = Counter(p["referenciaExterna"] for p in sb.protocols())
+        erp_bookings = {b["id"]: b for b in sb.bookings()}
+        status_code = {
+            "attended": "AT",
+            "no_show": "FA",
+            "servant_no_show": "FS",
+            "failed": "FT",
+            "cancelled": "CA",
+        }
+        for protocol in sorted(sb.protocols(), key=lambda p: (p["ano"], p["numero"])):
+            booking_id = protocol["idAgendamento"]
+            report.protocols.append(
+                ProtocolRow(
+                    booking_id=booking_id,
+                    protocol=f"{protocol['numero']}/{protocol['ano']}",
+                    outcome=protocol["resultadoAtendimento"],
+                    attachments=len(protocol["anexos"]),
+                    forwards=[t["codigoDepartamentoDestino"] for t in protocol["tramitacoes"]],
+                    booking_status=erp_bookings[booking_id]["situacao"],
+                )
+            )
+        for booking_id, outcome in recorded.items():
+            ref = f"munivideo:{config.tenant.id}:{booking_id}"
+            if by_ref[ref] == 0:
+                report.missing.append(booking_id)
+            elif by_ref[ref] > 1:
+                report.duplicated.append(booking_id)
+            expected = status_code[OUTCOME_STATUS[outcome].value]
+            if erp_bookings[booking_id]["situacao"] != expected:
+                report.wrong_status.append(booking_id)
+        expected_refs = {f"munivideo:{config.tenant.id}:{b}" for b in recorded}
+        report.unexpected = sorted(set(by_ref) - expected_refs)
+        report.invitations_written = len(list((out / "outbox").rglob("*.eml")))
+        report.calendar_files = sum(
+            1 for p in (out / "outbox").rglob("*.eml") if b"text/calendar" in p.read_bytes()
+        )
+        report.ok = (
+            not report.missing
+            and not report.duplicated
+            and not report.unexpected
+            and not report.wrong_status
+            and delivered == set(recorded)
+            and len(report.protocols) == len(recorded)
+        )
+    report.seconds = round(time.monotonic() - started, 2)
+    (out / "report.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    return report
+
+
+def _sp() -> Any:
+    from munivideo.values import SAO_PAULO
+
+    return SAO_PAULO
+
+
+def _play_the_day(mv: Any, say: Callable[[str], None]) -> dict[str, Any]:
+    """Join/leave events and outcome forms for every booking that took place."""
+    from munivideo.models import (
+        BookingStatus,
+        EventKind,
+        ForwardedDemand,
+        Outcome,
+        OutcomeForm,
+        Role,
+        VerifiedDocument,
+    )
+
+    def doc(name: str, kind: str) -> VerifiedDocument:
+        return VerifiedDocument(
+            name=name, kind=kind, sha256=hashlib.sha256(name.encode()).hexdigest(), size=48_213
+        )
+
+    recorded: dict[str, Outcome] = {}
+    bindings = [mv.engine.store.get_binding(mv.tenant_id, f"AG-{n:06d}") for n in range(1, 31)]
+    for binding in bindings:
+        if binding is None or binding.booking.servant is None:
+            continue
+        booking = binding.booking
+        if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.RESCHEDULED):
+            continue
+        servant = booking.servant
+        assert servant is not None
+        event = functools.partial(_event, booking)
+
+        servant_in = [event(1, Role.SERVANT, EventKind.JOIN, -3)]
+        servant_out = [event(9, Role.SERVANT, EventKind.LEAVE, 28)]
+        citizen = [
+            event(2, Role.CITIZEN, EventKind.JOIN, 1),
+            event(3, Role.CITIZEN, EventKind.LEAVE, 24),
+        ]
+        documents: tuple[VerifiedDocument, ...] = (doc(f"{booking.id}-identidade.pdf", "rg"),)
+        demands: tuple[ForwardedDemand, ...] = ()
+        summary = "Dúvidas do cidadão respondidas durante o atendimento por vídeo."
+        technical = False
+        if booking.id == NO_SHOW:
+            citizen, documents, summary = [], (), "O cidadão não entrou na sala."
+        elif booking.id == TECHNICAL_FAILURE:
+            citizen = [
+                event(2, Role.CITIZEN, EventKind.JOIN, 1),
+                event(3, Role.CITIZEN, EventKind.LEAVE, 2),
+            ]
+            technical, documents = True, ()
+            summary = "A conexão do cidadão caiu duas vezes; atendimento a remarcar."
+        elif booking.id == FORWARDED:
+            documents = (
+                doc(f"{booking.id}-certidao-divida.pdf", "certidao"),
+                doc(f"{booking.id}-identidade.pdf", "rg"),
+            )
+            demands = (
+                ForwardedDemand(
+                    department_code="SMF-DIV",
+                    description="Cidadão pede parcelamento da dívida ativa de IPTU de 2022 e 2023.",
+                ),
+            )
+            summary = "Débitos em dívida ativa conferidos; pedido de parcelamento encaminhado."
+        form = OutcomeForm(
+            booking_id=booking.id,
+            servant_registration=servant.registration,
+            summary=summary,
+            documents=documents,
+            demands=demands,
+            technical_failure=technical,
+        )
+        result = mv.record([*servant_in, *citizen, *servant_out], form)
+        if result.outcome is not None:
+            recorded[booking.id] = result.outcome
+    say(
+        "attendance recorded: "
+        + ", ".join(f"{n} {o.value}" for o, n in sorted(Counter(recorded.values()).items()))
+    )
+    return recorded
+
+
+def _event(booking: Any, n: int, role: Any, kind: Any, minutes: int) -> Any:
+    from munivideo.models import AttendanceEvent, Role
+
+    servant = booking.servant
+    who = servant.registration if role is Role.SERVANT else f"citizen-{booking.id}"
+    return AttendanceEvent(
+        event_id=f"{booking.id}-{n}",
+        booking_id=booking.id,
+        participant_id=who,
+        role=role,
+        kind=kind,
+        at=booking.start + timedelta(minutes=minutes),
+        source="demo",
+    )
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the outbox (.eml + .ics), the store and report.json.",
+)
+@click.option("--faults", default=DEFAULT_FAULTS, show_default=True, help="Sandbox fault spec.")
+@click.option("--fault-seed", default=2024, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the engine's warnings (retries...).")
+def demo(out: Path, faults: str, fault_seed: int, as_json: bool, verbose: bool) -> None:
+    """Run the whole cycle on the embedded sandbox ERP (offline, under a minute)."""
+    say: Callable[[str], None] = (lambda _m: None) if as_json else click.echo
+    # The injected faults make the engine log every retry; the summary tells the story.
+    quiet = {"munivideo": logging.ERROR, "werkzeug": logging.CRITICAL} if not verbose else {}
+    before = {name: logging.getLogger(name).level for name in quiet}
+    try:
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
+        report = run_demo(out, faults=faults, fault_seed=fault_seed, say=say)
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        return
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+    if as_json:
+        click.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(report)
+    raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def _print_summary(report: DemoReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Protocols in the ERP (read back through the sandbox inspection API)")
+    for column in ("booking", "protocol", "outcome", "attachments", "forwarded to", "booking"):
+        table.add_column(column)
+    for row in report.protocols:
+        table.add_row(
+            row.booking_id,
+            row.protocol,
+            row.outcome,
+            str(row.attachments),
+            ", ".join(row.forwards) or "-",
+            row.booking_status,
+        )
+    console.print(table)
+    fired = sum(report.faults_fired.values())
+    console.print(
+        f"{report.bookings} bookings, {report.invitations_written} invitation e-mails "
+        f"({report.calendar_files} with .ics) in {report.output}/outbox; "
+        f"{report.attendances} attendances -> {len(report.protocols)} protocols; "
+        f"{fired} faults fired, {report.retries} retries; {report.seconds:.1f} s"
+    )
+    if report.ok:
+        console.print("[green]OK: every attendance has exactly one protocol entry; none lost.[/]")
+    else:
+        console.print(
+            f"[red]FAILED[/]: missing {report.missing}, duplicated {report.duplicated}, "
+            f"unexpected {report.unexpected}, wrong status {report.wrong_status}"
+        )
