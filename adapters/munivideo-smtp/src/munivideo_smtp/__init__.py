@@ -1,0 +1,160 @@
+"""SMTP notifier (entry point ``smtp``): e-mail invitations with their ``text/calendar`` part.
+
+The MIME message is the one the built-in file outbox writes (:func:`munivideo.file_notifier.
+build_email`), so what an operator inspects in the outbox is what the mail server receives. The
+``Message-ID`` derives from the idempotency key: a resend after an ambiguous failure carries the
+same id, which lets mail clients collapse the duplicate.
+
+Error mapping: 4xx replies and connection failures before the message was accepted ->
+:class:`TransientError`; a timeout or disconnect after DATA began -> :class:`AmbiguousError`
+(the server may have queued it); 5xx replies -> :class:`RejectedError`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from munivideo.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    RejectedError,
+    TransientError,
+)
+from munivideo.file_notifier import build_email
+from munivideo.hookspecs import hookimpl
+from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
+from munivideo.ports import NotifierFactory
+from munivideo.values import utcnow
+
+
+class SmtpSettings(BaseModel):
+    """``[[notifiers]] name = "smtp"`` settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    #: ``starttls`` (submission, 587), ``ssl`` (implicit TLS, 465) or ``plain`` (local relay).
+    security: Literal["starttls", "ssl", "plain"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(min_length=3)
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: Verify the server certificate (turn off only for a test relay).
+    verify_tls: bool = True
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "plain": 25}[self.security]
+
+
+class SmtpNotifier:
+    """Sends one connection per message: invitations are few and a fresh session keeps errors
+    attributable to the message that caused them."""
+
+    name = "smtp"
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.settings.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.host, s.effective_port, timeout=s.timeout_seconds, context=self._tls()
+            )
+        else:
+            client = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout_seconds)
+        if s.security == "starttls":
+            client.starttls(context=self._tls())
+        if s.username:
+            password = s.password.get_secret_value() if s.password else ""
+            client.login(s.username, password)
+        return client
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        if message.channel is not Channel.EMAIL:
+            raise RejectedError(
+                f"the smtp notifier sends e-mail only, not {message.channel.value}",
+                record_id=message.booking_id,
+                field="channel",
+            )
+        mail = build_email(message, sender=self.settings.sender)
+        booking = message.booking_id
+        try:
+            client = self._connect()
+        except smtplib.SMTPAuthenticationError:
+            raise RejectedError(
+                "SMTP authentication failed", record_id=booking, field="notifiers.smtp.username"
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, "connect", booking) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(
+                f"SMTP connect to {self.settings.host} failed: {type(exc).__name__}",
+                record_id=booking,
+            ) from None
+        try:
+            refused = client.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise _by_code(max(codes, default=550), "recipient", booking) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, "send", booking) from None
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise AmbiguousError(
+                f"SMTP connection lost while sending: {type(exc).__name__}", record_id=booking
+            ) from None
+        finally:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+        if refused:
+            raise RejectedError("SMTP server refused the recipient", record_id=booking, field="to")
+        return DeliveryReceipt(
+            notifier=self.name,
+            booking_id=booking,
+            reference=str(mail["Message-ID"]),
+            delivered_at=utcnow(),
+        )
+
+
+def _by_code(code: int, stage: str, booking: str) -> TransientError | RejectedError:
+    if 400 <= code < 500:
+        return TransientError(f"SMTP {stage}: temporary failure {code}", record_id=booking)
+    return RejectedError(f"SMTP {stage}: permanent failure {code}", record_id=booking, field="to")
+
+
+def make_smtp_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> SmtpNotifier:
+    try:
+        parsed = SmtpSettings.model_validate(dict(settings))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"smtp settings: {problems}", record_id=tenant.id, field="notifiers.settings"
+        ) from None
+    return SmtpNotifier(parsed)
+
+
+@hookimpl
+def register_notifiers(register: Any) -> None:
+    factory: NotifierFactory = make_smtp_notifier
+    register("smtp", factory)
+
+
+__all__ = ["SmtpNotifier", "SmtpSettings", "make_smtp_notifier"]
