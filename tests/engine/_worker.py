@@ -9,10 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _video
-
 from munivideo.config import parse_config
 from munivideo.engine import build_engine, writeback
 from munivideo.plugins import load_plugins
@@ -22,7 +18,7 @@ def main() -> int:
     data = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     engine = build_engine(
         parse_config(data),
-        plugins=load_plugins(extra=[("loopback-video", _video)]),
+        plugins=load_plugins(),
         worker_id=sys.argv[2],
     )
     result = writeback(engine, wait_seconds=float(sys.argv[3]))

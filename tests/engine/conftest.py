@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,11 @@ from munivideo.plugins import Plugins, load_plugins
 from munivideo.sandbox import Sandbox
 from munivideo.sandbox.seeds import DEPARTMENTS, SERVICES
 
-from . import _video
-
 TENANT = "gravatai"
-SECRET_ENV = {"MV_TEST_ERP_SECRET": "sandbox-secret"}
+SECRET_ENV = {
+    "MV_TEST_ERP_SECRET": "sandbox-secret",
+    "MV_TEST_JITSI_SECRET": "jitsi-secret-for-tests-only-0123456789",
+}
 
 
 def config_data(sb: Sandbox, folder: Path, **overrides: Any) -> dict[str, Any]:
@@ -41,7 +41,14 @@ def config_data(sb: Sandbox, folder: Path, **overrides: Any) -> dict[str, Any]:
                 },
             },
         },
-        "video": {"provider": "loopback", "settings": {}},
+        "video": {
+            "provider": "jitsi",
+            "settings": {
+                "base_url": "https://meet.gravatai.example.gov.br",
+                "app_id": "munivideo-tests",
+                "app_secret": {"env": "MV_TEST_JITSI_SECRET"},
+            },
+        },
         "notifiers": [
             {
                 "name": "file",
@@ -82,7 +89,7 @@ def make_config(sb: Sandbox, folder: Path, **overrides: Any) -> TenantConfig:
 
 
 def plugins_for_tests(*extra: tuple[str, object]) -> Plugins:
-    return load_plugins(extra=[("loopback-video", _video), *extra])
+    return load_plugins(extra=list(extra))
 
 
 @pytest.fixture
@@ -110,6 +117,3 @@ def make_engine(tmp_path: Path) -> Callable[..., Engine]:
 @pytest.fixture
 def engine(sb: Sandbox, make_engine: Callable[..., Engine]) -> Engine:
     return make_engine(sb)
-
-
-PYTHON = sys.executable

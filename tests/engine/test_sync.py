@@ -44,7 +44,7 @@ def test_first_sync_binds_everything_and_invites_confirmed_bookings(
     assert result.rooms_created == len(invited)
     assert result.links_recorded == len(invited)
     for booking_id in invited:
-        assert erp[booking_id]["sala"]["url"].startswith("https://meet.example.invalid/mv-")
+        assert erp[booking_id]["sala"]["url"].startswith("https://meet.gravatai.example.gov.br/")
         binding = engine.store.get_binding(TENANT, booking_id)
         assert binding is not None
         assert binding.room is not None
