@@ -1,0 +1,169 @@
+"""Signed webhook notifier (entry point ``webhook``): hands messages to an SMS/WhatsApp gateway
+or any HTTP service.
+
+Each message is POSTed as JSON with:
+
+* ``X-Munivideo-Timestamp``: Unix seconds when it was signed;
+* ``X-Munivideo-Signature``: ``v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>``; signing the
+  timestamp with the body lets receivers refuse replays (see :func:`verify_signature`);
+* ``Idempotency-Key``: the message's key, stable across retries, so the receiver can drop repeats.
+
+Retries are the engine's job: this notifier makes one attempt and classifies the failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from munivideo.errors import AmbiguousError, ConfigurationError, RejectedError, TransientError
+from munivideo.hookspecs import hookimpl
+from munivideo.models import DeliveryReceipt, OutboundMessage, Tenant
+from munivideo.ports import NotifierFactory
+from munivideo.values import utcnow
+
+TIMESTAMP_HEADER = "X-Munivideo-Timestamp"
+SIGNATURE_HEADER = "X-Munivideo-Signature"
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    secret: SecretStr
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    tolerance_seconds: int = 300,
+    now: float | None = None,
+) -> bool:
+    """For receivers: True if ``body`` was signed with ``secret`` within ``tolerance_seconds``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        timestamp = int(lowered[TIMESTAMP_HEADER.lower()])
+        given = lowered[SIGNATURE_HEADER.lower()]
+    except (KeyError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(given.encode(), sign(secret, timestamp, body).encode())
+
+
+def payload(message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "booking_id": message.booking_id,
+        "channel": message.channel.value,
+        "to": message.to,
+        "subject": message.subject,
+        "text": message.text,
+        "html": message.html,
+        "ics": base64.b64encode(message.ics).decode() if message.ics is not None else None,
+        "ics_method": message.ics_method.value if message.ics_method else None,
+        "idempotency_key": message.idempotency_key,
+    }
+
+
+class WebhookNotifier:
+    name = "webhook"
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        *,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self._clock = clock
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        body = json.dumps(payload(message), ensure_ascii=False, sort_keys=True).encode()
+        timestamp = int(self._clock())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": message.idempotency_key,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.settings.secret.get_secret_value(), timestamp, body),
+        }
+        booking = message.booking_id
+        try:
+            response = self.session.post(
+                self.settings.url, data=body, headers=headers, timeout=self.settings.timeout_seconds
+            )
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower():
+                raise TransientError("webhook: cannot connect", record_id=booking) from None
+            raise AmbiguousError(
+                f"webhook: connection failed ({type(exc).__name__})", record_id=booking
+            ) from None
+        except requests.Timeout:
+            raise AmbiguousError(
+                "webhook: timed out waiting for the answer", record_id=booking
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return DeliveryReceipt(
+                notifier=self.name,
+                booking_id=booking,
+                reference=response.headers.get("X-Request-Id", message.idempotency_key),
+                delivered_at=utcnow(),
+            )
+        if status in (429, 503):
+            retry_after = response.headers.get("Retry-After", "")
+            raise TransientError(
+                f"webhook: HTTP {status}",
+                record_id=booking,
+                retry_after=float(retry_after) if retry_after.isdigit() else None,
+            )
+        if status >= 500:
+            raise AmbiguousError(f"webhook: HTTP {status}", record_id=booking)
+        raise RejectedError(f"webhook: HTTP {status}", record_id=booking, field="to")
+
+
+def make_webhook_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> WebhookNotifier:
+    try:
+        parsed = WebhookSettings.model_validate(dict(settings))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"webhook settings: {problems}", record_id=tenant.id, field="notifiers.settings"
+        ) from None
+    return WebhookNotifier(parsed)
+
+
+@hookimpl
+def register_notifiers(register: Any) -> None:
+    factory: NotifierFactory = make_webhook_notifier
+    register("webhook", factory)
+
+
+__all__ = [
+    "WebhookNotifier",
+    "WebhookSettings",
+    "make_webhook_notifier",
+    "payload",
+    "sign",
+    "verify_signature",
+]
