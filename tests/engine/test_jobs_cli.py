@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from munivideo.cli import main
+from munivideo.sandbox import Sandbox
+
+from . import _play
+from ._toml import to_toml
+from .conftest import SECRET_ENV, config_data
+
+
+@pytest.fixture
+def config_file(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in SECRET_ENV.items():
+        monkeypatch.setenv(name, value)
+    data = config_data(sb, tmp_path)
+    path = tmp_path / "gravatai.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["erp"]["settings"]["base_url"]
+    return path
+
+
+def _run(*args: str) -> tuple[Result, Any]:
+    result = CliRunner(env=SECRET_ENV).invoke(main, list(args))
+    try:
+        payload = json.loads(result.output)
+    except ValueError:
+        payload = None
+    return result, payload
+
+
+def test_sync_status_record_writeback_round_trip(
+    sb: Sandbox, config_file: Path, tmp_path: Path
+) -> None:
+    result, out = _run("sync", "--config", str(config_file), "--json")
+    assert result.exit_code == 0, result.output
+    assert out["ok"] is True
+    assert out["tenants"][0]["bound"] == 30
+
+    result, out = _run("status", "--config", str(config_file), "--json")
+    assert result.exit_code == 0
+    assert out["tenants"][0]["bindings"] == 30
+
+    booking = sb.booking("AG-000001")
+    from munivideo.api import Munivideo
+
+    with Munivideo.from_config(config_file) as mv:
+        canonical = mv.engine.erp.get_booking(booking["id"])
+    events = tmp_path / "events.json"
+    events.write_text(
+        json.dumps([e.model_dump(mode="json") for e in _play.attended(canonical)]), "utf-8"
+    )
+    form = tmp_path / "form.json"
+    form.write_text(_play.form(canonical, documents=("a.pdf",)).model_dump_json(), encoding="utf-8")
+    result, out = _run(
+        "record",
+        "--config",
+        str(config_file),
+        "--events",
+        str(events),
+        "--form",
+        str(form),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert out["tenants"][0]["outcome"] == "attended"
+
+    result, out = _run("status", "--config", str(config_file), "--json")
+    assert result.exit_code == 1  # something is waiting in the outbox
+    assert out["tenants"][0]["outbox"]["pending"] == 1
+
+    result, out = _run("writeback", "--config", str(config_file), "--json")
+    assert result.exit_code == 0, result.output
+    assert out["tenants"][0]["delivered"] == 1
+    assert [p["idAgendamento"] for p in sb.protocols()] == ["AG-000001"]
+
+    result, _ = _run("status", "--config", str(config_file))
+    assert result.exit_code == 0
+    assert "1 delivered" in result.output
+
+
+def test_quarantine_lists_reasons_without_personal_data(sb: Sandbox, config_file: Path) -> None:
+    doc = sb.booking("AG-000003")
+    doc.update(id="AG-BAD", cidadao={**doc["cidadao"], "cpfCnpj": "12345678900"})
+    sb.add_booking(doc)
+    result, _ = _run("sync", "--config", str(config_file), "--json")
+    assert result.exit_code == 1
+    result, out = _run("quarantine", "--config", str(config_file), "--json")
+    assert result.exit_code == 1
+    (item,) = out["tenants"][0]["items"]
+    assert item["record_id"] == "AG-BAD"
+    assert item["field"]
+    assert "raw" not in item
+    assert "12345678900" not in result.output
+    result, out = _run("quarantine", "--config", str(config_file), "--json", "--raw")
+    assert "AG-BAD" in out["tenants"][0]["items"][0]["raw"]  # kept (as the adapter masked it)
+
+
+def test_replay_needs_ids_or_all_and_bad_config_is_exit_2(
+    config_file: Path, tmp_path: Path
+) -> None:
+    result, out = _run("replay", "--config", str(config_file), "--reason", "x", "--json")
+    assert result.exit_code == 2
+    assert out["error"]["field"] == "id"
+    result, out = _run("replay", "--config", str(config_file), "--all", "--reason", "x", "--json")
+    assert result.exit_code == 0
+    assert out["tenants"][0]["replayed"] == []
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[tenant]\nid = "x"\n', encoding="utf-8")
+    result, out = _run("status", "--config", str(broken), "--json")
+    assert result.exit_code == 2
+    assert out["ok"] is False
+
+
+def test_several_tenants_in_one_run(sb: Sandbox, tmp_path: Path) -> None:
+    paths = []
+    for tenant in ("gravatai", "canoas"):
+        folder = tmp_path / tenant
+        data: dict[str, Any] = config_data(sb, folder)
+        data["tenant"] = {"id": tenant, "name": f"Prefeitura de {tenant.title()}"}
+        path = tmp_path / f"{tenant}.toml"
+        path.write_text(to_toml(data), encoding="utf-8")
+        paths.append(path)
+    result, out = _run("sync", "--config", str(paths[0]), "--config", str(paths[1]), "--json")
+    assert result.exit_code == 0, result.output
+    assert [t["tenant_id"] for t in out["tenants"]] == ["gravatai", "canoas"]
+    assert all(t["bound"] == 30 for t in out["tenants"])
