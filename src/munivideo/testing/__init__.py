@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from munivideo.testing.live import *  # noqa: F403  - pytest options and fixtures for CI
+
 if TYPE_CHECKING:
     from munivideo.sandbox.server import Sandbox
 

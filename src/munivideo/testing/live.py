@@ -1,0 +1,352 @@
+"""pytest options for CI: run against a live ERP, record every HTTP interaction, and validate
+the recordings against the contract pack at the end of the session.
+
+Options (group ``munivideo``):
+
+* ``--munivideo-live-erp=CONFIG.toml``: the ERP to test against. The file holds ``[erp]``
+  (``adapter`` + ``[erp.settings]``, secrets as ``{ env = "NAME" }``), optionally ``[tenant]``
+  and ``pack = "erp-rest/v1"``. Tests read it through the ``munivideo_live_config`` fixture
+  (``None`` when the option is not given) and build the adapter with :func:`build_live_adapter`.
+* ``--munivideo-record-dir=DIR``: record every request/response made through ``requests`` (zeep
+  uses it too) into DIR: SOAP as ``NNNN-op.request.xml`` / ``.response.xml``, REST as one JSON
+  interaction per call (the golden-example format). Credentials are blanked before writing;
+  personal data is kept (the contract checks it), so treat DIR as personal data (LGPD).
+* ``--munivideo-validate-recordings``: at session end, validate every recording in DIR against
+  the pack (``--munivideo-pack``, else the live config's ``pack``, else by file type) and fail
+  the run on any violation; a ``violations.json`` report is written next to the recordings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    import requests
+
+    from munivideo.models import Tenant
+    from munivideo.ports import ErpAdapter
+
+__all__ = [
+    "build_live_adapter",
+    "munivideo_live_config",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+]
+
+_RECORDER_KEY = pytest.StashKey["Recorder"]()
+_RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+_SECRET_XML = re.compile(rb"(<(?:[\w-]+:)?Password\b[^>]*>)[^<]*(</)")
+_SECRET_FORM = ("client_secret", "password", "refresh_token")
+_DROP_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization")
+_SOAP_OP = re.compile(rb"<(?:[\w-]+:)?Body\b[^>]*>\s*<(?:[\w-]+:)?([A-Za-z_][\w.-]*)")
+DEFAULT_PACKS = {".xml": "erp-soap/v1", ".json": "erp-rest/v1"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("munivideo", "munivideo contract testing")
+    group.addoption(
+        "--munivideo-live-erp",
+        metavar="CONFIG.toml",
+        default=None,
+        help="run the ERP tests against a live ERP described by this file",
+    )
+    group.addoption(
+        "--munivideo-record-dir",
+        metavar="DIR",
+        default=None,
+        help="record every HTTP interaction (requests/zeep) into DIR",
+    )
+    group.addoption(
+        "--munivideo-validate-recordings",
+        action="store_true",
+        default=False,
+        help="validate the recordings against the contract pack; fail on violations",
+    )
+    group.addoption(
+        "--munivideo-pack",
+        metavar="NAME/VERSION",
+        default=None,
+        help="contract pack for --munivideo-validate-recordings (default: by file type)",
+    )
+
+
+# -- live ERP configuration ------------------------------------------------------------------
+
+
+def load_live_config(path: Path) -> Any:
+    """Read and validate a live-ERP file; returns a :class:`LiveErpConfig`."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from munivideo.config import _resolve_secrets  # the tenant files' {env = ...} rule
+    from munivideo.errors import ConfigurationError
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"live ERP file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
+    model = _live_model()
+    try:
+        return model.model_validate(_resolve_secrets(raw, "", _environ()))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"{path}: {where}: {first['msg']}", field=where) from None
+
+
+def _environ() -> Mapping[str, str]:
+    import os
+
+    return os.environ
+
+
+def _live_model() -> Any:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from munivideo.config import ErpConfig
+    from munivideo.models import Tenant
+
+    class LiveErpConfig(BaseModel):
+        """What CI needs to reach a live ERP."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        tenant: Tenant = Tenant(id="ci", name="Contract CI")
+        erp: ErpConfig
+        pack: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/v\d+$")
+
+    return LiveErpConfig
+
+
+@pytest.fixture(scope="session")
+def munivideo_live_config(pytestconfig: pytest.Config) -> Any:
+    """The ``--munivideo-live-erp`` configuration (``LiveErpConfig``), or None when absent."""
+    option = pytestconfig.getoption("munivideo_live_erp")
+    if not option:
+        return None
+    from munivideo.errors import ConfigurationError
+
+    try:
+        return load_live_config(Path(option))
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"--munivideo-live-erp: {exc}") from None
+
+
+def build_live_adapter(config: Any, *, tenant: Tenant | None = None) -> ErpAdapter:
+    """The ERP adapter the live configuration names, built through the installed plugins."""
+    from munivideo.plugins import load_plugins
+
+    factory = load_plugins().erp_adapter(config.erp.adapter)
+    return factory(tenant or config.tenant, dict(config.erp.settings))
+
+
+# -- recording -------------------------------------------------------------------------------
+
+
+def _headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in headers.items() if str(k).lower() not in _DROP_HEADERS}
+
+
+def _is_xml(content_type: str, body: bytes) -> bool:
+    return "xml" in content_type.lower() or body.lstrip().startswith(b"<")
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except (UnicodeDecodeError, ValueError):
+        return body.decode("utf-8", "replace")
+
+
+class Recorder:
+    """Wraps ``requests.Session.send`` for the whole session and writes each interaction."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = itertools.count(1)
+        self.lock = threading.Lock()
+        self.files: list[Path] = []
+        self.errors: list[str] = []
+        self._original: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        import requests
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        original = requests.Session.send
+        recorder = self
+
+        def send(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+            response = original(session, request, **kwargs)
+            try:
+                recorder.record(request, response)
+            except OSError as exc:
+                # Not the test's fault: reported (and failed) when the recordings are checked.
+                recorder.errors.append(f"{request.method} {request.url}: {exc}")
+            return response
+
+        self._original = original
+        requests.Session.send = send  # type: ignore[method-assign,assignment]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            import requests
+
+            requests.Session.send = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def record(self, request: requests.PreparedRequest, response: requests.Response) -> None:
+        body = request.body or b""
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        content_type = str(request.headers.get("Content-Type", ""))
+        with self.lock:
+            number = next(self.count)
+        if _is_xml(content_type, data) or _is_xml(response.headers.get("Content-Type", ""), b""):
+            match = _SOAP_OP.search(data)
+            op = match.group(1).decode() if match else "soap"
+            stem = f"{number:04d}-{op}"
+            self._write(f"{stem}.request.xml", _SECRET_XML.sub(rb"\1***\2", data))
+            self._write(f"{stem}.response.xml", response.content)
+            return
+        url = urlsplit(str(request.url))
+        req: dict[str, Any] = {
+            "method": request.method,
+            "path": url.path + (f"?{url.query}" if url.query else ""),
+            "headers": _headers(request.headers),
+        }
+        if "x-www-form-urlencoded" in content_type:
+            form = dict(parse_qsl(data.decode("utf-8", "replace")))
+            req["form"] = {k: ("***" if k in _SECRET_FORM else v) for k, v in form.items()}
+        elif data:
+            req["body"] = _json_or_none(data)
+        if "authorization" in (k.lower() for k in request.headers):
+            # Which scheme was used matters to the contract; the credential does not.
+            req["headers"]["Authorization"] = "Bearer ***"
+        interaction = {
+            "request": req,
+            "response": {
+                "status": response.status_code,
+                "headers": _headers(response.headers),
+                "body": _json_or_none(response.content),
+            },
+        }
+        name = re.sub(r"[^A-Za-z0-9]+", "-", f"{request.method} {url.path}").strip("-")
+        text = json.dumps(interaction, indent=2, ensure_ascii=False)
+        self._write(f"{number:04d}-{name[:80]}.json", text.encode("utf-8"))
+
+    def _write(self, name: str, data: bytes) -> None:
+        path = self.folder / name
+        path.write_bytes(data)
+        self.files.append(path)
+
+
+# -- validation at session end ---------------------------------------------------------------
+
+
+def validate_recordings(folder: Path, pack: str | None = None) -> list[dict[str, Any]]:
+    """Validate every recording in ``folder``; one report dict per file."""
+    from munivideo.contract_tools.validate import PackValidator
+    from munivideo.errors import MunivideoError
+
+    validators: dict[str, PackValidator] = {}
+    results: list[dict[str, Any]] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in DEFAULT_PACKS or path.name == "violations.json":
+            continue
+        ref = pack or DEFAULT_PACKS[path.suffix]
+        validator = validators.get(ref) or validators.setdefault(ref, PackValidator(ref))
+        try:
+            report = validator.validate_file(path).to_dict()
+        except MunivideoError as exc:  # e.g. a path the pack does not know
+            report = {
+                "source": str(path),
+                "operation": None,
+                "kind": None,
+                "ok": False,
+                "violations": [{"path": "/", "rule": "operation", "message": exc.message}],
+            }
+        results.append(report)
+    return results
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    folder = config.getoption("munivideo_record_dir", None)
+    if config.getoption("munivideo_validate_recordings", False) and not folder:
+        raise pytest.UsageError("--munivideo-validate-recordings needs --munivideo-record-dir")
+    if folder:
+        recorder = Recorder(Path(folder))
+        recorder.install()
+        config.stash[_RECORDER_KEY] = recorder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(_RECORDER_KEY, None)
+    if recorder is not None:
+        recorder.uninstall()
+
+
+def _pack_option(config: pytest.Config) -> str | None:
+    pack = config.getoption("munivideo_pack", None)
+    live = config.getoption("munivideo_live_erp", None)
+    if pack is None and live:
+        pack = load_live_config(Path(live)).pack
+    return str(pack) if pack else None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    recorder = config.stash.get(_RECORDER_KEY, None)
+    if recorder is None or not config.getoption("munivideo_validate_recordings", False):
+        return
+    recorder.uninstall()  # validation itself must not be recorded
+    results = validate_recordings(recorder.folder, _pack_option(config))
+    results += [
+        {
+            "source": str(recorder.folder),
+            "operation": None,
+            "kind": None,
+            "ok": False,
+            "violations": [{"path": "/", "rule": "recording", "message": error}],
+        }
+        for error in recorder.errors
+    ]
+    config.stash[_RESULTS_KEY] = results
+    (recorder.folder / "violations.json").write_text(
+        json.dumps([r for r in results if not r["ok"]], indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    if any(not r["ok"] for r in results):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(_RESULTS_KEY, None)
+    if results is None:
+        return
+    bad = [r for r in results if not r["ok"]]
+    terminalreporter.section("munivideo contract recordings")
+    terminalreporter.write_line(
+        f"{len(results)} recordings validated, {len(bad)} with contract violations"
+    )
+    for report in bad:
+        for violation in report["violations"]:
+            terminalreporter.write_line(
+                f"{report['source']}: {violation['path']}: {violation['message']} "
+                f"(rule: {violation['rule']})",
+                red=True,
+            )
