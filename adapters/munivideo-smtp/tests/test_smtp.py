@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from munivideo_smtp import SmtpNotifier, make_smtp_notifier
+from pydantic import SecretStr
 
 from munivideo.errors import RejectedError, TransientError
 from munivideo.invitations import invitation_messages, render_invitation
@@ -192,3 +193,47 @@ def test_only_email_channel_and_registration() -> None:
     assert info.value.field == "channel"
     factory = load_plugins(allow=["smtp"], strict=True).notifier("smtp")
     assert isinstance(factory(TENANT, {"host": "h", "sender": "a@b.org"}), SmtpNotifier)
+
+
+def check_login(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == b"atendimento"
+        and auth_data.password == b"s3nha-de-teste"
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+def test_authenticates_and_bad_password_is_rejected() -> None:
+    collector = Collector()
+    port = free_port()
+    controller = Controller(
+        collector,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=check_login,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        base = {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "plain",
+            "sender": "atendimento@gravatai.example",
+            "username": "atendimento",
+            "timeout_seconds": 5,
+        }
+        good = make_smtp_notifier(TENANT, {**base, "password": SecretStr("s3nha-de-teste")})
+        good.send(email_message(booking()))
+        assert len(collector.messages) == 1
+        bad = make_smtp_notifier(TENANT, {**base, "password": SecretStr("wrong")})
+        with pytest.raises(RejectedError) as info:
+            bad.send(email_message(booking()))
+        assert info.value.field == "notifiers.smtp.username"
+        assert "wrong" not in str(info.value)
+        assert len(collector.messages) == 1
+    finally:
+        controller.stop()
