@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from munivideo_jitsi import JitsiProvider, make_jitsi_provider
 from pydantic import SecretStr
 
 from munivideo.attendance import classify
+from munivideo.config import parse_config
 from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
@@ -236,3 +238,28 @@ def test_registered_by_entry_point() -> None:
     assert isinstance(
         factory(TENANT, {"base_url": "https://m.example", "use_jwt": False}), JitsiProvider
     )
+
+
+def test_settings_from_tenant_toml_with_env_secret() -> None:
+    config = parse_config(
+        tomllib.loads(
+            """
+            [tenant]
+            id = "gravatai"
+            name = "Prefeitura de Gravataí"
+            [erp]
+            adapter = "rest"
+            [video]
+            provider = "jitsi"
+            [video.settings]
+            base_url = "https://meet.gravatai.example"
+            app_id = "munivideo"
+            app_secret = { env = "JITSI_APP_SECRET" }
+            """
+        ),
+        env={"JITSI_APP_SECRET": SECRET},
+    )
+    p = make_jitsi_provider(config.tenant, config.video.settings)
+    assert SECRET not in repr(p.settings)
+    room = p.create_room(booking())
+    assert decode(token_of(p.join_link(room, SERVANT).url))["context"]["user"]["moderator"] is True
