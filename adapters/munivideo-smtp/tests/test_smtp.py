@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import email
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from icalendar import Calendar
 from munivideo_smtp import SmtpNotifier, make_smtp_notifier
 from pydantic import SecretStr
 
-from munivideo.errors import RejectedError, TransientError
+from munivideo.errors import ConfigurationError, RejectedError, TransientError
 from munivideo.invitations import invitation_messages, render_invitation
 from munivideo.models import (
     Booking,
@@ -237,3 +240,64 @@ def test_authenticates_and_bad_password_is_rejected() -> None:
         assert len(collector.messages) == 1
     finally:
         controller.stop()
+
+
+def test_starttls_and_implicit_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    base = {"host": "127.0.0.1", "sender": "atendimento@gravatai.example", "timeout_seconds": 5}
+
+    collector = Collector()
+    port = free_port()
+    starttls = Controller(
+        collector, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    starttls.start()
+    try:
+        # certificate not trusted: refused before anything is sent, and retrying will not help
+        strict = make_smtp_notifier(TENANT, {**base, "port": port, "security": "starttls"})
+        with pytest.raises(ConfigurationError) as info:
+            strict.send(email_message(booking()))
+        assert info.value.field == "notifiers.smtp.verify_tls"
+        # a plain session cannot send when the server requires STARTTLS
+        with pytest.raises((TransientError, RejectedError)):
+            make_smtp_notifier(TENANT, {**base, "port": port, "security": "plain"}).send(
+                email_message(booking())
+            )
+        relaxed = {**base, "port": port, "security": "starttls", "verify_tls": False}
+        make_smtp_notifier(TENANT, relaxed).send(email_message(booking()))
+        assert len(collector.messages) == 1
+    finally:
+        starttls.stop()
+
+    port = free_port()
+    implicit = Controller(collector, hostname="127.0.0.1", port=port, ssl_context=context)
+    implicit.start()
+    try:
+        relaxed = {**base, "port": port, "security": "ssl", "verify_tls": False}
+        make_smtp_notifier(TENANT, relaxed).send(email_message(booking()))
+        assert len(collector.messages) == 2
+    finally:
+        implicit.stop()

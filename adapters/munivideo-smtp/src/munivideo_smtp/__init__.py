@@ -101,6 +101,13 @@ class SmtpNotifier:
             ) from None
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, "connect", booking) from None
+        except ssl.SSLCertVerificationError:
+            # Retrying cannot fix an untrusted certificate: an operator must.
+            raise ConfigurationError(
+                f"SMTP server {self.settings.host} presented an untrusted certificate",
+                record_id=booking,
+                field="notifiers.smtp.verify_tls",
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(
                 f"SMTP connect to {self.settings.host} failed: {type(exc).__name__}",
