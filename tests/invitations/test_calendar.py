@@ -118,3 +118,19 @@ def test_messages_skip_missing_addresses(
     bare = booking.model_copy(update={"citizen": citizen})
     inv = invite(tenant, bare, service, InvitationMethod.REQUEST)
     assert invitation_messages(inv, bare) == []
+
+
+def test_organizer_and_reminder_options(tenant: Tenant, booking: Booking, service: Service) -> None:
+    inv = render_invitation(
+        tenant,
+        booking,
+        service,
+        make_room(booking),
+        make_link(booking),
+        InvitationMethod.REQUEST,
+        organizer_email="atendimento@gravatai.rs.gov.br",
+        reminder_minutes=60,
+    )
+    _, event = event_of(inv)
+    assert str(event["ORGANIZER"]) == "mailto:atendimento@gravatai.rs.gov.br"
+    assert event.walk("VALARM")[0].decoded("TRIGGER") == timedelta(minutes=-60)

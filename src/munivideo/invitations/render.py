@@ -215,9 +215,19 @@ def _refuse_document(booking: Booking, field: str, value: str) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _renderer(templates_dir: Path | None, max_sms_segments: int) -> InvitationRenderer:
+def _renderer(
+    templates_dir: Path | None,
+    max_sms_segments: int,
+    organizer_email: str | None,
+    reminder_minutes: int,
+) -> InvitationRenderer:
     # Cached so repeated calls reuse compiled templates; the renderer itself is immutable.
-    return InvitationRenderer(templates_dir=templates_dir, max_sms_segments=max_sms_segments)
+    return InvitationRenderer(
+        templates_dir=templates_dir,
+        max_sms_segments=max_sms_segments,
+        organizer_email=organizer_email,
+        reminder_minutes=reminder_minutes,
+    )
 
 
 def render_invitation(
@@ -232,10 +242,17 @@ def render_invitation(
     templates_dir: Path | None = None,
     short_link: str | None = None,
     max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
+    organizer_email: str | None = None,
+    reminder_minutes: int = 15,
 ) -> Invitation:
     """Render one invitation (every channel plus the ``.ics``) with the built-in or tenant
-    templates. See :class:`InvitationRenderer` for the organizer and reminder options."""
-    renderer = _renderer(templates_dir, max_sms_segments)
+    templates.
+
+    :param organizer_email: the calendar ORGANIZER address; keep it the same for a booking's
+        whole life (default ``atendimento@<tenant id>.invalid``).
+    :param reminder_minutes: the VALARM lead time (0: no alarm).
+    """
+    renderer = _renderer(templates_dir, max_sms_segments, organizer_email, reminder_minutes)
     return renderer.render(
         tenant, booking, service, room, citizen_link, method, locale=locale, short_link=short_link
     )
