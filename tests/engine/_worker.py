@@ -1,4 +1,4 @@
-"""A write-back worker process for kill -9 tests: ``python _worker.py CONFIG.json WORKER WAIT``.
+"""A write-back worker for kill -9 tests: ``python _worker.py CONFIG.json WORKER WAIT BATCH``.
 
 Crash points come from ``MUNIVIDEO_CRASH_AT`` (see :mod:`munivideo.engine.crash`).
 """
@@ -21,7 +21,7 @@ def main() -> int:
         plugins=load_plugins(),
         worker_id=sys.argv[2],
     )
-    result = writeback(engine, wait_seconds=float(sys.argv[3]))
+    result = writeback(engine, wait_seconds=float(sys.argv[3]), batch=int(sys.argv[4]))
     sys.stdout.write(result.model_dump_json() + "\n")
     return 0 if result.ok else 1
 

@@ -61,9 +61,8 @@ def sync(
                 rejected.raw,
             )
             result.quarantined += 1
-        for booking in page.bookings:
-            result.received += 1
-            _process(engine, booking, result, retry=False)
+        result.received += len(page.bookings)
+        _page(engine, list(page.bookings), result)
         nxt = page.next_cursor
         if nxt is None and page.bookings:
             last = page.bookings[-1]
@@ -80,10 +79,9 @@ def sync(
     return result
 
 
-def _process(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool) -> None:
+def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool) -> Booking | None:
+    """Checks and the ``booking_received`` hook; a refused booking is quarantined (None)."""
     tenant = engine.config.tenant
-    store = engine.store
-    raw = booking.model_dump_json()
     try:
         if booking.tenant_id != tenant.id:
             raise InvalidRecordError(
@@ -100,13 +98,79 @@ def _process(engine: Engine, booking: Booking, result: SyncResult, *, retry: boo
                 field="service_code",
             )
     except RejectedError as exc:  # VetoedError and InvalidRecordError are RejectedErrors
-        engine.quarantine(QuarantineKind.BOOKING, booking.id, exc, raw)
+        engine.quarantine(QuarantineKind.BOOKING, booking.id, exc, booking.model_dump_json())
         result.quarantined += 1
-        return
+        return None
+    return booking
+
+
+def _needs_effects(booking: Booking, previous: Binding | None) -> bool:
+    if booking.status in _INVITED:
+        return True
+    if booking.status is BookingStatus.CANCELLED and previous is not None:
+        return (previous.room is not None and not previous.room.closed) or (
+            previous.invitation_sequence >= 0 and previous.invitation_method != "CANCEL"
+        )
+    return False
+
+
+def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
+    """One page: bookings that only need binding are bound in one transaction; the others go
+    through :func:`_process` one by one (room, link, invitation)."""
+    tenant_id = engine.tenant_id
+    admitted = [b for b in (_admit(engine, b, result, retry=False) for b in bookings) if b]
+    existing = engine.store.get_bindings(tenant_id, [b.id for b in admitted])
+    now = engine.now()
+    plain: list[Binding] = []
+    for booking in admitted:
+        previous = existing.get(booking.id)
+        fingerprint = booking_fingerprint(booking)
+        if previous is not None and previous.fingerprint == fingerprint:
+            result.unchanged += 1
+        elif _needs_effects(booking, previous):
+            _process(engine, booking, result, retry=False, admitted=True, previous=previous)
+        else:
+            result.bound += previous is None
+            plain.append(
+                previous.model_copy(
+                    update={"booking": booking, "fingerprint": fingerprint, "updated_at": now}
+                )
+                if previous is not None
+                else Binding(
+                    tenant_id=tenant_id,
+                    booking_id=booking.id,
+                    booking=booking,
+                    fingerprint=fingerprint,
+                    invitation_uid=invitation_uid(tenant_id, booking.id),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    if plain:
+        engine.store.save_bindings(plain, now=now)
+
+
+def _process(
+    engine: Engine,
+    booking: Booking,
+    result: SyncResult,
+    *,
+    retry: bool,
+    admitted: bool = False,
+    previous: Binding | None = None,
+) -> None:
+    tenant = engine.config.tenant
+    store = engine.store
+    raw = booking.model_dump_json()
+    if not admitted:
+        checked = _admit(engine, booking, result, retry=retry)
+        if checked is None:
+            return
+        booking = checked
+        previous = store.get_binding(tenant.id, booking.id)
 
     fingerprint = booking_fingerprint(booking)
     now = engine.now()
-    previous = store.get_binding(tenant.id, booking.id)
     if previous is not None and previous.fingerprint == fingerprint and not retry:
         result.unchanged += 1
         return

@@ -112,44 +112,31 @@ class SqliteStore:
 
     def save_binding(self, binding: Binding) -> None:
         with self._tx() as conn:
-            conn.execute(
-                """
-                INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
-                    room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
-                    invitation_key, attendance, external_reference, protocol_label, created_at,
-                    updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
-                    booking = excluded.booking, fingerprint = excluded.fingerprint,
-                    room = excluded.room, room_link_recorded = excluded.room_link_recorded,
-                    invitation_uid = excluded.invitation_uid,
-                    invitation_sequence = excluded.invitation_sequence,
-                    invitation_method = excluded.invitation_method,
-                    invitation_key = excluded.invitation_key,
-                    attendance = COALESCE(excluded.attendance, binding.attendance),
-                    external_reference = CASE WHEN excluded.external_reference = ''
-                        THEN binding.external_reference ELSE excluded.external_reference END,
-                    protocol_label = CASE WHEN excluded.protocol_label = ''
-                        THEN binding.protocol_label ELSE excluded.protocol_label END,
-                    updated_at = excluded.updated_at
-                """,
-                (
-                    binding.tenant_id,
-                    binding.booking_id,
-                    binding.booking.model_dump_json(),
-                    binding.fingerprint,
-                    binding.room.model_dump_json() if binding.room else None,
-                    binding.room_link_recorded,
-                    binding.invitation_uid,
-                    binding.invitation_sequence,
-                    binding.invitation_method,
-                    binding.invitation_key,
-                    binding.attendance.model_dump_json() if binding.attendance else None,
-                    binding.external_reference,
-                    binding.protocol_label,
-                    stamp(binding.created_at),
-                    stamp(binding.updated_at),
-                ),
+            _upsert_binding(conn, binding)
+
+    def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]:
+        out: dict[str, Binding] = {}
+        for start in range(0, len(booking_ids), 500):
+            chunk = list(booking_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT * FROM binding WHERE tenant_id = ? AND booking_id IN "  # noqa: S608
+                f"({marks})",
+                (tenant_id, *chunk),
+            )
+            out.update((r["booking_id"], _binding(r)) for r in rows)
+        return out
+
+    def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None:
+        """Upsert many bindings in one transaction (the sync's bind-only path) and resolve any
+        quarantine entry of those bookings: they came back valid."""
+        with self._tx() as conn:
+            for binding in bindings:
+                _upsert_binding(conn, binding)
+            conn.executemany(
+                "UPDATE quarantine SET resolved_at = ? WHERE tenant_id = ? AND kind = 'booking' "
+                "AND record_id = ? AND resolved_at IS NULL",
+                [(stamp(now), b.tenant_id, b.booking_id) for b in bindings],
             )
 
     def count_bindings(self, tenant_id: str) -> int:
@@ -603,6 +590,13 @@ class SqliteStore:
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
     ) -> bool:
+        # Most records were never quarantined: a read spares them a write transaction.
+        if not self._read(
+            "SELECT 1 FROM quarantine WHERE tenant_id = ? AND kind = ? AND record_id = ? "
+            "AND resolved_at IS NULL",
+            (tenant_id, kind.value, record_id),
+        ):
+            return False
         with self._tx() as conn:
             cur = conn.execute(
                 "UPDATE quarantine SET resolved_at = ? WHERE tenant_id = ? AND kind = ? "
@@ -749,6 +743,48 @@ class SqliteStore:
             updated_at=unstamp(row["updated_at"]),
             delivered_at=_opt(row["delivered_at"]),
         )
+
+
+def _upsert_binding(conn: sqlite3.Connection, binding: Binding) -> None:
+    conn.execute(
+        """
+            INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
+                room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
+                invitation_key, attendance, external_reference, protocol_label, created_at,
+                updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
+                booking = excluded.booking, fingerprint = excluded.fingerprint,
+                room = excluded.room, room_link_recorded = excluded.room_link_recorded,
+                invitation_uid = excluded.invitation_uid,
+                invitation_sequence = excluded.invitation_sequence,
+                invitation_method = excluded.invitation_method,
+                invitation_key = excluded.invitation_key,
+                attendance = COALESCE(excluded.attendance, binding.attendance),
+                external_reference = CASE WHEN excluded.external_reference = ''
+                    THEN binding.external_reference ELSE excluded.external_reference END,
+                protocol_label = CASE WHEN excluded.protocol_label = ''
+                    THEN binding.protocol_label ELSE excluded.protocol_label END,
+                updated_at = excluded.updated_at
+            """,
+        (
+            binding.tenant_id,
+            binding.booking_id,
+            binding.booking.model_dump_json(),
+            binding.fingerprint,
+            binding.room.model_dump_json() if binding.room else None,
+            binding.room_link_recorded,
+            binding.invitation_uid,
+            binding.invitation_sequence,
+            binding.invitation_method,
+            binding.invitation_key,
+            binding.attendance.model_dump_json() if binding.attendance else None,
+            binding.external_reference,
+            binding.protocol_label,
+            stamp(binding.created_at),
+            stamp(binding.updated_at),
+        ),
+    )
 
 
 def _binding(row: sqlite3.Row) -> Binding:
