@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from munivideo.cli import main
 from munivideo.packs import pack_dir
+from munivideo.sandbox import Sandbox
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -100,3 +101,24 @@ def test_unreachable_url_and_wrong_flavor_are_usage_errors(published: tuple[Path
     assert code == 2 and "--wsdl" in out
     code, out = _check("--pack", "erp-soap/v1")
     assert code == 2
+
+
+def test_the_sandbox_erps_live_wsdl_fits_the_pack() -> None:
+    # The sandbox publishes the WSDL at /soap?wsdl with an absolute schema URL on its own host.
+    with Sandbox(dialect="soap", seed="empty") as sandbox:
+        code, out = _check("--pack", "erp-soap/v1", "--wsdl", sandbox.wsdl_url, "--timeout", "5")
+    assert code == 0, out
+    assert "0 breaking" in out
+
+
+def test_imports_from_another_host_are_refused(published: tuple[Path, str]) -> None:
+    root, base = published
+    wsdl = root / "soap" / "erp.wsdl"
+    wsdl.write_text(
+        wsdl.read_text().replace(
+            'schemaLocation="xsd/erp.xsd"', 'schemaLocation="http://203.0.113.7/erp.xsd"'
+        )
+    )
+    code, out = _check("--pack", "erp-soap/v1", "--wsdl", f"{base}/soap/erp.wsdl")
+    assert code == 2
+    assert "from another host" in out

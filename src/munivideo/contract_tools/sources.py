@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin, urlparse, urlsplit
 
 import requests
 
@@ -33,45 +33,51 @@ def _get(url: str, timeout: float) -> bytes:
     return response.content
 
 
-def _safe_relative(location: str) -> PurePosixPath:
-    rel = PurePosixPath(urlparse(location).path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-        raise ConfigurationError(
-            f"schema location {location!r} leaves the contract's folder; vendor it first",
-            field="schemaLocation",
-        )
-    return rel
-
-
 def fetch(url: str, folder: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """Copy a published contract and every schema it imports into ``folder``; returns the main
-    file's local path. Imports must be relative and stay below the contract's URL."""
-    name = PurePosixPath(urlparse(url).path).name or "contract"
-    if urlparse(url).query.lower() in ("wsdl", "singlewsdl"):
-        name = f"{name}.wsdl"
-    main = folder / name
-    queue: list[tuple[str, Path]] = [(url, main)]
-    done: set[str] = set()
+    file's local path.
+
+    Imports may be relative or absolute, but must stay on the contract's own host (a WSDL must
+    not make us fetch from anywhere else). Each file is saved flat under a local name and its
+    references are rewritten to those names, so the copy loads with no network access.
+    """
+    origin = urlsplit(url)[:2]
+    names: dict[str, str] = {}
+    queue: list[str] = []
+
+    def local(absolute: str) -> str:
+        if absolute not in names:
+            if urlsplit(absolute)[:2] != origin:
+                raise ConfigurationError(
+                    f"{url} imports {absolute} from another host; vendor it first",
+                    field="schemaLocation",
+                )
+            if len(names) >= _MAX_FILES:
+                raise ConfigurationError(f"{url}: more than {_MAX_FILES} imported files")
+            base = PurePosixPath(urlsplit(absolute).path).name or "contract"
+            if urlsplit(absolute).query.lower() in ("wsdl", "singlewsdl"):
+                base += ".wsdl"
+            names[absolute] = f"{len(names):02d}-{base}"
+            queue.append(absolute)
+        return names[absolute]
+
+    main = folder / local(url)
     while queue:
-        current, target = queue.pop()
-        if current in done:
-            continue
-        if len(done) >= _MAX_FILES:
-            raise ConfigurationError(f"{url}: more than {_MAX_FILES} imported files")
-        done.add(current)
+        current = queue.pop()
         data = _get(current, timeout)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        if not data.lstrip().startswith(b"<"):
-            continue
-        root = parse_xml(data, source=current)
-        for element in root.iter():
-            if local_name(element.tag) not in _XML_REFS:
-                continue
-            location = element.get("schemaLocation") or element.get("location")
-            if location:
-                rel = _safe_relative(location)
-                queue.append((urljoin(current, location), target.parent.joinpath(*rel.parts)))
+        if data.lstrip().startswith(b"<"):
+            root = parse_xml(data, source=current)
+            for element in root.iter():
+                if local_name(element.tag) not in _XML_REFS:
+                    continue
+                location = element.get("schemaLocation") or element.get("location")
+                if location:
+                    target = local(urljoin(current, location))
+                    for quote in (b'"', b"'"):
+                        data = data.replace(
+                            quote + location.encode() + quote, quote + target.encode() + quote
+                        )
+        (folder / names[current]).write_bytes(data)
     return main
 
 
