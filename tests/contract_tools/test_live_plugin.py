@@ -17,7 +17,11 @@ from munivideo.sandbox import Sandbox
 
 INNER = """
 import requests
-from munivideo.testing.live import build_live_adapter
+from munivideo.testing.live import LiveErpSuite, build_live_adapter
+
+
+class TestLiveErp(LiveErpSuite):
+    page_size = 4
 
 
 def test_read_only_smoke(munivideo_live_config):
@@ -105,6 +109,7 @@ def test_rest_recordings_are_valid_and_carry_no_credentials(
 ) -> None:
     code, out, records = _run(tmp_path, sandbox, "rest", INNER)
     assert code == 0, out
+    assert "6 passed" in out  # the read-only live suite ran, nothing skipped
     assert "recordings validated, 0 with contract violations" in out
     files = sorted(records.glob("*.json"))
     names = [f.name for f in files if f.name != "violations.json"]
@@ -126,6 +131,8 @@ def test_soap_recordings_are_valid_and_the_password_is_blanked(
 ) -> None:
     code, out, records = _run(tmp_path, sandbox, "soap", INNER)
     assert code == 0, out
+    assert "6 passed" in out
+    assert len(list(records.glob("*-listarAlterados.request.xml"))) >= 3  # it paged
     requests_ = sorted(records.glob("*.request.xml"))
     assert any("listarAlterados" in p.name for p in requests_)
     assert len(list(records.glob("*.response.xml"))) == len(requests_)
@@ -140,7 +147,7 @@ def test_soap_recordings_are_valid_and_the_password_is_blanked(
 def test_a_contract_violation_fails_the_run(tmp_path: Path, sandbox: Sandbox) -> None:
     code, out, records = _run(tmp_path, sandbox, "rest", INNER + OUT_OF_CONTRACT)
     assert code == 1, out
-    assert "2 passed" in out  # every test passed: the contract check failed the run
+    assert "7 passed" in out  # every test passed: the contract check failed the run
     assert "/request/query/limite: 501 is greater than the maximum of 500" in out
     (violation,) = json.loads((records / "violations.json").read_text())
     assert violation["operation"] == "listarAlterados"

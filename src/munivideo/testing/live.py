@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from munivideo.ports import ErpAdapter
 
 __all__ = [
+    "LiveErpSuite",
     "build_live_adapter",
     "munivideo_live_config",
     "pytest_addoption",
@@ -153,6 +154,61 @@ def build_live_adapter(config: Any, *, tenant: Tenant | None = None) -> ErpAdapt
 
     factory = load_plugins().erp_adapter(config.erp.adapter)
     return factory(tenant or config.tenant, dict(config.erp.settings))
+
+
+class LiveErpSuite:
+    """Read-only checks of a live ERP, for CI: subclass it (name starting with ``Test``) and run
+    pytest with ``--munivideo-live-erp=CONFIG.toml``. Nothing is written to the ERP, so it is
+    safe against a homologation or even a production ERP. Without the option the tests skip.
+
+    The full :class:`munivideo.testing.acceptance.ErpAdapterAcceptanceSuite` creates protocols and
+    injects faults, so it runs against the sandbox ERP, not a live one.
+    """
+
+    #: Pages read by the paging test (``page_size`` each).
+    pages: int = 3
+    page_size: int = 20
+
+    @pytest.fixture
+    def live_adapter(self, munivideo_live_config: Any) -> Any:
+        if munivideo_live_config is None:
+            pytest.skip("no live ERP: run with --munivideo-live-erp=CONFIG.toml")
+        adapter = build_live_adapter(munivideo_live_config)
+        yield adapter
+        adapter.close()
+
+    def test_adapter_implements_the_port(self, live_adapter: Any) -> None:
+        from munivideo.ports import ErpAdapter
+
+        assert isinstance(live_adapter, ErpAdapter)
+
+    def test_pages_advance_without_duplicates(self, live_adapter: Any) -> None:
+        seen: list[str] = []
+        cursor = None
+        for _ in range(self.pages):
+            page = live_adapter.list_bookings(cursor, self.page_size)
+            seen += [b.id for b in page.bookings]
+            assert not page.rejected, [r.reason for r in page.rejected]
+            if not page.has_more:
+                break
+            assert page.next_cursor is not None and page.next_cursor != cursor
+            cursor = page.next_cursor
+        assert len(seen) == len(set(seen))
+
+    def test_bookings_read_back_the_same(self, live_adapter: Any) -> None:
+        page = live_adapter.list_bookings(None, 5)
+        for booking in page.bookings[:3]:
+            again = live_adapter.get_booking(booking.id)
+            assert (again.id, again.start, again.end) == (booking.id, booking.start, booking.end)
+
+    def test_unknown_booking_is_not_found(self, live_adapter: Any) -> None:
+        from munivideo.errors import NotFoundError
+
+        with pytest.raises(NotFoundError):
+            live_adapter.get_booking("munivideo-ci-no-such-booking")
+
+    def test_unknown_reference_has_no_protocol(self, live_adapter: Any) -> None:
+        assert live_adapter.find_protocol("munivideo:ci:no-such-reference") is None
 
 
 # -- recording -------------------------------------------------------------------------------
