@@ -173,6 +173,10 @@ class SoapPack:
             value = (node.text or "").strip() if len(node) == 0 else None
             reason = str(error.reason or error.message)
             message = f"value {value!r}: {reason}" if value is not None else reason
+            regexps = getattr(error.validator, "regexps", None)
+            if rule == "Pattern" and regexps:
+                # Same wording as the REST side, so CI logs read alike for both dialects.
+                message = f"value {value!r} does not match pattern {'|'.join(regexps)}"
             path = element_path(node)
             expected = getattr(error, "expected", None)
             if rule == "Group" and expected:
