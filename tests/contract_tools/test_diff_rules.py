@@ -158,3 +158,27 @@ def test_missing_contract_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_a_field_moved_into_a_choice_may_be_absent(tmp_path: Path) -> None:
+    schema = """<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:c"
+           elementFormDefault="qualified">
+  <xs:element name="obter"><xs:complexType><xs:sequence>
+    <xs:element name="id" type="xs:string"/></xs:sequence></xs:complexType></xs:element>
+  <xs:element name="obterResposta"><xs:complexType><xs:sequence>
+    {body}
+  </xs:sequence></xs:complexType></xs:element>
+</xs:schema>"""
+    plain = '<xs:element name="cpf" type="xs:string"/>'
+    choice = (
+        '<xs:choice><xs:element name="cpf" type="xs:string"/>'
+        '<xs:element name="cnpj" type="xs:string"/></xs:choice>'
+    )
+    (tmp_path / "old.xsd").write_text(schema.format(body=plain))
+    (tmp_path / "new.xsd").write_text(schema.format(body=choice))
+    changes = diff_files(tmp_path / "old.xsd", tmp_path / "new.xsd").changes
+    assert {(c.rule, c.path) for c in changes} == {
+        ("response-field-became-optional", "obter/response:output/cpf"),
+        ("response-field-added", "obter/response:output/cnpj"),
+    }

@@ -11,6 +11,7 @@ from typing import Any
 
 import xmlschema
 from xmlschema.extras.wsdl import Wsdl11Document
+from xmlschema.validators import XsdAnyElement, XsdGroup
 
 from munivideo.contract_tools.model import ContractModel, FieldShape, Flavor, Operation
 from munivideo.errors import ConfigurationError
@@ -66,6 +67,19 @@ def _facets(xsd_type: Any) -> tuple[frozenset[str] | None, str | None]:
     )
 
 
+def _children(group: Any, optional: bool = False) -> list[tuple[Any, bool]]:
+    """Child elements of a model group, each with "optional because of its group": a member of
+    an ``xs:choice`` or of a group with ``minOccurs="0"`` may be absent however it is declared."""
+    out: list[tuple[Any, bool]] = []
+    for item in group:
+        if isinstance(item, XsdGroup):
+            nested = optional or item.model == "choice" or item.min_occurs == 0
+            out += _children(item, nested)
+        elif not isinstance(item, XsdAnyElement):
+            out.append((item, optional))
+    return out
+
+
 def element_fields(element: Any) -> dict[str, FieldShape]:
     """Every descendant of a global element, by path relative to it."""
     out: dict[str, FieldShape] = {}
@@ -75,18 +89,19 @@ def element_fields(element: Any) -> dict[str, FieldShape]:
         if depth > _MAX_DEPTH or not node_type.is_complex() or node_type in seen:
             return
         content = node_type.content
-        if not hasattr(content, "iter_elements"):
+        if not isinstance(content, XsdGroup):
             return
-        for child in content.iter_elements():
+        top_optional = content.model == "choice" or content.min_occurs == 0
+        for child, optional in _children(content, top_optional):
             name = child.local_name or child.name
-            if name is None:  # xs:any wildcard
+            if name is None:
                 continue
             path = f"{prefix}{name}"
             enum, pattern = _facets(child.type)
             out[path] = FieldShape(
                 path=path,
                 types=_simple_types(child.type),
-                required=child.min_occurs > 0,
+                required=child.min_occurs > 0 and not optional,
                 enum=enum,
                 pattern=pattern,
             )
