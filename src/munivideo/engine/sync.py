@@ -187,13 +187,16 @@ def _process(
             updated_at=now,
         )
     )
-    # Durable first: the booking is bound (dirty) before any side effect.
-    store.save_binding(binding)
     result.bound += previous is None
+    # Side effects update ``done[0]`` as they succeed. A crash before the final save re-reads
+    # the page (the cursor has not moved) and every effect is idempotent; a transient failure
+    # saves what was done, dirty, for the next sync to finish.
+    done = [binding]
     try:
-        binding = _follow(engine, binding, previous.booking if previous else None, result)
+        binding = _follow(engine, done, previous.booking if previous else None, result)
     except TransientError as exc:
         log.warning("booking %s deferred: %s", booking.id, exc)
+        store.save_binding(done[0].model_copy(update={"fingerprint": ""}))
         result.deferred += 1
         result.errors.append(str(exc))
         return
@@ -214,21 +217,22 @@ def _invalid(record_id: str, exc: ValidationError) -> InvalidRecordError:
 
 
 def _follow(
-    engine: Engine, binding: Binding, before: Booking | None, result: SyncResult
+    engine: Engine, done: list[Binding], before: Booking | None, result: SyncResult
 ) -> Binding:
     """Make the room, the ERP's room link and the invitation match the booking."""
+    binding = done[0]
     booking = binding.booking
-    store = engine.store
     tenant = engine.config.tenant
     if booking.status is BookingStatus.CANCELLED:
         if binding.room is not None and not binding.room.closed:
             room = engine.video.close_room(binding.room)
             binding = binding.model_copy(update={"room": room})
-            store.save_binding(binding)
+            done[0] = binding
             result.rooms_closed += 1
         if binding.invitation_sequence >= 0 and binding.invitation_method != "CANCEL":
             sequence = max(booking.sequence, binding.invitation_sequence + 1)
-            binding = _invite(engine, binding, InvitationMethod.CANCEL, sequence, result)
+            done[0] = binding
+            binding = _invite(engine, done, InvitationMethod.CANCEL, sequence, result)
             result.cancellations_sent += 1
         return binding
     if booking.status not in _INVITED:
@@ -248,7 +252,7 @@ def _follow(
         room = existing
     if room != binding.room:
         binding = binding.model_copy(update={"room": room})
-        store.save_binding(binding)
+        done[0] = binding
 
     if booking.servant is not None:
         servant = Participant(
@@ -262,7 +266,7 @@ def _follow(
         if binding.room_link_recorded != link_key:
             engine.erp.record_room_link(booking.id, link.url, link.expires_at)
             binding = binding.model_copy(update={"room_link_recorded": link_key})
-            store.save_binding(binding)
+            done[0] = binding
             result.links_recorded += 1
 
     content = short_hash(
@@ -275,21 +279,21 @@ def _follow(
         sequence = booking.sequence
         if binding.invitation_sequence >= sequence:
             sequence = binding.invitation_sequence + 1  # content changed, ERP did not bump
-        binding = _invite(
-            engine, binding, InvitationMethod.REQUEST, sequence, result, content=content
-        )
+        done[0] = binding
+        binding = _invite(engine, done, InvitationMethod.REQUEST, sequence, result, content=content)
     return binding
 
 
 def _invite(
     engine: Engine,
-    binding: Binding,
+    done: list[Binding],
     method: InvitationMethod,
     sequence: int,
     result: SyncResult,
     *,
     content: str = "",
 ) -> Binding:
+    binding = done[0]
     booking = binding.booking
     room = binding.room
     assert room is not None or method is InvitationMethod.CANCEL
@@ -343,5 +347,5 @@ def _invite(
             "invitation_key": content or binding.invitation_key,
         }
     )
-    engine.store.save_binding(binding)
+    done[0] = binding
     return binding

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError
 from munivideo.models import Attendance, Cursor, ProtocolEntry, ProtocolReceipt
@@ -59,7 +59,15 @@ _ITEM_SQL = "SELECT * FROM outbox WHERE id = ?"
 class SqliteStore:
     """The SQLite implementation of :class:`munivideo.store.port.Store`."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 10_000,
+        synchronous: Literal["NORMAL", "FULL"] = "FULL",
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ConfigurationError("synchronous must be NORMAL or FULL", field="store.url")
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -70,9 +78,10 @@ class SqliteStore:
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode is durable against process crashes (kill -9); only a power loss
-        # can roll back the last transactions, and FULL closes that gap too at a small cost.
-        self._conn.execute("PRAGMA synchronous = FULL")
+        # WAL + NORMAL: a commit survives a process crash (kill -9) - it is in the WAL, which the
+        # OS keeps - but not a power loss; FULL also fsyncs every commit (a few ms each on
+        # ordinary disks). Both keep the database consistent.
+        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self.schema_version_found = migrate(self._conn, stamp(datetime.now(UTC)))
 
@@ -830,19 +839,30 @@ def _quarantined(row: sqlite3.Row) -> QuarantineItem:
 
 def open_store(url: str, *, base: Path | None = None) -> SqliteStore:
     """Open the store named by ``url``: ``sqlite:///relative/or/absolute.db`` or
-    ``sqlite:///:memory:``. Relative paths resolve against ``base`` (default: the current
-    directory)."""
+    ``sqlite:///:memory:``; ``?synchronous=normal`` trades power-loss durability of the last
+    commits for speed (process crashes stay safe). Relative paths resolve against ``base``
+    (default: the current directory)."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         raise ConfigurationError(
             f"unsupported store url {url!r}: only sqlite:///PATH is built in", field="store.url"
         )
-    raw = url[len(prefix) :]
+    raw, _, query = url[len(prefix) :].partition("?")
     if not raw:
         raise ConfigurationError("the store url names no file", field="store.url")
+    options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+    unknown = set(options) - {"synchronous"}
+    if unknown:
+        raise ConfigurationError(
+            f"unknown store url options: {', '.join(sorted(unknown))}", field="store.url"
+        )
+    mode = options.get("synchronous", "full").upper()
+    if mode not in ("NORMAL", "FULL"):
+        raise ConfigurationError("synchronous must be normal or full", field="store.url")
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL" if mode == "NORMAL" else "FULL"
     if raw == ":memory:":
-        return SqliteStore(raw)
+        return SqliteStore(raw, synchronous=synchronous)
     path = Path(raw)
     if not path.is_absolute() and base is not None:
         path = base / path
-    return SqliteStore(path)
+    return SqliteStore(path, synchronous=synchronous)
