@@ -10,12 +10,14 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from munivideo.errors import ConfigurationError
 from munivideo.models import Department, Locale, Service, Tenant
+
+S = TypeVar("S", bound=BaseModel)
 
 _SECRET_HINTS = ("secret", "password", "token", "api_key", "apikey", "private_key")
 
@@ -151,3 +153,31 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Te
     if config.templates_dir is not None and not config.templates_dir.is_absolute():
         config = config.model_copy(update={"templates_dir": path.parent / config.templates_dir})
     return config
+
+
+def parse_settings(
+    model: type[S], settings: Mapping[str, Any], *, tenant: Tenant, section: str, adapter: str
+) -> S:
+    """Validate an adapter's settings table; what every adapter factory calls first.
+
+    :param model: the adapter's pydantic settings model.
+    :param settings: the table from the tenant file (secrets already ``SecretStr``).
+    :param tenant: the tenant, named in the error as the record.
+    :param section: where the table sits in the file: ``erp.settings``, ``video.settings``...
+    :param adapter: the adapter's registered name, for the message.
+    :raises ConfigurationError: naming the first offending key (``erp.settings.base_url``) and
+        listing every problem.
+    """
+    try:
+        return model.model_validate(dict(settings))
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = ".".join(str(p) for p in errors[0]["loc"])
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in errors
+        )
+        raise ConfigurationError(
+            f"{adapter} settings: {problems}",
+            record_id=tenant.id,
+            field=f"{section}.{first}" if first else section,
+        ) from None

@@ -105,3 +105,33 @@ def test_config_check_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "no ERP adapter named 'nope'" in report[0]["error"]["message"]
     assert "not valid TOML" in report[1]["error"]["message"]
     assert "s3cr3t-value" not in result.output
+
+
+def test_parse_settings_names_the_key_and_lists_every_problem() -> None:
+    from pydantic import BaseModel, SecretStr
+
+    from munivideo.config import parse_settings
+    from munivideo.models import Tenant
+
+    class Settings(BaseModel):
+        base_url: str
+        secret: SecretStr
+        timeout: float = 5.0
+
+    tenant = Tenant(id="gravatai", name="Gravataí")
+    ok = parse_settings(
+        Settings,
+        {"base_url": "http://x", "secret": SecretStr("s")},
+        tenant=tenant,
+        section="video.settings",
+        adapter="demo",
+    )
+    assert ok.timeout == 5.0
+    with pytest.raises(ConfigurationError) as info:
+        parse_settings(
+            Settings, {"timeout": "soon"}, tenant=tenant, section="video.settings", adapter="demo"
+        )
+    assert info.value.field == "video.settings.base_url"
+    assert info.value.record_id == "gravatai"
+    for key in ("base_url", "secret", "timeout"):
+        assert key in info.value.message

@@ -307,7 +307,7 @@ def test_webhook_events_to_attendance() -> None:
 def test_settings_validated_and_registered() -> None:
     with pytest.raises(ConfigurationError) as info:
         make_bbb_provider(TENANT, {"url": "https://x.example/api"})
-    assert info.value.field == "video.settings"
+    assert info.value.field == "video.settings.secret"
     factory = load_plugins(allow=["bbb"], strict=True).video_provider("bbb")
     assert isinstance(
         factory(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s")}), BbbProvider

@@ -28,8 +28,9 @@ from xml.etree.ElementTree import Element
 
 import requests
 from defusedxml import ElementTree as SafeET
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from munivideo.config import parse_settings
 from munivideo.errors import (
     AmbiguousError,
     ConfigurationError,
@@ -336,15 +337,9 @@ def _webhook_event(item: Any) -> AttendanceEvent | None:
 
 
 def make_bbb_provider(tenant: Tenant, settings: Mapping[str, Any]) -> BbbProvider:
-    try:
-        parsed = BbbSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(
-            f"bbb settings: {problems}", record_id=tenant.id, field="video.settings"
-        ) from None
+    parsed = parse_settings(
+        BbbSettings, settings, tenant=tenant, section="video.settings", adapter="bbb"
+    )
     return BbbProvider(tenant, parsed)
 
 

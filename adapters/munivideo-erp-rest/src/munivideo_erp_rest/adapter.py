@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from munivideo.errors import ConfigurationError
+from munivideo.config import parse_settings
 from munivideo.mapping import ErpMappers, RoomLink
 from munivideo.models import (
     Booking,
@@ -277,13 +277,7 @@ class RestErpAdapter:
 
 def create_adapter(tenant: Tenant, settings: Mapping[str, Any]) -> RestErpAdapter:
     """The ``rest`` factory: validates ``[erp.settings]`` and builds the adapter."""
-    try:
-        validated = RestSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigurationError(
-            f"rest adapter settings: {first['msg']}",
-            record_id=tenant.id,
-            field="erp.settings." + ".".join(str(p) for p in first["loc"]),
-        ) from None
+    validated = parse_settings(
+        RestSettings, settings, tenant=tenant, section="erp.settings", adapter="rest"
+    )
     return RestErpAdapter(tenant, validated)

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from munivideo.config import parse_settings
 from munivideo.errors import ConfigurationError
 from munivideo.mapping import ErpMappers, RoomLink
 from munivideo.models import (
@@ -236,16 +237,13 @@ class SoapErpAdapter:
 
 def create_adapter(tenant: Tenant, settings: Mapping[str, Any]) -> SoapErpAdapter:
     """The ``soap`` factory: validates ``[erp.settings]`` and builds the adapter."""
+    validated = parse_settings(
+        SoapSettings, settings, tenant=tenant, section="erp.settings", adapter="soap"
+    )
     try:
-        validated = SoapSettings.model_validate(dict(settings))
         validated.addresses()
-    except (ValidationError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            msg, where = first["msg"], ".".join(str(p) for p in first["loc"])
-        else:
-            msg, where = str(exc), "base_url"
+    except ValueError as exc:
         raise ConfigurationError(
-            f"soap adapter settings: {msg}", record_id=tenant.id, field=f"erp.settings.{where}"
+            f"soap settings: {exc}", record_id=tenant.id, field="erp.settings.base_url"
         ) from None
     return SoapErpAdapter(tenant, validated)

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from munivideo.config import parse_settings
 from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
@@ -249,15 +250,9 @@ class JitsiProvider:
 
 
 def make_jitsi_provider(tenant: Tenant, settings: Mapping[str, Any]) -> JitsiProvider:
-    try:
-        parsed = JitsiSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(
-            f"jitsi settings: {problems}", record_id=tenant.id, field="video.settings"
-        ) from None
+    parsed = parse_settings(
+        JitsiSettings, settings, tenant=tenant, section="video.settings", adapter="jitsi"
+    )
     return JitsiProvider(tenant, parsed)
 
 

@@ -17,8 +17,9 @@ import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from munivideo.config import parse_settings
 from munivideo.errors import (
     AmbiguousError,
     ConfigurationError,
@@ -146,15 +147,9 @@ def _by_code(code: int, stage: str, booking: str) -> TransientError | RejectedEr
 
 
 def make_smtp_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> SmtpNotifier:
-    try:
-        parsed = SmtpSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(
-            f"smtp settings: {problems}", record_id=tenant.id, field="notifiers.settings"
-        ) from None
+    parsed = parse_settings(
+        SmtpSettings, settings, tenant=tenant, section="notifiers.settings", adapter="smtp"
+    )
     return SmtpNotifier(parsed)
 
 

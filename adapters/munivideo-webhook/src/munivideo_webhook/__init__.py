@@ -22,9 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from munivideo.errors import AmbiguousError, ConfigurationError, RejectedError, TransientError
+from munivideo.config import parse_settings
+from munivideo.errors import AmbiguousError, RejectedError, TransientError
 from munivideo.hookspecs import hookimpl
 from munivideo.models import DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
@@ -141,15 +142,9 @@ class WebhookNotifier:
 
 
 def make_webhook_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> WebhookNotifier:
-    try:
-        parsed = WebhookSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(
-            f"webhook settings: {problems}", record_id=tenant.id, field="notifiers.settings"
-        ) from None
+    parsed = parse_settings(
+        WebhookSettings, settings, tenant=tenant, section="notifiers.settings", adapter="webhook"
+    )
     return WebhookNotifier(parsed)
 
 
