@@ -141,3 +141,26 @@ def test_cli_exit_codes_and_json_output() -> None:
     unknown = runner.invoke(main, ["contracts", "validate", valid, "--pack", "erp-nada/v9"])
     assert unknown.exit_code == 2
     assert "no contract pack" in unknown.output
+
+
+def test_bare_response_body_with_operation_and_status_on_the_command_line(tmp_path: Path) -> None:
+    problem = {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "codigo": "NAO_ENCONTRADO",
+    }
+    body = tmp_path / "problem.json"
+    body.write_text(json.dumps(problem))
+    args = ["contracts", "validate", str(body), "--pack", "erp-rest/v1"]
+    args += ["--operation", "obterAgendamento", "--kind", "response"]
+    runner = CliRunner()
+    assert runner.invoke(main, [*args, "--status", "404"]).exit_code == 0
+    # The same body is not what a 200 answer promises (a booking).
+    wrong = runner.invoke(main, [*args, "--status", "200"])
+    assert wrong.exit_code == 1
+    assert "'id' is a required property" in wrong.output
+    # 418 is not declared for the operation at all.
+    undeclared = runner.invoke(main, [*args, "--status", "418"])
+    assert undeclared.exit_code == 1
+    assert "status 418 is not declared" in undeclared.output

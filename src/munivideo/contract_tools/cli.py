@@ -59,16 +59,24 @@ def contracts() -> None:
 @click.option("--pack", required=True, help="Contract pack NAME/VERSION, e.g. erp-soap/v1.")
 @click.option("--operation", default=None, help="Operation id (REST bare bodies; SOAP: assert).")
 @click.option("--kind", type=click.Choice(["request", "response"]), default=None)
+@click.option("--status", type=int, default=None, help="HTTP status of a bare REST response body.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(
-    files: tuple[Path, ...], pack: str, operation: str | None, kind: str | None, as_json: bool
+    files: tuple[Path, ...],
+    pack: str,
+    operation: str | None,
+    kind: str | None,
+    status: int | None,
+    as_json: bool,
 ) -> None:
     """Validate recorded requests/responses FILES against a pack."""
     from munivideo.contract_tools.validate import PackValidator
 
     try:
         validator = PackValidator(pack)
-        reports = [validator.validate_file(f, operation=operation, kind=kind) for f in files]
+        reports = [
+            validator.validate_file(f, operation=operation, kind=kind, status=status) for f in files
+        ]
     except MunivideoError as exc:
         _usage_error(exc)
         return

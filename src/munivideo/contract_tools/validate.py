@@ -439,7 +439,12 @@ class PackValidator:
         return self.rest.validate(interaction, source, operation, kind)
 
     def validate_file(
-        self, path: Path, *, operation: str | None = None, kind: str | None = None
+        self,
+        path: Path,
+        *,
+        operation: str | None = None,
+        kind: str | None = None,
+        status: int | None = None,
     ) -> ValidationReport:
         try:
             data = path.read_bytes()
@@ -448,7 +453,9 @@ class PackValidator:
         sidecar = path.with_name(path.name + ".meta.json")
         if not sidecar.is_file():
             sidecar = path.with_suffix(".meta.json")
-        meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
+        meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+        if status is not None:
+            meta["status"] = status
         return self.validate_bytes(
             data, source=str(path), operation=operation, kind=kind, meta=meta
         )
