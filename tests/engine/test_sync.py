@@ -16,16 +16,20 @@ from munivideo.store import QuarantineKind
 from .conftest import TENANT, plugins_for_tests
 
 
-def _calendars(outbox: Path, booking_id: str) -> list[Calendar]:
-    found = []
+def _all_calendars(outbox: Path) -> dict[str, list[Calendar]]:
+    found: dict[str, list[Calendar]] = {}
     for path in sorted((outbox / TENANT / "email").glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=default)
-        if message["X-Munivideo-Booking"] != booking_id:
-            continue
         for part in message.walk():
             if part.get_content_type() == "text/calendar":
-                found.append(Calendar.from_ical(part.get_payload(decode=True)))
+                found.setdefault(str(message["X-Munivideo-Booking"]), []).append(
+                    Calendar.from_ical(part.get_payload(decode=True))
+                )
     return found
+
+
+def _calendars(outbox: Path, booking_id: str) -> list[Calendar]:
+    return _all_calendars(outbox).get(booking_id, [])
 
 
 def test_first_sync_binds_everything_and_invites_confirmed_bookings(
@@ -41,6 +45,7 @@ def test_first_sync_binds_everything_and_invites_confirmed_bookings(
     assert result.deferred == 0
     erp = {b["id"]: b for b in sb.bookings()}
     invited = [i for i, b in erp.items() if b["situacao"] in ("CF", "RM")]
+    calendars = _all_calendars(tmp_path / "outbox")
     assert result.rooms_created == len(invited)
     assert result.links_recorded == len(invited)
     for booking_id in invited:
@@ -49,7 +54,7 @@ def test_first_sync_binds_everything_and_invites_confirmed_bookings(
         assert binding is not None
         assert binding.room is not None
         assert binding.fingerprint != ""
-        cals = _calendars(tmp_path / "outbox", booking_id)
+        cals = calendars.get(booking_id, [])
         assert cals, booking_id
         for cal in cals:
             assert cal["method"] == "REQUEST"
@@ -59,7 +64,7 @@ def test_first_sync_binds_everything_and_invites_confirmed_bookings(
     not_invited = set(erp) - set(invited)
     assert not_invited
     for booking_id in not_invited:
-        assert _calendars(tmp_path / "outbox", booking_id) == []
+        assert booking_id not in calendars
     assert engine.store.get_cursor(TENANT) == result.cursor
 
 
