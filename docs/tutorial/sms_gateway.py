@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from munivideo.errors import ConfigurationError, RejectedError, TransientError
+from munivideo.config import parse_settings
+from munivideo.errors import RejectedError, TransientError
 from munivideo.hookspecs import hookimpl
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
@@ -73,15 +74,14 @@ class SmsGatewayNotifier:
 
 
 def make_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> SmsGatewayNotifier:
-    try:
-        return SmsGatewayNotifier(GatewaySettings.model_validate(dict(settings)))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigurationError(
-            f"sms-gateway settings: {first['msg']}",
-            record_id=tenant.id,
-            field="notifiers.settings." + ".".join(str(p) for p in first["loc"]),
-        ) from None
+    validated = parse_settings(
+        GatewaySettings,
+        settings,
+        tenant=tenant,
+        section="notifiers.settings",
+        adapter="sms-gateway",
+    )
+    return SmsGatewayNotifier(validated)
 
 
 @hookimpl
