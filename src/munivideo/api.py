@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -26,6 +26,8 @@ from munivideo.engine import (
     WritebackResult,
     build_engine,
 )
+from munivideo.engine import ingest_events as _ingest_events
+from munivideo.engine import ingest_webhook as _ingest_webhook
 from munivideo.engine import record as _record
 from munivideo.engine import replay as _replay
 from munivideo.engine import sync as _sync
@@ -92,6 +94,15 @@ class Munivideo:
     ) -> RecordResult:
         """Classify one booking's attendance and put its protocol entry in the outbox."""
         return _record(self.engine, events, form, booking_id=booking_id)
+
+    def ingest_events(self, events: Iterable[AttendanceEvent]) -> int:
+        """Keep join/leave events until :meth:`record`; returns how many were new."""
+        return _ingest_events(self.engine, events)
+
+    def ingest_webhook(self, headers: Mapping[str, str], body: bytes) -> int:
+        """Parse a video-provider webhook call and keep its events (see :meth:`ingest_events`);
+        an unreadable payload is quarantined and its error raised."""
+        return _ingest_webhook(self.engine, headers, body)
 
     def writeback(
         self,

@@ -260,3 +260,36 @@ def test_concurrent_workers_share_the_outbox_without_duplicates(
     assert sum(1 for r in results if r.delivered) >= 2  # the work was really shared
     sb.inject("")
     _exactly_once(sb, first, CONFIRMED, docs=1, demands=0)
+
+
+def test_events_from_webhooks_wait_for_the_form_and_bad_payloads_are_quarantined(
+    sb: Sandbox, make_engine: Callable[..., Engine]
+) -> None:
+    import pytest
+
+    from munivideo.engine import ingest_events, ingest_webhook
+    from munivideo.errors import ContractViolationError
+    from munivideo.store import QuarantineKind
+
+    engine = make_engine(sb)
+    booking = _booking(engine, "AG-000001")
+    events = _play.attended(booking)
+    assert ingest_events(engine, events[:2]) == 2
+    assert ingest_events(engine, events) == 2  # a webhook retry repeats events: stored once
+    # the servant's form comes later, without events: the stored ones are used
+    result = record(engine, [], _play.form(booking))
+    assert result.outcome is not None
+    assert result.outcome.value == "attended"
+    item = engine.store.get_item(result.outbox_id or 0)
+    assert item.entry.outcome.value == "attended"
+
+    with pytest.raises(ContractViolationError):
+        ingest_webhook(
+            engine,
+            {"Authorization": "Bearer whatever", "Content-Type": "application/json"},
+            b"{not json",
+        )
+    (bad,) = engine.store.list_quarantine(TENANT)
+    assert bad.kind is QuarantineKind.ATTENDANCE
+    assert bad.record_id.startswith("webhook:")
+    assert bad.raw == "{not json"

@@ -307,3 +307,17 @@ def test_a_restarted_worker_takes_back_its_own_leases_only(store: SqliteStore) -
     assert store.get_item(mine).state is OutboxState.PENDING
     assert store.get_item(theirs).state is OutboxState.IN_FLIGHT
     assert store.audit_trail(mine)[-1].reason.startswith("worker restarted")
+
+
+def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "old.db").close()
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("DROP TABLE attendance_event")
+    conn.execute("DELETE FROM schema_version WHERE version > 1")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(tmp_path / "old.db")
+    assert store.schema_version_found == 1
+    assert store.schema_version() == LATEST
+    assert store.events_for("gravatai", "AG-1") == []
+    store.close()

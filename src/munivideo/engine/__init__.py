@@ -9,7 +9,7 @@ from __future__ import annotations
 from munivideo.engine.context import Engine
 from munivideo.engine.crash import CrashPoints
 from munivideo.engine.keys import external_reference, operation_key
-from munivideo.engine.record import build_entry, classify, record
+from munivideo.engine.record import build_entry, classify, ingest_events, ingest_webhook, record
 from munivideo.engine.replay import replay
 from munivideo.engine.results import RecordResult, ReplayResult, SyncResult, WritebackResult
 from munivideo.engine.service import build_engine
@@ -29,6 +29,8 @@ __all__ = [
     "create_once",
     "deliver",
     "external_reference",
+    "ingest_events",
+    "ingest_webhook",
     "operation_key",
     "record",
     "replay",

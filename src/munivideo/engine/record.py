@@ -6,7 +6,8 @@ write-back is durable and nothing downstream can lose it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from pydantic import ValidationError
@@ -117,7 +118,10 @@ def record(
             raise InvalidRecordError(
                 f"the form is for booking {form.booking_id}", record_id=target, field="booking_id"
             )
-        attendance = classify(engine, booking, [e for e in events if e.booking_id == target], form)
+        # Events that came earlier (webhooks) and the ones given now, each event id once.
+        known = {e.event_id: e for e in engine.store.events_for(engine.tenant_id, target)}
+        known.update((e.event_id, e) for e in events if e.booking_id == target)
+        attendance = classify(engine, booking, list(known.values()), form)
         entry = build_entry(engine, booking, attendance)
         entry = engine.plugins.protocol_entry_prepared(engine.config.tenant, attendance, entry)
     except (RejectedError, ValidationError) as exc:
@@ -138,6 +142,27 @@ def record(
     result.outbox_id = item.id
     result.created = created
     return result
+
+
+def ingest_events(engine: Engine, events: Iterable[AttendanceEvent]) -> int:
+    """Keep join/leave events (deduplicated by event id) until the booking's outcome is
+    recorded; returns how many were new."""
+    return engine.store.add_events(engine.tenant_id, list(events), now=engine.now())
+
+
+def ingest_webhook(engine: Engine, headers: Mapping[str, str], body: bytes) -> int:
+    """Parse one video-provider webhook call and keep its events. A payload the provider
+    cannot read is quarantined (raw body kept) and the error re-raised, so the receiver can
+    answer 400."""
+    try:
+        events = engine.video.parse_webhook(headers, body)
+    except MunivideoError as exc:
+        digest = hashlib.sha256(body).hexdigest()[:16]
+        engine.quarantine(
+            QuarantineKind.ATTENDANCE, f"webhook:{digest}", exc, body.decode("utf-8", "replace")
+        )
+        raise
+    return ingest_events(engine, events)
 
 
 def _bound_booking(engine: Engine, booking_id: str) -> Booking:

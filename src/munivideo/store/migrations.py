@@ -106,6 +106,21 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        "attendance events buffered until the outcome is recorded",
+        """
+        CREATE TABLE attendance_event (
+            tenant_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            booking_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, event_id)
+        );
+        CREATE INDEX attendance_event_booking ON attendance_event (tenant_id, booking_id)
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from munivideo.errors import TransientError
-from munivideo.models import Attendance, Cursor, ProtocolEntry, ProtocolReceipt
+from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.store.records import (
     AuditEntry,
     Binding,
@@ -59,6 +59,13 @@ class Store(Protocol):
     def mark_sent(
         self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
     ) -> None: ...
+
+    # -- attendance events -------------------------------------------------------------------
+    def add_events(
+        self, tenant_id: str, events: Sequence[AttendanceEvent], *, now: datetime
+    ) -> int: ...
+
+    def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]: ...
 
     # -- outbox -----------------------------------------------------------------------------
     def enqueue(

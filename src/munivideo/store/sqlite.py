@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError
-from munivideo.models import Attendance, Cursor, ProtocolEntry, ProtocolReceipt
+from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.redact import redact
 from munivideo.store.migrations import migrate
 from munivideo.store.port import LeaseLostError
@@ -202,6 +202,33 @@ class SqliteStore:
                 "sent_at) VALUES (?, ?, ?, ?, ?)",
                 (tenant_id, key, booking_id, reference, stamp(now)),
             )
+
+    # -- attendance events (from webhooks, before the servant's form) -------------------------
+
+    def add_events(
+        self, tenant_id: str, events: Sequence[AttendanceEvent], *, now: datetime
+    ) -> int:
+        """Keep join/leave events until the outcome is recorded; a repeated event id (webhook
+        retries) is stored once. Returns how many were new."""
+        with self._tx() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO attendance_event (tenant_id, event_id, booking_id, event, "
+                "received_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (tenant_id, e.event_id, e.booking_id, e.model_dump_json(), stamp(now))
+                    for e in events
+                ],
+            )
+            return conn.total_changes - before
+
+    def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]:
+        rows = self._read(
+            "SELECT event FROM attendance_event WHERE tenant_id = ? AND booking_id = ? "
+            "ORDER BY received_at, event_id",
+            (tenant_id, booking_id),
+        )
+        return [AttendanceEvent.model_validate_json(r["event"]) for r in rows]
 
     # -- outbox -----------------------------------------------------------------------------
 
