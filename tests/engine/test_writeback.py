@@ -293,3 +293,23 @@ def test_events_from_webhooks_wait_for_the_form_and_bad_payloads_are_quarantined
     assert bad.kind is QuarantineKind.ATTENDANCE
     assert bad.record_id.startswith("webhook:")
     assert bad.raw == "{not json"
+
+
+def test_an_erp_that_cannot_dedupe_or_look_up_gets_no_blind_retry(
+    munivideo_sandbox_factory: Callable[..., Sandbox], make_engine: Callable[..., Engine]
+) -> None:
+    sb = munivideo_sandbox_factory(dialect="rest")
+    settings = dict(make_engine(sb).config.erp.settings)
+    settings["capabilities"] = {
+        "honours_idempotency_key": False,
+        "lookup_by_external_reference": False,
+    }
+    engine = make_engine(sb, erp={"settings": settings})
+    _record_attended(engine, "AG-000001")
+    sb.inject("criarProtocolo=drop_after_commit#1")
+    result = writeback(engine, wait_seconds=2)
+    assert result.dead_lettered == 1
+    (item,) = engine.store.list_items(TENANT)
+    assert item.state is OutboxState.FAILED
+    assert item.last_error_type == "UnverifiableCreateError"
+    assert len(sb.protocols()) == 1  # it did land once, and was not created again

@@ -37,6 +37,12 @@ log = logging.getLogger("munivideo.engine.writeback")
 Progress = Callable[[int], None]
 
 
+class UnverifiableCreateError(RejectedError):
+    """A create's outcome is unknown and the ERP can neither deduplicate by key nor be asked by
+    external reference: retrying could duplicate the protocol, so a person must check the ERP
+    (then replay the row, or mark it done there)."""
+
+
 def create_once(
     erp: ErpAdapter, entry: ProtocolEntry, key: str, *, probe_first: bool
 ) -> ProtocolReceipt:
@@ -45,6 +51,23 @@ def create_once(
     Also covers ERPs that enforce a unique external reference: a refusal of a create whose
     earlier attempt landed is resolved by looking the protocol up.
     """
+    caps = erp.capabilities
+    if not (caps.honours_idempotency_key or caps.lookup_by_external_reference):
+        if probe_first:
+            raise UnverifiableCreateError(
+                "an earlier attempt may have created this protocol and the ERP cannot tell",
+                record_id=entry.external_reference,
+                field="external_reference",
+            )
+        try:
+            return erp.create_protocol(entry, key)
+        except AmbiguousError as exc:
+            raise UnverifiableCreateError(
+                f"the create may or may not have happened ({exc.message}); the ERP has neither "
+                "idempotency keys nor lookup by reference: check it before replaying",
+                record_id=entry.external_reference,
+                field="external_reference",
+            ) from exc
     helper: Any = None
     try:
         helper = importlib.import_module("munivideo.transport.idempotency").create_exactly_once
