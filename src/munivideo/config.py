@@ -103,7 +103,13 @@ def _redact_tree(value: Any) -> Any:
     return value
 
 
-def _resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
+def resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    """Replace every ``{ env = "NAME" }`` in ``value`` by ``SecretStr(env[NAME])``.
+
+    The rule every munivideo file follows (tenant files, live-ERP files): a secret is never
+    written in the file, a plain string under a secret-looking key is refused, a missing variable
+    is an error naming the key. ``path`` is the dotted key of ``value`` (``""`` at the top).
+    """
     if isinstance(value, Mapping):
         if set(value) == {"env"}:
             name = value["env"]
@@ -112,9 +118,9 @@ def _resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
                     f"environment variable {name} is not set", field=path or None
                 )
             return SecretStr(env[name])
-        return {k: _resolve_secrets(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
+        return {k: resolve_secrets(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_secrets(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+        return [resolve_secrets(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
     key = path.rsplit(".", 1)[-1].lower()
     # An address is not a secret: ``token_url`` names where tokens come from.
     if isinstance(value, str) and not key.endswith("_url") and any(h in key for h in _SECRET_HINTS):
@@ -128,7 +134,7 @@ def parse_config(
     data: Mapping[str, Any], *, source: str = "<config>", env: Mapping[str, str] | None = None
 ) -> TenantConfig:
     """Validate a configuration mapping (as read from TOML)."""
-    resolved = _resolve_secrets(dict(data), "", os.environ if env is None else env)
+    resolved = resolve_secrets(dict(data), "", os.environ if env is None else env)
     try:
         return TenantConfig.model_validate(resolved)
     except ValidationError as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev set
+import jsonschema
 from lxml import etree
 
 from munivideo.contract_tools.openapi_model import load_document, operations, resolve

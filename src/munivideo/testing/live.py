@@ -92,7 +92,7 @@ def load_live_config(path: Path) -> Any:
 
     from pydantic import ValidationError
 
-    from munivideo.config import _resolve_secrets  # the tenant files' {env = ...} rule
+    from munivideo.config import resolve_secrets
     from munivideo.errors import ConfigurationError
 
     try:
@@ -103,7 +103,7 @@ def load_live_config(path: Path) -> Any:
         raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
     model = _live_model()
     try:
-        return model.model_validate(_resolve_secrets(raw, "", _environ()))
+        return model.model_validate(resolve_secrets(raw, "", _environ()))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
