@@ -527,10 +527,17 @@ class SqliteStore:
                         record_id=str(item_id),
                         field="tenant_id",
                     )
+                if row["state"] != OutboxState.FAILED:
+                    # in_flight -> pending is a requeue, not a replay: only dead letters replay
+                    raise LifecycleError(
+                        f"only failed items can be replayed; this one is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
                 self._move(conn, row, OutboxState.PENDING, actor, f"replay: {reason}", ts)
                 conn.execute(
                     "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
-                    "updated_at = ? WHERE id = ?",
+                    "lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
                     (ts, ts, item_id),
                 )
                 out.append(

@@ -1,0 +1,120 @@
+"""Property test: any sequence of outbox operations keeps the state machine's invariants."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from munivideo.errors import LifecycleError
+from munivideo.store import (
+    TRANSITIONS,
+    LeaseLostError,
+    OutboxState,
+    SqliteStore,
+)
+
+from ._factories import T0, attendance, binding, entry
+
+WORKERS = ("w1", "w2", "w3")
+IDS = [f"AG-{i}" for i in range(4)]
+
+
+class OutboxMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = SqliteStore(":memory:")
+        self.now = T0
+        self.items: dict[str, int] = {}
+        self.delivered: set[int] = set()
+        for booking_id in IDS:
+            self.store.save_binding(binding(booking_id))
+            item, _ = self.store.enqueue(
+                "gravatai", attendance(booking_id), entry(booking_id), max_attempts=3, now=T0
+            )
+            self.items[booking_id] = item.id
+
+    @rule(seconds=st.integers(0, 40))
+    def time_passes(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    @rule(worker=st.sampled_from(WORKERS), limit=st.integers(1, 3))
+    def claim(self, worker: str, limit: int) -> None:
+        for item in self.store.claim(worker, limit=limit, lease_seconds=30, now=self.now):
+            assert item.state is OutboxState.IN_FLIGHT
+            assert item.id not in self.delivered
+
+    @rule(worker=st.sampled_from(WORKERS), booking=st.sampled_from(IDS))
+    def complete(self, worker: str, booking: str) -> None:
+        try:
+            self.store.record_step(self.items[booking], worker, "create", "x", now=self.now)
+            self.store.complete(self.items[booking], worker, now=self.now)
+        except LeaseLostError:
+            return
+        self.delivered.add(self.items[booking])
+
+    @rule(
+        worker=st.sampled_from(WORKERS),
+        booking=st.sampled_from(IDS),
+        to=st.sampled_from([OutboxState.PENDING, OutboxState.FAILED]),
+    )
+    def fail(self, worker: str, booking: str, to: OutboxState) -> None:
+        try:
+            self.store.fail(
+                self.items[booking],
+                worker,
+                to_state=to,
+                next_attempt_at=self.now,
+                error_type="TransientError",
+                message="x",
+                now=self.now,
+            )
+        except LeaseLostError:
+            return
+
+    @rule()
+    def requeue(self) -> None:
+        self.store.requeue_stale(now=self.now)
+
+    @rule(worker=st.sampled_from(WORKERS))
+    def restart(self, worker: str) -> None:
+        self.store.release_owner(worker, now=self.now)
+
+    @rule(booking=st.sampled_from(IDS))
+    def replay(self, booking: str) -> None:
+        try:
+            self.store.replay(
+                tenant_id="gravatai",
+                item_ids=[self.items[booking]],
+                actor="ops",
+                reason="x",
+                now=self.now,
+            )
+        except LifecycleError:
+            assert self.store.get_item(self.items[booking]).state is not OutboxState.FAILED
+
+    @invariant()
+    def states_and_trails_are_consistent(self) -> None:
+        for item in self.store.list_items("gravatai"):
+            trail = self.store.audit_trail(item.id)
+            assert trail[0].from_state is None
+            for step in trail[1:]:
+                assert step.from_state is not None
+                assert step.to_state in TRANSITIONS[step.from_state]
+            assert trail[-1].to_state is item.state
+            if item.id in self.delivered:
+                assert item.state is OutboxState.DELIVERED
+            if item.state is OutboxState.IN_FLIGHT:
+                assert item.lease_owner in WORKERS
+                assert item.lease_expires_at is not None
+            else:
+                assert item.lease_owner is None
+
+    def teardown(self) -> None:
+        self.store.close()
+
+
+TestOutboxMachine = OutboxMachine.TestCase
+TestOutboxMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
