@@ -1,7 +1,11 @@
 """munivideo: video attendance for municipal ERPs.
 
-The public API is re-exported here; private modules start with ``_``.
+The public API is re-exported here; private modules start with ``_``. The engine's names
+(:class:`Munivideo` and its result types) load on first use, so ``import munivideo`` stays light
+for code that only needs the models.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from munivideo.__about__ import __version__
 from munivideo.config import TenantConfig, load_config, parse_config
@@ -63,6 +67,7 @@ __all__ = [
     "Applicant",
     "Attendance",
     "AttendanceEvent",
+    "AuditEntry",
     "Booking",
     "BookingPage",
     "BookingStatus",
@@ -86,10 +91,13 @@ __all__ = [
     "JoinLink",
     "LifecycleError",
     "Locale",
+    "Munivideo",
     "MunivideoError",
     "NotFoundError",
     "Notifier",
     "OutboundMessage",
+    "OutboxItem",
+    "OutboxState",
     "Outcome",
     "OutcomeForm",
     "Participant",
@@ -98,22 +106,65 @@ __all__ = [
     "Plugins",
     "ProtocolEntry",
     "ProtocolReceipt",
+    "QuarantineItem",
+    "RecordResult",
     "Recovery",
     "RejectedError",
     "RejectedRecord",
+    "ReplayResult",
     "Role",
     "Room",
     "Servant",
     "Service",
+    "SyncResult",
     "Tenant",
     "TenantConfig",
+    "TenantStatus",
     "TransientError",
     "VerifiedDocument",
     "VetoedError",
     "VideoProvider",
+    "WritebackResult",
     "__version__",
     "hookimpl",
     "load_config",
     "load_plugins",
     "parse_config",
 ]
+
+_ENGINE_NAMES = frozenset(
+    {
+        "AuditEntry",
+        "Munivideo",
+        "OutboxItem",
+        "OutboxState",
+        "QuarantineItem",
+        "RecordResult",
+        "ReplayResult",
+        "SyncResult",
+        "TenantStatus",
+        "WritebackResult",
+    }
+)
+
+if TYPE_CHECKING:
+    from munivideo.api import (
+        AuditEntry,
+        Munivideo,
+        OutboxItem,
+        OutboxState,
+        QuarantineItem,
+        RecordResult,
+        ReplayResult,
+        SyncResult,
+        TenantStatus,
+        WritebackResult,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENGINE_NAMES:
+        from munivideo import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'munivideo' has no attribute {name!r}")

@@ -1,6 +1,8 @@
-"""A small built-in invitation renderer, used only while ``munivideo.invitations`` offers no
-``render_invitation``: it keeps the engine runnable on its own; the real renderer wins as soon as
-it is importable."""
+"""The servant's invitation (and the citizen's when their service has no configured mapping).
+
+``munivideo.invitations.render_invitation`` renders the citizen's invitation from tenant
+templates; the servant needs less: the slot, the room link with moderator rights and a calendar
+file with the same UID, so this small renderer serves them."""
 
 from __future__ import annotations
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
 
 from munivideo.engine.compat import render_fallback
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import operation_key
 from munivideo.errors import InvalidRecordError
+from munivideo.invitations import invitation_messages, render_invitation
 from munivideo.models import (
     Booking,
     Channel,
@@ -24,22 +23,6 @@ from munivideo.models import (
 
 LONG_SMS_SEGMENTS = 12
 log = logging.getLogger("munivideo.engine.invite")
-
-
-def _real_renderer() -> Any | None:
-    try:
-        module = importlib.import_module("munivideo.invitations")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "render_invitation", None)
-
-
-def _real_messages() -> Any | None:
-    try:
-        module = importlib.import_module("munivideo.invitations")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "invitation_messages", None)
 
 
 def render(
@@ -62,21 +45,17 @@ def render(
         name = booking.servant.name if booking.servant else ""
         locale = config.locale
     organizer = _organizer(engine)
-    real = _real_renderer()
-    invitation: Invitation | None = None
-    if real is not None:
-        invitation = _call_real(
-            real,
-            engine,
-            booking,
-            room,
-            link,
-            uid=uid,
-            sequence=sequence,
-            method=method,
-            locale=locale,
-            role=role,
-        )
+    invitation = _render_citizen(
+        engine,
+        booking,
+        room,
+        link,
+        uid=uid,
+        sequence=sequence,
+        method=method,
+        locale=locale,
+        role=role,
+    )
     if invitation is None:
         invitation = render_fallback(
             config.tenant,
@@ -94,8 +73,7 @@ def render(
     return engine.plugins.invitation_rendered(config.tenant, booking, invitation)
 
 
-def _call_real(
-    real: Any,
+def _render_citizen(
     engine: Engine,
     booking: Booking,
     room: Room,
@@ -124,7 +102,7 @@ def _call_real(
     # The engine owns SEQUENCE (it may run ahead of the ERP's counter when only the room moved).
     args = (engine.config.tenant, booking.model_copy(update={"sequence": sequence}), service)
     try:
-        invitation: Invitation = real(
+        invitation = render_invitation(
             *args, room, link, method, locale=locale, templates_dir=engine.config.templates_dir
         )
     except InvalidRecordError as exc:
@@ -133,7 +111,7 @@ def _call_real(
         # A credential-bearing link (a Jitsi JWT) does not fit the SMS budget. Holding back the
         # e-mail and the calendar file for that would be worse than a long SMS: allow one.
         log.warning("booking %s: %s; sending a longer SMS", booking.id, exc.message)
-        invitation = real(
+        invitation = render_invitation(
             *args,
             room,
             link,
@@ -161,39 +139,25 @@ def messages(
     base = operation_key(
         tid, booking.id, "invitation", f"{invitation.sequence}", invitation.method.value, role.value
     )
-    real = _real_messages()
-    if role is Role.CITIZEN and real is not None:
-        built: list[OutboundMessage] = real(invitation, booking)
+    if role is Role.CITIZEN:
+        built = invitation_messages(invitation, booking)
         return [
             m.model_copy(update={"idempotency_key": f"{base}:{m.channel.value}"}) for m in built
         ]
-    out: list[OutboundMessage] = []
-    if role is Role.CITIZEN:
-        email, phone = booking.citizen.email, booking.citizen.phone
-    else:
-        email, phone = (booking.servant.email if booking.servant else None), None
-    if email:
-        out.append(
-            OutboundMessage(
-                booking_id=booking.id,
-                channel=Channel.EMAIL,
-                to=str(email),
-                subject=invitation.subject,
-                text=invitation.text,
-                html=invitation.html,
-                ics=invitation.ics,
-                ics_method=invitation.method,
-                idempotency_key=f"{base}:email",
-            )
+    # The servant is reached by e-mail only (the calendar file matters most to them).
+    email = booking.servant.email if booking.servant else None
+    if email is None:
+        return []
+    return [
+        OutboundMessage(
+            booking_id=booking.id,
+            channel=Channel.EMAIL,
+            to=str(email),
+            subject=invitation.subject,
+            text=invitation.text,
+            html=invitation.html,
+            ics=invitation.ics,
+            ics_method=invitation.method,
+            idempotency_key=f"{base}:email",
         )
-    if phone:
-        out.append(
-            OutboundMessage(
-                booking_id=booking.id,
-                channel=Channel.SMS,
-                to=str(phone),
-                text=invitation.sms,
-                idempotency_key=f"{base}:sms",
-            )
-        )
-    return out
+    ]

@@ -10,12 +10,10 @@ but was not recorded is answered as a replay, never done twice.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import operation_key
@@ -31,6 +29,7 @@ from munivideo.ports import ErpAdapter
 from munivideo.store.port import LeaseLostError
 from munivideo.store.records import OutboxItem
 from munivideo.store.states import backoff_delay, next_attempt_at, route_failure
+from munivideo.transport.idempotency import create_exactly_once
 
 log = logging.getLogger("munivideo.engine.writeback")
 
@@ -68,43 +67,15 @@ def create_once(
                 record_id=entry.external_reference,
                 field="external_reference",
             ) from exc
-    helper: Any = None
     try:
-        helper = importlib.import_module("munivideo.transport.idempotency").create_exactly_once
-    except (ModuleNotFoundError, AttributeError):
-        helper = None
-    try:
-        if helper is not None:
-            receipt: ProtocolReceipt = helper(
-                erp, entry, key, max_attempts=2, probe_first=probe_first, backoff_seconds=0.05
-            )
-            return receipt
-        return _create_once_builtin(erp, entry, key, probe_first=probe_first)
+        return create_exactly_once(
+            erp, entry, key, max_attempts=2, probe_first=probe_first, backoff_seconds=0.05
+        )
     except RejectedError:
         if erp.capabilities.lookup_by_external_reference:
             found = erp.find_protocol(entry.external_reference)
             if found is not None:
                 return found
-        raise
-
-
-def _create_once_builtin(
-    erp: ErpAdapter, entry: ProtocolEntry, key: str, *, probe_first: bool
-) -> ProtocolReceipt:
-    caps = erp.capabilities
-    if probe_first and caps.lookup_by_external_reference:
-        found = erp.find_protocol(entry.external_reference)
-        if found is not None:
-            return found
-    try:
-        return erp.create_protocol(entry, key)
-    except AmbiguousError:
-        if caps.lookup_by_external_reference:
-            found = erp.find_protocol(entry.external_reference)
-            if found is not None:
-                return found
-        if caps.honours_idempotency_key:
-            return erp.create_protocol(entry, key)
         raise
 
 
