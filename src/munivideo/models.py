@@ -213,6 +213,33 @@ class Room(_Model):
     provider_ref: str = ""
     closed: bool = False
 
+    def rescheduled(self, booking: Booking, *, early_open_minutes: int, grace_minutes: int) -> Room:
+        """The same room (same name, same links) with its window moved to the booking's slot.
+
+        Raises :class:`LifecycleError` for a closed room: a cancelled booking is not reopened.
+        """
+        if self.closed:
+            raise LifecycleError(
+                "a closed room cannot be rescheduled",
+                record_id=self.booking_id,
+                field="room.closed",
+            )
+        valid_from, valid_until = room_window(
+            booking, early_open_minutes=early_open_minutes, grace_minutes=grace_minutes
+        )
+        return self.model_copy(update={"valid_from": valid_from, "valid_until": valid_until})
+
+
+def room_window(
+    booking: Booking, *, early_open_minutes: int, grace_minutes: int
+) -> tuple[datetime, datetime]:
+    """When a booking's room is open: from ``early_open_minutes`` before the slot to
+    ``grace_minutes`` after it. Join links expire with the window."""
+    return (
+        booking.start - timedelta(minutes=early_open_minutes),
+        booking.end + timedelta(minutes=grace_minutes),
+    )
+
 
 class JoinLink(_Model):
     """A per-participant join link. The URL carries a credential: it is masked in ``repr``."""

@@ -121,3 +121,30 @@ def test_join_link_repr_hides_the_credential() -> None:
 def test_citizen_document_prefers_cpf() -> None:
     both = Citizen(name="Empresa", cpf="52998224725", cnpj="11222333000181")  # type: ignore[arg-type]
     assert both.document == "52998224725"
+
+
+def test_room_window_and_reschedule_keep_the_room_and_refuse_a_closed_one() -> None:
+    from munivideo.models import Room, room_window
+
+    booking = make_booking(status=BookingStatus.CONFIRMED)
+    opens, closes = room_window(booking, early_open_minutes=15, grace_minutes=30)
+    assert opens == START - timedelta(minutes=15)
+    assert closes == booking.end + timedelta(minutes=30)
+    room = Room(
+        booking_id=booking.id,
+        provider="jitsi",
+        name="gravatai-abc",
+        base_url="https://meet.example",
+        valid_from=opens,
+        valid_until=closes,
+    )
+    moved_booking = booking.reschedule(
+        START + timedelta(days=2), START + timedelta(days=2, minutes=30), at=START
+    )
+    moved = room.rescheduled(moved_booking, early_open_minutes=15, grace_minutes=30)
+    assert moved.name == room.name
+    assert moved.valid_from == START + timedelta(days=2, minutes=-15)
+    closed = room.model_copy(update={"closed": True})
+    with pytest.raises(LifecycleError) as info:
+        closed.rescheduled(moved_booking, early_open_minutes=15, grace_minutes=30)
+    assert info.value.field == "room.closed"

@@ -21,7 +21,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 from xml.etree.ElementTree import Element
@@ -49,6 +49,7 @@ from munivideo.models import (
     Role,
     Room,
     Tenant,
+    room_window,
 )
 from munivideo.ports import VideoProviderFactory
 
@@ -161,9 +162,11 @@ class BbbProvider:
     # -- VideoProvider ---------------------------------------------------------------------
 
     def _window(self, booking: Booking) -> tuple[datetime, datetime]:
-        early = timedelta(minutes=self.settings.early_open_minutes)
-        grace = timedelta(minutes=self.settings.grace_minutes)
-        return booking.start - early, booking.end + grace
+        return room_window(
+            booking,
+            early_open_minutes=self.settings.early_open_minutes,
+            grace_minutes=self.settings.grace_minutes,
+        )
 
     def create_room(self, booking: Booking) -> Room:
         valid_from, valid_until = self._window(booking)
@@ -200,14 +203,11 @@ class BbbProvider:
         self._call("create", params, room.booking_id)
 
     def update_room(self, room: Room, booking: Booking) -> Room:
-        if room.closed:
-            raise LifecycleError(
-                "a closed room cannot be rescheduled",
-                record_id=room.booking_id,
-                field="room.closed",
-            )
-        valid_from, valid_until = self._window(booking)
-        return room.model_copy(update={"valid_from": valid_from, "valid_until": valid_until})
+        return room.rescheduled(
+            booking,
+            early_open_minutes=self.settings.early_open_minutes,
+            grace_minutes=self.settings.grace_minutes,
+        )
 
     def close_room(self, room: Room) -> Room:
         params = {

@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +43,7 @@ from munivideo.models import (
     Role,
     Room,
     Tenant,
+    room_window,
 )
 from munivideo.ports import VideoProviderFactory
 
@@ -110,9 +111,11 @@ class JitsiProvider:
         self.subject = settings.subject or (urlsplit(self.base_url).hostname or "")
 
     def _window(self, booking: Booking) -> tuple[datetime, datetime]:
-        early = timedelta(minutes=self.settings.early_open_minutes)
-        grace = timedelta(minutes=self.settings.grace_minutes)
-        return booking.start - early, booking.end + grace
+        return room_window(
+            booking,
+            early_open_minutes=self.settings.early_open_minutes,
+            grace_minutes=self.settings.grace_minutes,
+        )
 
     def create_room(self, booking: Booking) -> Room:
         valid_from, valid_until = self._window(booking)
@@ -127,14 +130,11 @@ class JitsiProvider:
         )
 
     def update_room(self, room: Room, booking: Booking) -> Room:
-        if room.closed:
-            raise LifecycleError(
-                "a closed room cannot be rescheduled",
-                record_id=room.booking_id,
-                field="room.closed",
-            )
-        valid_from, valid_until = self._window(booking)
-        return room.model_copy(update={"valid_from": valid_from, "valid_until": valid_until})
+        return room.rescheduled(
+            booking,
+            early_open_minutes=self.settings.early_open_minutes,
+            grace_minutes=self.settings.grace_minutes,
+        )
 
     def close_room(self, room: Room) -> Room:
         return room.model_copy(update={"closed": True})
