@@ -21,8 +21,8 @@ from munivideo.sandbox.store import Store
 
 
 class _Handler(WSGIRequestHandler):
-    # Keep-alive needs HTTP/1.1; TCP_NODELAY avoids the ~40 ms Nagle/delayed-ACK stall per call
-    # when headers and body leave in separate writes on a kept-alive connection.
+    # TCP_NODELAY avoids the ~40 ms Nagle/delayed-ACK stall when headers and body leave in
+    # separate writes. (werkzeug still answers `Connection: close`: one connection per call.)
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
