@@ -47,8 +47,6 @@ class StoreConfig(_Section):
 
 class AttendanceConfig(_Section):
     min_overlap_minutes: float = Field(default=3.0, ge=0)
-    early_open_minutes: int = Field(default=15, ge=0, le=240)
-    grace_minutes: int = Field(default=30, ge=0, le=240)
 
 
 class WritebackConfig(_Section):
