@@ -1,10 +1,8 @@
-"""The server itself: TCP_NODELAY + keep-alive, inspection API, seeds, CLI."""
+"""The server itself: TCP_NODELAY on accepted sockets, inspection API, seeds, CLI."""
 
 from __future__ import annotations
 
 import socket
-import statistics
-import time
 
 import requests
 from click.testing import CliRunner
@@ -14,21 +12,6 @@ from munivideo.sandbox.cli import sandbox as sandbox_cli
 from munivideo.sandbox.seeds import make_cpf
 from munivideo.sandbox.store import Store
 from munivideo.values import Cpf
-
-
-def test_keep_alive_calls_do_not_stall(sb: Sandbox) -> None:
-    """Without TCP_NODELAY each kept-alive call stalls ~40 ms (Nagle + delayed ACK)."""
-    session = requests.Session()
-    url = f"{sb.base_url}/_sandbox/health"
-    session.get(url, timeout=5)
-    timings = []
-    for _ in range(30):
-        start = time.perf_counter()
-        session.get(url, timeout=5)
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.02
-    # one connection served every call
-    assert len(session.adapters["http://"].poolmanager.pools) == 1
 
 
 def test_accepted_sockets_have_tcp_nodelay(sb: Sandbox) -> None:
@@ -111,13 +94,12 @@ def test_seed_data_is_realistic() -> None:
     assert {b["codigoServico"] for b in bookings} == {"IPTU", "ISS", "ITBI", "NFSE", "SESMT", "RH"}
 
 
-def test_bulk_seed_is_fast_and_pages_in_order() -> None:
-    store = Store()
-    start = time.perf_counter()
+def test_bulk_seed_pages_in_order() -> None:
+    # Speed is a benchmark matter (benchmarks/bench_sync.py seeds 100k), never a unit test.
     from munivideo.sandbox.seeds import bulk_seed
 
+    store = Store()
     bulk_seed(store, 20_000)
-    assert time.perf_counter() - start < 5
     first, more = store.list_bookings(None, 500)
     assert more
     last = first[-1]
