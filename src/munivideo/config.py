@@ -128,32 +128,52 @@ def resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
     return value
 
 
+def validation_error(
+    exc: ValidationError, *, source: str, section: str = "", record_id: str | None = None
+) -> ConfigurationError:
+    """One :class:`ConfigurationError` for a pydantic error: ``field`` is the first offending
+    key (prefixed by ``section``), the message lists every problem."""
+    errors = exc.errors()
+    first = ".".join(str(p) for p in errors[0]["loc"])
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in errors
+    )
+    where = ".".join(part for part in (section, first) if part)
+    return ConfigurationError(f"{source}: {problems}", record_id=record_id, field=where or None)
+
+
+def validate_file_data(
+    model: type[S], data: Mapping[str, Any], *, source: str, env: Mapping[str, str] | None = None
+) -> S:
+    """Resolve ``{ env = ... }`` secrets in ``data`` and validate it as ``model``."""
+    resolved = resolve_secrets(dict(data), "", os.environ if env is None else env)
+    try:
+        return model.model_validate(resolved)
+    except ValidationError as exc:
+        raise validation_error(exc, source=source) from None
+
+
 def parse_config(
     data: Mapping[str, Any], *, source: str = "<config>", env: Mapping[str, str] | None = None
 ) -> TenantConfig:
     """Validate a configuration mapping (as read from TOML)."""
-    resolved = resolve_secrets(dict(data), "", os.environ if env is None else env)
+    return validate_file_data(TenantConfig, data, source=source, env=env)
+
+
+def read_toml(path: Path, *, what: str = "configuration file") -> dict[str, Any]:
+    """Read a TOML file; a missing or malformed file is a :class:`ConfigurationError`."""
     try:
-        return TenantConfig.model_validate(resolved)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"{source}: {problems}", field=where) from None
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{what} {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> TenantConfig:
     """Read and validate one tenant's TOML file; relative paths resolve next to the file."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"configuration file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
-    config = parse_config(raw, source=str(path), env=env)
+    config = parse_config(read_toml(path), source=str(path), env=env)
     if config.templates_dir is not None and not config.templates_dir.is_absolute():
         config = config.model_copy(update={"templates_dir": path.parent / config.templates_dir})
     return config
@@ -175,13 +195,6 @@ def parse_settings(
     try:
         return model.model_validate(dict(settings))
     except ValidationError as exc:
-        errors = exc.errors()
-        first = ".".join(str(p) for p in errors[0]["loc"])
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in errors
-        )
-        raise ConfigurationError(
-            f"{adapter} settings: {problems}",
-            record_id=tenant.id,
-            field=f"{section}.{first}" if first else section,
+        raise validation_error(
+            exc, source=f"{adapter} settings", section=section, record_id=tenant.id
         ) from None

@@ -88,26 +88,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def load_live_config(path: Path) -> Any:
     """Read and validate a live-ERP file; returns a :class:`LiveErpConfig`."""
-    import tomllib
+    from munivideo.config import read_toml, validate_file_data
 
-    from pydantic import ValidationError
-
-    from munivideo.config import resolve_secrets
-    from munivideo.errors import ConfigurationError
-
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"live ERP file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
-    model = _live_model()
-    try:
-        return model.model_validate(resolve_secrets(raw, "", _environ()))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}", field=where) from None
+    raw = read_toml(path, what="live ERP file")
+    return validate_file_data(_live_model(), raw, source=str(path), env=_environ())
 
 
 def _environ() -> Mapping[str, str]:
