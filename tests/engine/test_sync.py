@@ -61,6 +61,8 @@ def test_first_sync_binds_everything_and_invites_confirmed_bookings(
             event = cal.walk("VEVENT")[0]
             assert str(event["uid"]) == binding.invitation_uid
             assert int(event["sequence"]) == binding.booking.sequence
+            # citizen and servant calendars name one organizer: the configured sender
+            assert str(event["organizer"]) == "mailto:atendimento@gravatai.example.gov.br"
     not_invited = set(erp) - set(invited)
     assert not_invited
     for booking_id in not_invited:

@@ -50,11 +50,11 @@ def render(
         booking,
         room,
         link,
-        uid=uid,
         sequence=sequence,
         method=method,
         locale=locale,
         role=role,
+        organizer=organizer,
     )
     if invitation is None:
         invitation = render_fallback(
@@ -79,11 +79,11 @@ def _render_citizen(
     room: Room,
     link: JoinLink | None,
     *,
-    uid: str,
     sequence: int,
     method: InvitationMethod,
     locale: Locale,
     role: Role,
+    organizer: str,
 ) -> Invitation | None:
     """Adapter onto ``munivideo.invitations.render_invitation``, which renders the citizen's
     invitation (templates per tenant, SMS segment budget, VTIMEZONE). Servant invitations stay
@@ -103,7 +103,13 @@ def _render_citizen(
     args = (engine.config.tenant, booking.model_copy(update={"sequence": sequence}), service)
     try:
         invitation = render_invitation(
-            *args, room, link, method, locale=locale, templates_dir=engine.config.templates_dir
+            *args,
+            room,
+            link,
+            method,
+            locale=locale,
+            templates_dir=engine.config.templates_dir,
+            organizer_email=organizer,
         )
     except InvalidRecordError as exc:
         if exc.field != "sms":
@@ -119,6 +125,7 @@ def _render_citizen(
             locale=locale,
             templates_dir=engine.config.templates_dir,
             max_sms_segments=LONG_SMS_SEGMENTS,
+            organizer_email=organizer,
         )
     return invitation
 

@@ -33,8 +33,3 @@ def booking_fingerprint(booking: Booking) -> str:
 
 def short_hash(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
-
-
-def invitation_uid(tenant_id: str, booking_id: str) -> str:
-    """One calendar UID for the booking's whole life."""
-    return f"{short_hash(tenant_id, booking_id)}-{booking_id}@munivideo"

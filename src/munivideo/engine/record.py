@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from munivideo import attendance as attendance_rules
 from munivideo.engine.context import Engine
-from munivideo.engine.keys import booking_fingerprint, external_reference, invitation_uid
+from munivideo.engine.keys import booking_fingerprint, external_reference
 from munivideo.engine.results import RecordResult
 from munivideo.errors import InvalidRecordError, MunivideoError, RejectedError
+from munivideo.invitations import booking_uid
 from munivideo.models import (
     AccessLevel,
     Applicant,
@@ -178,7 +179,7 @@ def _bound_booking(engine: Engine, booking_id: str) -> Booking:
             booking_id=booking.id,
             booking=booking,
             fingerprint=booking_fingerprint(booking),
-            invitation_uid=invitation_uid(engine.tenant_id, booking.id),
+            invitation_uid=booking_uid(engine.tenant_id, booking.id),
             created_at=now,
             updated_at=now,
         )

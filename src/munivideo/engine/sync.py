@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from munivideo.engine import invite
 from munivideo.engine.context import Engine
-from munivideo.engine.keys import booking_fingerprint, invitation_uid, short_hash
+from munivideo.engine.keys import booking_fingerprint, short_hash
 from munivideo.engine.results import SyncResult
 from munivideo.errors import InvalidRecordError, MunivideoError, RejectedError, TransientError
+from munivideo.invitations import booking_uid
 from munivideo.models import (
     Booking,
     BookingStatus,
@@ -141,7 +142,7 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
                     booking_id=booking.id,
                     booking=booking,
                     fingerprint=fingerprint,
-                    invitation_uid=invitation_uid(tenant_id, booking.id),
+                    invitation_uid=booking_uid(tenant_id, booking.id),
                     created_at=now,
                     updated_at=now,
                 )
@@ -182,7 +183,7 @@ def _process(
             booking_id=booking.id,
             booking=booking,
             fingerprint="",
-            invitation_uid=invitation_uid(tenant.id, booking.id),
+            invitation_uid=booking_uid(tenant.id, booking.id),
             created_at=now,
             updated_at=now,
         )
@@ -324,7 +325,6 @@ def _invite(
         invitation = invite.render(
             engine, booking, room, link, role=role, uid=uid, sequence=sequence, method=method
         )
-        uid = invitation.uid  # the renderer may own the UID; every later render reuses it
         for message in invite.messages(engine, booking, invitation, role):
             for notifier in engine.notifiers:
                 key = f"{message.idempotency_key}:{notifier.name}"
