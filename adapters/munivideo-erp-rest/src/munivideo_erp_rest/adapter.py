@@ -140,7 +140,7 @@ class RestErpAdapter:
             sleep=self._sleep,
         )
 
-    def _receipt(self, doc: Any, record_id: str | None) -> ProtocolReceipt:
+    def _receipt(self, doc: Any) -> ProtocolReceipt:
         if not isinstance(doc, Mapping):
             raise MalformedResponseError("protocol answer is not an object")
         return self.mappers.receipt.to_canonical(doc)
@@ -229,7 +229,7 @@ class RestErpAdapter:
             json=body,
             key=idempotency_key,
         )
-        return self._receipt(doc, entry.booking_id)
+        return self._receipt(doc)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
         body = self._call(
@@ -243,7 +243,7 @@ class RestErpAdapter:
         items = body.get(self.api["items"]) if isinstance(body, Mapping) else None
         if not isinstance(items, list):
             raise MalformedResponseError("buscarPorReferenciaExterna: no item list")
-        return self._receipt(items[0], external_reference) if items else None
+        return self._receipt(items[0]) if items else None
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
