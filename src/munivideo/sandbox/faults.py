@@ -34,7 +34,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from munivideo.errors import ConfigurationError
 
@@ -49,17 +49,7 @@ Action = Literal[
     "drop",
     "drop_after_commit",
 ]
-ACTIONS: tuple[str, ...] = (
-    "latency",
-    "timeout",
-    "error",
-    "unavailable",
-    "ratelimit",
-    "fault",
-    "malformed",
-    "drop",
-    "drop_after_commit",
-)
+ACTIONS: tuple[str, ...] = get_args(Action)
 OPERATIONS: tuple[str, ...] = (
     "obterToken",
     "listarAlterados",
