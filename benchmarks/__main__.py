@@ -2,6 +2,10 @@
 
 ``python -m benchmarks`` runs all; ``python -m benchmarks erp sync`` runs ``bench_erp`` and
 ``bench_sync`` only. Each benchmark prints its own table with ratios against its baseline.
+``--smoke`` runs each with tiny sizes and budgets (what ``make test`` does, so no benchmark can
+rot): the same code paths and invariants, no figures worth reading.
+
+Every ``bench_*.py`` module defines ``main(argv: list[str] | None = None, *, smoke: bool = False)``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    smoke = "--smoke" in argv
+    argv = [a for a in argv if a != "--smoke"]
     here = Path(__file__).parent
     names = sorted(p.stem for p in here.glob("bench_*.py"))
     wanted = [f"bench_{a.removeprefix('bench_')}" for a in argv] or names
@@ -24,7 +30,7 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()
         module = importlib.import_module(f"benchmarks.{name}")
-        module.main()
+        module.main([], smoke=smoke)
         print(f"({name} took {time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 

@@ -21,17 +21,17 @@ from munivideo.packs import pack_dir
 BUDGET_SECONDS = 2.0  # per measurement
 
 
-def _rate(work: Callable[[], None]) -> float:
-    """Calls per second of ``work``, measured for about BUDGET_SECONDS."""
+def _rate(work: Callable[[], None], budget: float = BUDGET_SECONDS) -> float:
+    """Calls per second of ``work``, measured for about ``budget`` seconds."""
     work()
     count, started = 0, time.perf_counter()
-    while time.perf_counter() - started < BUDGET_SECONDS:
+    while time.perf_counter() - started < budget:
         work()
         count += 1
     return count / (time.perf_counter() - started)
 
 
-def _soap() -> tuple[float, float, int]:
+def _soap(budget: float) -> tuple[float, float, int]:
     files = sorted((pack_dir("erp-soap", "v1") / "examples" / "valid").glob("*.xml"))
     payloads = [f.read_bytes() for f in files]
     validator = PackValidator("erp-soap/v1")
@@ -55,10 +55,10 @@ def _soap() -> tuple[float, float, int]:
             if name in elements:
                 assert elements[name].is_valid(payload)
 
-    return _rate(ours) * len(payloads), _rate(bare) * len(payloads), len(payloads)
+    return _rate(ours, budget) * len(payloads), _rate(bare, budget) * len(payloads), len(payloads)
 
 
-def _rest() -> tuple[float, float, int]:
+def _rest(budget: float) -> tuple[float, float, int]:
     files = sorted((pack_dir("erp-rest", "v1") / "examples" / "valid").glob("*.json"))
     payloads = [f.read_bytes() for f in files]
     validator = PackValidator("erp-rest/v1")
@@ -100,13 +100,15 @@ def _rest() -> tuple[float, float, int]:
             if res_validator is not None and res_body is not None:
                 res_validator.is_valid(res_body)
 
-    return _rate(ours) * len(payloads), _rate(bare) * len(payloads), len(payloads)
+    return _rate(ours, budget) * len(payloads), _rate(bare, budget) * len(payloads), len(payloads)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, *, smoke: bool = False) -> None:
+    """Validation rate of the contract packs' golden examples; ``smoke``: 0.05 s per case."""
+    budget = 0.05 if smoke else BUDGET_SECONDS
     print(f"{'pack':<14}{'files':>6}{'munivideo/s':>14}{'bare lib/s':>13}{'ratio':>8}")
     for name, measure in (("erp-soap/v1", _soap), ("erp-rest/v1", _rest)):
-        ours, bare, files = measure()
+        ours, bare, files = measure(budget)
         print(f"{name:<14}{files:>6}{ours:>14.0f}{bare:>13.0f}{bare / ours:>7.2f}x")
     print("ratio: how many times faster the bare schema call is (baseline: the library alone)")
 

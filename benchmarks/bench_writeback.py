@@ -32,7 +32,8 @@ WORKERS = 4
 def _one_run(count: int, faults: str) -> dict[str, Any]:
     from benchmarks.bench_sync import _config, _Server
     from munivideo.engine import build_engine, record, writeback
-    from munivideo.engine.keys import booking_fingerprint, invitation_uid
+    from munivideo.engine.keys import booking_fingerprint
+    from munivideo.invitations.calendar import booking_uid
     from munivideo.models import Outcome, OutcomeForm
     from munivideo.store import Binding, OutboxState
     from munivideo.values import utcnow
@@ -67,7 +68,7 @@ def _one_run(count: int, faults: str) -> dict[str, Any]:
                             booking_id=b.id,
                             booking=b,
                             fingerprint=booking_fingerprint(b),
-                            invitation_uid=invitation_uid("bench", b.id),
+                            invitation_uid=booking_uid("bench", b.id),
                             created_at=now,
                             updated_at=now,
                         )
@@ -128,10 +129,11 @@ def _one_run(count: int, faults: str) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m benchmarks.bench_writeback [COUNT]`` (default 1,000; 2,000 takes ~100 s)."""
+def main(argv: list[str] | None = None, *, smoke: bool = False) -> None:
+    """``python -m benchmarks.bench_writeback [COUNT]`` (default 1,000; 2,000 takes ~100 s);
+    ``smoke``: 20 outcomes, same invariant (0 lost, 0 duplicated)."""
     logging.getLogger("munivideo").setLevel(logging.ERROR)
-    count = int(argv[0]) if argv else 1_000
+    count = 20 if smoke else int(argv[0]) if argv else 1_000
     clean = _one_run(count, "")
     faulty = _one_run(count, FAULTS)
     print(
