@@ -423,17 +423,36 @@ class ProtocolEntry(_Model):
 
 
 class ProtocolReceipt(_Model):
-    """The ERP's answer: the protocol number/year it assigned."""
+    """The ERP's answer: the protocol number/year it assigned.
+
+    ``external_reference`` and ``booking_id`` are what the ERP says the protocol is for; the
+    write-back checks both against what it sent before it believes a receipt (``booking_id`` is
+    empty when the ERP does not echo it).
+    """
 
     external_reference: str
     number: int = Field(gt=0)
     year: int = Field(ge=1900, le=2999)
     erp_id: str = ""
     created_at: UtcDatetime
+    booking_id: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.number}/{self.year}"
+
+
+class ProtocolRecord(_Model):
+    """A protocol as the ERP holds it now: its receipt, the attachments on it and its routing
+    history, in the ERP's order. What the write-back reads to learn whether an attachment or a
+    forward whose answer was lost did land (:meth:`munivideo.ports.ErpAdapter.read_protocol`).
+
+    Attachments are append-only in ERPs, so a document attached twice appears twice.
+    """
+
+    receipt: ProtocolReceipt
+    documents: tuple[VerifiedDocument, ...] = ()
+    forwards: tuple[ForwardedDemand, ...] = ()
 
 
 class Cursor(_Model):
@@ -482,6 +501,7 @@ CANONICAL_MODELS: tuple[type[BaseModel], ...] = (
     Applicant,
     ProtocolEntry,
     ProtocolReceipt,
+    ProtocolRecord,
     Cursor,
     BookingPage,
     RejectedRecord,

@@ -25,6 +25,7 @@ from munivideo.models import (
     Participant,
     ProtocolEntry,
     ProtocolReceipt,
+    ProtocolRecord,
     Room,
     Tenant,
     VerifiedDocument,
@@ -32,13 +33,25 @@ from munivideo.models import (
 
 
 class ErpCapabilities(BaseModel):
-    """What an ERP can do; the engine adapts its exactly-once strategy to it."""
+    """What an ERP can do; the engine adapts its exactly-once strategy to it.
+
+    The three capability sets the write-back guarantees (see docs/operations.md):
+
+    * ``honours_idempotency_key``: a step whose answer was lost is re-sent with the same key;
+    * ``lookup_by_external_reference`` only: the ERP is asked (probed) before a re-send, and a
+      "not found" counts only after the settle window;
+    * neither: a step whose answer was lost becomes a dead letter that says what to check.
+
+    The booking's status is always probed with :meth:`ErpAdapter.read_booking_status`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    #: The ERP deduplicates creates by idempotency key: an ambiguous create may be re-sent.
+    #: The ERP deduplicates creates, attachments and forwards by idempotency key: a write whose
+    #: answer was lost may be re-sent with the same key.
     honours_idempotency_key: bool = True
-    #: The ERP can find a protocol by our external reference: probe before any re-create.
+    #: The ERP can be asked what landed: :meth:`ErpAdapter.find_protocol` by our external
+    #: reference and :meth:`ErpAdapter.read_protocol` (attachments, routing history).
     lookup_by_external_reference: bool = True
     #: The ERP stores attachments (documents verified) on a protocol.
     attachments: bool = True
@@ -75,7 +88,20 @@ class ErpAdapter(Protocol):
         ...
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
-        """The protocol created for ``external_reference``, or None."""
+        """The protocol created for ``external_reference``, or None. Return what the ERP
+        answered: the engine checks the receipt's reference and booking id itself."""
+        ...
+
+    def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        """The protocol ``receipt`` names (by number and year), with its attachments and
+        routing history as the ERP holds them now: the probe before an attachment or a forward
+        is re-sent to an ERP without idempotency keys. Raises
+        :class:`munivideo.errors.NotFoundError` when the ERP has no such protocol."""
+        ...
+
+    def read_booking_status(self, booking_id: str) -> BookingStatus:
+        """The booking's status in the ERP now: the probe before a status update whose answer
+        was lost is re-sent. Raises :class:`munivideo.errors.NotFoundError` if unknown."""
         ...
 
     def attach_document(

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from munivideo.errors import InvalidRecordError, RejectedError
+from munivideo.errors import ContractViolationError, InvalidRecordError, RejectedError
 from munivideo.mapping.dialect import UNKNOWN, Dialect, load_dialect
 from munivideo.mapping.documents import join_document, split_document
 from munivideo.mapping.mapper import Mapper, _Table
@@ -33,6 +33,7 @@ from munivideo.models import (
     ForwardedDemand,
     ProtocolEntry,
     ProtocolReceipt,
+    ProtocolRecord,
     RejectedRecord,
     VerifiedDocument,
 )
@@ -85,6 +86,27 @@ class ErpMappers:
         except OSError:
             return cls(load_dialect(resolved))  # load_dialect reports the error clearly
         return _cached_mappers(str(resolved), stat.st_mtime_ns, stat.st_size)
+
+    def protocol_record(
+        self, doc: Mapping[str, Any], attachments: Any, routing: Any
+    ) -> ProtocolRecord:
+        """An ERP protocol with its attachment and routing lists as a
+        :class:`~munivideo.models.ProtocolRecord` (the ``receipt``, ``document`` and
+        ``forward`` records read back). Raises :class:`ContractViolationError` when a list is
+        missing: without it nobody can tell what landed."""
+        receipt = self.receipt.to_canonical(doc)
+        for name, value in (("attachments", attachments), ("routing", routing)):
+            if not isinstance(value, list):
+                raise ContractViolationError(
+                    f"the ERP's protocol carries no {name} list",
+                    record_id=receipt.external_reference,
+                    field=name,
+                )
+        return ProtocolRecord(
+            receipt=receipt,
+            documents=tuple(self.document.to_canonical(a) for a in attachments),
+            forwards=tuple(self.forward.to_canonical(f) for f in routing),
+        )
 
     def updated_at_of(self, record: Mapping[str, Any]) -> datetime | None:
         """The booking's ``updated_at`` read with the dialect's own converter, or None."""

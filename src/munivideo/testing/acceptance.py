@@ -267,6 +267,34 @@ class ErpAdapterAcceptanceSuite:
         assert [a["sha256"] for a in stored["anexos"]] == ["ab" * 32]
         assert [t["codigoDepartamentoDestino"] for t in stored["tramitacoes"]] == ["SMF-CAD"]
 
+    def test_probes_read_what_landed(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """``read_protocol`` shows each attachment and forward as the ERP holds it (a
+        duplicate shows twice); ``read_booking_status`` the status now; receipts name the
+        booking when the ERP echoes it."""
+        entry = self.entry()
+        receipt = adapter.create_protocol(entry, self.key("AG-000001"))
+        assert receipt.booking_id in ("", entry.booking_id)
+        empty = adapter.read_protocol(receipt)
+        assert (empty.receipt.number, empty.receipt.year) == (receipt.number, receipt.year)
+        assert empty.receipt.external_reference == entry.external_reference
+        assert empty.documents == () and empty.forwards == ()
+        document = VerifiedDocument(name="rg.pdf", kind="RG", sha256="cd" * 32, size=10)
+        adapter.attach_document(receipt, document, self.key("AG-000001", "anexar:1"))
+        adapter.attach_document(receipt, document, self.key("AG-000001", "anexar:2"))
+        demand = ForwardedDemand(department_code="SMF-CAD", description="Conferir cadastro.")
+        adapter.forward_protocol(receipt, demand, self.key("AG-000001", "tramitar:1"))
+        seen = adapter.read_protocol(receipt)
+        assert [d.sha256 for d in seen.documents] == ["cd" * 32, "cd" * 32]
+        assert [(f.department_code, f.description) for f in seen.forwards] == [
+            ("SMF-CAD", "Conferir cadastro.")
+        ]
+        before = adapter.read_booking_status("AG-000001")
+        assert before is _STATUS[sandbox.booking("AG-000001")["situacao"]]
+        adapter.update_booking_status("AG-000001", BookingStatus.ATTENDED, "Atendido.")
+        assert adapter.read_booking_status("AG-000001") is BookingStatus.ATTENDED
+        with pytest.raises(NotFoundError):
+            adapter.read_booking_status("AG-999999")
+
     def test_status_and_room_link_are_written(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
         until = datetime(2031, 3, 5, 18, 0, tzinfo=UTC)
         adapter.record_room_link("AG-000001", "https://meet.example.org/abc", until)

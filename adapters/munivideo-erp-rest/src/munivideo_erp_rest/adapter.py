@@ -21,6 +21,7 @@ from munivideo.models import (
     ForwardedDemand,
     ProtocolEntry,
     ProtocolReceipt,
+    ProtocolRecord,
     Tenant,
     VerifiedDocument,
 )
@@ -244,6 +245,25 @@ class RestErpAdapter:
         if not isinstance(items, list):
             raise MalformedResponseError("buscarPorReferenciaExterna: no item list")
         return self._receipt(items[0]) if items else None
+
+    def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        doc = self._call(
+            "GET",
+            self._url("get_protocol", ano=receipt.year, numero=receipt.number),
+            operation="obterProtocolo",
+            safe=True,
+            record_id=receipt.external_reference,
+        )
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError("obterProtocolo: protocol answer is not an object")
+        return self.mappers.protocol_record(
+            doc,
+            doc.get(self.api.get("attachments", "anexos")),
+            doc.get(self.api.get("routing", "tramitacoes")),
+        )
+
+    def read_booking_status(self, booking_id: str) -> BookingStatus:
+        return self.get_booking(booking_id).status
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str

@@ -21,6 +21,7 @@ from munivideo.models import (
     ForwardedDemand,
     ProtocolEntry,
     ProtocolReceipt,
+    ProtocolRecord,
     Tenant,
     VerifiedDocument,
 )
@@ -73,6 +74,17 @@ def _unwrap(answer: Any, name: str) -> Any:
     if isinstance(answer, Mapping) and set(answer) <= {name, "repeticao"}:
         return answer.get(name)
     return answer
+
+
+def _items(wrapper: Any, name: str) -> Any:
+    """The repeated children of a SOAP list element (``<anexos><anexo/>...</anexos>``). zeep
+    already validated the answer against the XSD (strict), so an absent wrapper is empty."""
+    if wrapper is None:
+        return []
+    if isinstance(wrapper, Mapping):
+        items = wrapper.get(name)
+        return list(items) if items else []
+    return wrapper if isinstance(wrapper, list) else None
 
 
 class SoapErpAdapter:
@@ -202,6 +214,27 @@ class SoapErpAdapter:
         if _unwrap(answer, "protocolo") is None:
             return None
         return self._receipt(answer)
+
+    def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        answer = self._call(
+            self.protocolos,
+            "obterProtocolo",
+            safe=True,
+            record_id=receipt.external_reference,
+            numero=receipt.number,
+            ano=receipt.year,
+        )
+        doc = _unwrap(answer, "protocolo")
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError("obterProtocolo: answer without protocolo")
+        return self.mappers.protocol_record(
+            doc,
+            _items(doc.get("anexos"), "anexo"),
+            _items(doc.get("tramitacoes"), "tramitacao"),
+        )
+
+    def read_booking_status(self, booking_id: str) -> BookingStatus:
+        return self.get_booking(booking_id).status
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
