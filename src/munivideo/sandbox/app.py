@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from munivideo.sandbox import inspection, rest, soap
+from munivideo.sandbox import fhir, inspection, rest, soap
 from munivideo.sandbox.context import Context
 from munivideo.sandbox.responses import DropConnection
 
@@ -34,6 +34,8 @@ class SandboxApp:
                 return soap.handle(self.ctx, request, name)
         if self.ctx.rest and rest.is_rest_path(path):
             return rest.handle(self.ctx, request)
+        if fhir.is_fhir_path(path):
+            return fhir.handle(self.ctx, request)
         return Response("not found", status=404, content_type="text/plain")
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

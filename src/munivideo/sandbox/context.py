@@ -10,6 +10,8 @@ from typing import Any
 
 from munivideo.packs import pack_dir
 from munivideo.sandbox.faults import Decision, FaultPlan
+from munivideo.sandbox.fhir_seed import seed_health_unit
+from munivideo.sandbox.fhir_store import FhirStore
 from munivideo.sandbox.store import Store
 
 CLIENT_ID = "munivideo-sandbox"
@@ -26,6 +28,8 @@ class Context:
     soap: bool = True
     rest: bool = True
     plan_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The FHIR endpoint's resources (``/fhir``, see :mod:`munivideo.sandbox.fhir`).
+    fhir: FhirStore = field(default_factory=lambda: FhirStore(seed_health_unit))
 
     @cached_property
     def xsd(self) -> Any:

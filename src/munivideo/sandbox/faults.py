@@ -4,7 +4,8 @@ Grammar (whitespace ignored)::
 
     SPEC   := RULE ("," RULE)*
     RULE   := TARGET "=" ACTION [":" ARG] ["@" PROBABILITY] ["#" TIMES]
-    TARGET := an operation name (criarProtocolo, listarAlterados, obterToken, ...) or "*"
+    TARGET := an operation name (criarProtocolo, listarAlterados, obterToken, ...; on FHIR
+              transaction, capabilities or interaction+type: createEncounter, searchSlot...) or "*"
 
 Actions:
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from munivideo.errors import ConfigurationError
+from munivideo.sandbox.fhir_rules import FHIR_OPERATIONS
 
 Action = Literal[
     "latency",
@@ -61,6 +63,7 @@ OPERATIONS: tuple[str, ...] = (
     "obterProtocolo",
     "anexarDocumento",
     "tramitarProtocolo",
+    *FHIR_OPERATIONS,
 )
 FAULT_CODES = ("INDISPONIVEL", "ERRO_INTERNO", "REQUISICAO_INVALIDA", "NAO_ENCONTRADO")
 

@@ -138,6 +138,11 @@ class Sandbox:
         return f"{self.base_url}/api/v1"
 
     @property
+    def fhir_url(self) -> str:
+        """The FHIR R4 endpoint's base (see :mod:`munivideo.sandbox.fhir`)."""
+        return f"{self.base_url}/fhir"
+
+    @property
     def token_url(self) -> str:
         return f"{self.base_url}/oauth/token"
 
@@ -155,6 +160,7 @@ class Sandbox:
     def reset(self, seed: str | None = None) -> int:
         """Clear all data, idempotency keys and faults; reload ``seed`` (default: the initial)."""
         self.ctx.set_plan(FaultPlan())
+        self.ctx.fhir.reset()
         return apply_seed(self.store, seed or self.seed)
 
     def bulk_seed(self, count: int) -> int:
