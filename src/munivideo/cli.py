@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,14 +39,56 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+LAZY_HELP: dict[str, str] = {
+    "sandbox": "The sandbox ERP: the reference SOAP and REST contracts on loopback.",
+    "contracts": "Validate recordings against a contract pack and flag breaking contract changes.",
+    "adapter": "Adapters: scaffold a new ERP adapter, video provider or notifier.",
+    "sync": "Pull changed bookings from the ERP; provision rooms; send invitations.",
+    "record": "Classify one booking's attendance and put its protocol entry in the outbox.",
+    "writeback": "Deliver due write-backs to the ERP, exactly once.",
+    "replay": "Move dead letters back to pending, with an audit entry.",
+    "status": "Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant.",
+    "quarantine": "Records that could not be processed, with record id, field and reason.",
+    "demo": "Run the whole cycle on the embedded sandbox ERP (offline, under a minute).",
+}
+"""The one-line help ``munivideo --help`` shows for each lazy command, so listing the commands
+imports none of them (a test keeps these equal to each command's own short help). A command
+missing here is imported to read its help."""
+
+EXTRAS: dict[str, str] = {
+    "zeep": "soap",
+    "lxml": "soap",
+    "defusedxml": "soap",
+    "xmlschema": "contracts",
+    "openapi_core": "contracts",
+    "jsonschema": "contracts",
+    "werkzeug": "sandbox",
+    "rich": "cli",
+}
+"""Which extra installs a third-party module a lazy command needs (``pip install munivideo[X]``)."""
+
+
 class LazyGroup(click.Group):
+    """A group whose sub-commands are imported only when run (or when their help is shown)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx))
-        names.update(n for n in LAZY_COMMANDS if self._load(n) is not None)
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._load(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_HELP and name not in self.commands:
+                rows.append((name, LAZY_HELP[name]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
@@ -56,12 +99,34 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                return None  # that part of munivideo is not installed in this build
+            missing = (exc.name or "").partition(".")[0]
+            if missing in EXTRAS:
+                return _needs_extra(name, EXTRAS[missing], missing)
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+
+def _needs_extra(name: str, extra: str, module: str) -> click.Command:
+    """A stand-in for a command whose extra is not installed: it says what to install."""
+
+    @click.command(
+        name,
+        help=f"(needs munivideo[{extra}])",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    def stand_in() -> None:
+        click.secho(
+            f"error: `munivideo {name}` needs the '{extra}' extra ({module} is not installed): "
+            f"pip install 'munivideo[{extra}]'",
+            fg="red",
+            err=True,
+        )
+        raise SystemExit(EXIT_USAGE)
+
+    return stand_in
 
 
 def fail(error: MunivideoError, *, as_json: bool = False) -> None:
@@ -75,10 +140,13 @@ def fail(error: MunivideoError, *, as_json: bool = False) -> None:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="munivideo")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Video attendance for municipal ERPs."""
     from munivideo.redact import install_log_redaction
 
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
+        ctx.color = False
     install_log_redaction()
 
 
@@ -111,18 +179,16 @@ def plugins(as_json: bool, strict: bool) -> None:
             )
         )
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("plugin", "version", "source", "hooks")
-        for info in loaded.infos:
-            table.add_row(info.name, info.version, info.source, ", ".join(info.hooks))
-        console = Console()
-        console.print(table)
+        rows = [("plugin", "version", "source", "hooks")] + [
+            (i.name, i.version, i.source, ", ".join(i.hooks)) for i in loaded.infos
+        ]
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+        for row in rows:
+            click.echo("".join(v.ljust(w + 2) for v, w in zip(row, widths, strict=False)) + row[3])
         for kind, names in registrations.items():
-            console.print(f"{kind}: " + (", ".join(f"{n} ({p})" for n, p in names.items()) or "-"))
+            click.echo(f"{kind}: " + (", ".join(f"{n} ({p})" for n, p in names.items()) or "-"))
         for failure in loaded.failures:
-            console.print(f"[red]failed[/red] {failure.name} at {failure.stage}: {failure.error}")
+            click.secho(f"failed {failure.name} at {failure.stage}: {failure.error}", fg="red")
     if loaded.failures:
         raise SystemExit(EXIT_FAILED)
 

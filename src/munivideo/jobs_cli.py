@@ -47,7 +47,11 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | Non
     if not enabled or not sys.stdout.isatty():
         yield None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    try:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    except ModuleNotFoundError:  # the 'cli' extra is not installed: no progress bar
+        yield None
+        return
 
     with Progress(
         TextColumn("{task.description}"),

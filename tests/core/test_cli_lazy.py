@@ -1,0 +1,63 @@
+"""The CLI lists its commands without importing them, and names the extra a command needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from munivideo import cli
+
+
+@pytest.mark.parametrize("name", sorted(cli.LAZY_COMMANDS))
+def test_lazy_help_matches_the_command(name: str) -> None:
+    assert name in cli.LAZY_HELP, f"add {name!r} to munivideo.cli.LAZY_HELP"
+    command = cli.LazyGroup._load(name)
+    assert command is not None
+    assert cli.LAZY_HELP[name] == command.get_short_help_str(limit=1000)
+
+
+def test_help_imports_no_lazy_command() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from munivideo.cli import main, LAZY_COMMANDS\n"
+        "out = CliRunner().invoke(main, ['--help']).output\n"
+        "assert all(name in out for name in LAZY_COMMANDS), out\n"
+        "loaded = sorted(t.partition(':')[0] for t in LAZY_COMMANDS.values()"
+        " if t.partition(':')[0] in sys.modules)\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(_name: str) -> object:
+        raise ModuleNotFoundError("No module named 'werkzeug'", name="werkzeug")
+
+    monkeypatch.setattr(cli.importlib, "import_module", missing)
+    result = CliRunner().invoke(cli.main, ["sandbox", "serve"])
+    assert result.exit_code == cli.EXIT_USAGE
+    assert "pip install 'munivideo[sandbox]'" in result.output
+
+
+def test_no_color_strips_ansi(monkeypatch: pytest.MonkeyPatch) -> None:
+    @cli.main.command("_colour_probe", hidden=True)
+    def probe() -> None:
+        click.secho("red", fg="red")
+
+    try:
+        monkeypatch.setenv("NO_COLOR", "1")
+        plain = CliRunner().invoke(cli.main, ["_colour_probe"], color=True).output
+        monkeypatch.delenv("NO_COLOR")
+        coloured = CliRunner().invoke(cli.main, ["_colour_probe"], color=True).output
+    finally:
+        cli.main.commands.pop("_colour_probe")
+    assert plain == "red\n"
+    assert "\x1b[" in coloured
