@@ -80,7 +80,35 @@ def test_documents_keep_leading_zeros_and_refuse_numbers() -> None:
     with pytest.raises(ValueError, match="leading zeros"):
         conv.to_canonical(1234567890, ISO)
     with pytest.raises(ValueError, match="punctuation"):
-        conv.to_canonical("012.345.678-90", ISO)
+        conv.to_canonical("012.345.678", ISO)
+
+
+def test_documents_formatted_or_bare_both_ways() -> None:
+    formatted = Context(SP, fmt="formatted")
+    cpf, cnpj, both = CONVERTERS["cpf"], CONVERTERS["cnpj"], CONVERTERS["cpf_cnpj"]
+    assert cpf.to_canonical("012.345.678-90", ISO) == "01234567890"
+    assert cpf.to_erp("01234567890", formatted) == "012.345.678-90"
+    assert cpf.to_erp("01234567890", ISO) == "01234567890"
+    # Alphanumeric CNPJ (from July 2026): letters upper-cased, punctuation dropped.
+    assert cnpj.to_canonical("12.abc.345/01de-35", ISO) == "12ABC34501DE35"
+    assert cnpj.to_erp("12ABC34501DE35", formatted) == "12.ABC.345/01DE-35"
+    # The declared type decides: a CPF field never takes a CNPJ, and the reverse.
+    with pytest.raises(ValueError, match="CPF"):
+        cpf.to_canonical("11.222.333/0001-81", ISO)
+    with pytest.raises(ValueError, match="CNPJ"):
+        cnpj.to_canonical("012.345.678-90", ISO)
+    assert both.to_canonical("11.222.333/0001-81", ISO) == "11222333000181"
+    assert both.to_canonical("012.345.678-90", ISO) == "01234567890"
+
+
+def test_strftime_datetimes_in_the_tenant_zone() -> None:
+    conv = CONVERTERS["datetime"]
+    br = Context(SP, fmt="%d/%m/%Y %H:%M:%S")
+    value = conv.to_canonical("05/03/2024 14:35:10", br)
+    assert value == datetime(2024, 3, 5, 17, 35, 10, tzinfo=UTC)
+    assert conv.to_erp(value, br) == "05/03/2024 14:35:10"
+    with pytest.raises(ValueError, match="%d/%m/%Y"):
+        conv.to_canonical("2024-03-05 14:35:10", br)
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))

@@ -16,7 +16,8 @@ from munivideo.mapping.dialect import (
 )
 from munivideo.mapping.documents import join_document, split_document
 from munivideo.mapping.erp import ErpMappers, RoomLink
-from munivideo.mapping.mapper import CodeFunction, Mapper, get_path, set_path
+from munivideo.mapping.mapper import CodeFunction, Mapper
+from munivideo.mapping.paths import get_path, set_path, split_path, value_at
 
 __all__ = [
     "CONVERTERS",
@@ -36,4 +37,6 @@ __all__ = [
     "load_dialect",
     "set_path",
     "split_document",
+    "split_path",
+    "value_at",
 ]

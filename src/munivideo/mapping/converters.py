@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from munivideo.values import from_local, local
 
-_DIGITS = re.compile(r"^\d+$")
 _ISO_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\Z")
 _BR_DATE = re.compile(r"(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}\Z")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d\Z")
@@ -31,6 +30,9 @@ class Context:
     tz: ZoneInfo
     date_format: str = "%Y-%m-%d"
     time_format: str = "%H:%M"
+    #: The field's ``format``: a strftime pattern (``datetime``), or ``formatted`` / ``digits``
+    #: (``cpf``, ``cnpj``, ``cpf_cnpj``: how the document goes out). None = the converter's default.
+    fmt: str | None = None
 
 
 ToCanonical = Callable[[Any, Context], Any]
@@ -206,18 +208,87 @@ def _decimal_comma_out(value: Decimal, ctx: Context) -> str:
     return format(Decimal(value), "f").replace(".", ",")
 
 
-def _digits_in(value: Any, ctx: Context) -> str:
-    """A CPF/CNPJ digit string: leading zeros kept (an int would have lost them)."""
+_PUNCTUATION = str.maketrans("", "", ".-/ ")
+_CPF = re.compile(r"\d{11}\Z")
+_CNPJ = re.compile(r"[0-9A-Z]{12}\d{2}\Z")  # alphanumeric CNPJ (2026): 12 letters/digits + 2 digits
+
+
+def _document(value: Any, kinds: tuple[str, ...]) -> str:
+    """Bare or punctuated CPF/CNPJ -> the bare value (leading zeros kept, letters upper case).
+
+    Only the shape is checked here; check digits are the canonical model's job."""
     if not isinstance(value, str):
-        raise ValueError("expected a digit string (a number loses leading zeros)")
-    text = value.strip()
-    if not _DIGITS.match(text) or len(text) not in (11, 14):
-        raise ValueError("expected 11 (CPF) or 14 (CNPJ) digits without punctuation")
-    return text
+        raise ValueError("expected a CPF/CNPJ as text (a number loses leading zeros)")
+    text = value.strip().translate(_PUNCTUATION).upper()
+    if "cpf" in kinds and _CPF.match(text):
+        return text
+    if "cnpj" in kinds and _CNPJ.match(text):
+        return text
+    wanted = " or ".join(
+        {"cpf": "a CPF (11 digits)", "cnpj": "a CNPJ (14 characters)"}[k] for k in kinds
+    )
+    raise ValueError(f"expected {wanted}, with or without punctuation")
 
 
-def _digits_out(value: Any, ctx: Context) -> str:
-    return str(value)
+def format_document(value: str, style: str | None) -> str:
+    """``formatted``: ``012.345.678-90`` / ``12.ABC.345/01DE-35``; otherwise the bare value."""
+    if style != "formatted":
+        return value
+    if len(value) == 11:
+        return f"{value[:3]}.{value[3:6]}.{value[6:9]}-{value[9:]}"
+    if len(value) == 14:
+        return f"{value[:2]}.{value[2:5]}.{value[5:8]}/{value[8:12]}-{value[12:]}"
+    return value
+
+
+def _digits_in(value: Any, ctx: Context) -> str:
+    """One ERP field holding either kind: 11 characters are a CPF, 14 a CNPJ (the lengths the
+    two documents have by law; nothing is guessed from the content)."""
+    return _document(value, ("cpf", "cnpj"))
+
+
+def _cpf_in(value: Any, ctx: Context) -> str:
+    return _document(value, ("cpf",))
+
+
+def _cnpj_in(value: Any, ctx: Context) -> str:
+    return _document(value, ("cnpj",))
+
+
+def _document_out(value: Any, ctx: Context) -> str:
+    return format_document(str(value), ctx.fmt)
+
+
+def _datetime_in(value: Any, ctx: Context) -> datetime:
+    """A date-time in the field's strftime ``format``; without an offset in the text it is the
+    tenant's local time."""
+    if ctx.fmt is None:
+        return _local_datetime_in(value, ctx)
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.strptime(value.strip(), ctx.fmt)
+        except ValueError:
+            raise ValueError(f"expected a date-time as {ctx.fmt}, got {value!r}") from None
+    else:
+        raise ValueError(f"expected a date-time, got {type(value).__name__}")
+    return from_local(parsed, ctx.tz)
+
+
+def _datetime_out(value: datetime, ctx: Context) -> str:
+    if ctx.fmt is None:
+        return _local_datetime_out(value, ctx)
+    return _strftime(local(value, ctx.tz), ctx.fmt)
+
+
+def _decimal_in(value: Any, ctx: Context) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
 
 
 CONVERTERS: dict[str, Converter] = {
@@ -231,7 +302,11 @@ CONVERTERS: dict[str, Converter] = {
         Converter("offset_datetime", _offset_datetime_in, _offset_datetime_out),
         Converter("local_date_time", _date_time_in, _date_time_out, arity=2),
         Converter("decimal_comma", _decimal_comma_in, _decimal_comma_out),
-        Converter("cpf_cnpj", _digits_in, _digits_out),
+        Converter("datetime", _datetime_in, _datetime_out),
+        Converter("decimal", _decimal_in, _identity),
+        Converter("cpf_cnpj", _digits_in, _document_out),
+        Converter("cpf", _cpf_in, _document_out),
+        Converter("cnpj", _cnpj_in, _document_out),
     )
 }
 """Converters by the name mapping files use."""

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from munivideo.errors import ConfigurationError
 from munivideo.mapping.converters import CONVERTERS
+from munivideo.mapping.errors_spec import ErrorSpec
+from munivideo.mapping.formats import check_format
+from munivideo.mapping.operations import OperationSpec, PagingSpec
 
 UNKNOWN = "unknown"
 """What an ERP code missing from a strict code table maps to (the record is then rejected)."""
@@ -41,16 +45,39 @@ class CodeTable(_Spec):
         return self
 
 
-class FieldSpec(_Spec):
-    """One canonical field and where it lives in the ERP record."""
+ErpType = Literal["str", "int", "bool", "float", "decimal_comma"]
 
-    target: str = Field(min_length=1, description="canonical dotted path, e.g. citizen.name")
+
+class FieldSpec(_Spec):
+    """One canonical field and where it lives in the ERP record.
+
+    ``target`` is the canonical dotted path; it may be left out for an ERP-only ``const``
+    (a value every outgoing record carries). ``split`` + ``part`` read one piece of a composite
+    ERP value (``"1234/2026"`` with ``split = "/"``: part 0 is 1234, part 1 is 2026) and, on the
+    way out, join the pieces of every field naming the same path. ``erp_type`` is the JSON type
+    the value has in the ERP (``int``: a code table's ``"2"`` goes out as ``2``).
+    """
+
+    target: str | None = Field(
+        default=None, min_length=1, description="canonical dotted path, e.g. citizen.name"
+    )
     path: str | list[str] = Field(description="ERP dotted path(s); list indexes are numbers")
     converter: str = "str"
     table: str | None = None
     required: bool = True
     date_format: str | None = None
     time_format: str | None = None
+    format: str | None = Field(
+        default=None,
+        description="converter-specific: a strftime pattern (datetime, date), or 'formatted' / "
+        "'digits' (cpf, cnpj, cpf_cnpj)",
+    )
+    erp_type: ErpType | None = None
+    split: str | None = Field(default=None, min_length=1)
+    part: int = Field(default=0, ge=0)
+    const: str | int | float | bool | None = None
+    default: str | int | float | bool | None = None
+    direction: Literal["both", "in", "out"] = "both"
 
     @model_validator(mode="after")
     def _known(self) -> FieldSpec:
@@ -63,6 +90,24 @@ class FieldSpec(_Spec):
             raise ValueError(
                 f"converter {self.converter!r} takes {CONVERTERS[self.converter].arity} path(s)"
             )
+        if self.target is None and self.const is None:
+            raise ValueError(f"field at {self.path}: set target, or const for an ERP-only value")
+        if self.split is not None and len(paths) != 1:
+            raise ValueError("split works on one path")
+        if self.date_format is not None:
+            check_format(self.date_format, "date")
+        if self.time_format is not None:
+            check_format(self.time_format, "time")
+        if self.format is not None:
+            if self.converter in ("cpf", "cnpj", "cpf_cnpj"):
+                if self.format not in ("formatted", "digits"):
+                    raise ValueError("format of a CPF/CNPJ is 'formatted' or 'digits'")
+            elif self.converter == "date":
+                check_format(self.format, "date")
+            elif self.converter == "datetime":
+                check_format(self.format, "datetime")
+            else:
+                raise ValueError(f"converter {self.converter!r} takes no format")
         return self
 
     @property
@@ -87,11 +132,29 @@ class Dialect(_Spec):
     time_format: str = "%H:%M"
     tables: dict[str, CodeTable] = Field(default_factory=dict)
     records: dict[str, RecordSpec] = Field(default_factory=dict)
+    #: How each port operation is called (method, path, query, body, ...): see
+    #: :class:`munivideo.mapping.operations.OperationSpec`.
+    operations: dict[str, OperationSpec] = Field(default_factory=dict)
+    #: How the ERP pages its changed bookings.
+    paging: PagingSpec | None = None
+    #: How the ERP writes its errors.
+    errors: ErrorSpec = ErrorSpec()
     #: Adapter-specific settings (endpoint paths, operation names): free-form.
     adapter: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _tables_exist(self) -> Dialect:
+        check_format(self.date_format, "date")
+        check_format(self.time_format, "time")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        for name, op in self.operations.items():
+            op.check(name)
+            for kind in (op.body, op.result_record):
+                if kind is not None and kind not in self.records:
+                    raise ValueError(f"operations.{name}: no records.{kind} in this mapping")
         for kind, record in self.records.items():
             for spec in record.fields:
                 if spec.table is not None and spec.table not in self.tables:

@@ -9,6 +9,7 @@ Record kinds a dialect declares (``[[records.<kind>.fields]]``):
 * ``document``: :class:`~munivideo.models.VerifiedDocument` -> ERP attachment
 * ``forward``: :class:`~munivideo.models.ForwardedDemand` -> ERP routing step
 * ``room``: :class:`RoomLink` -> ERP room link
+* ``status``: :class:`StatusChange` -> ERP status update body
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from munivideo.errors import ContractViolationError, InvalidRecordError, RejectedError
+from munivideo.errors import (
+    ConfigurationError,
+    ContractViolationError,
+    InvalidRecordError,
+    RejectedError,
+)
 from munivideo.mapping.dialect import UNKNOWN, Dialect, load_dialect
 from munivideo.mapping.documents import join_document, split_document
 from munivideo.mapping.mapper import Mapper, _Table
@@ -46,6 +52,16 @@ class RoomLink(BaseModel):
 
     url: str
     valid_until: UtcDatetime
+
+
+class StatusChange(BaseModel):
+    """The body of a booking status update (``records.status``): the status and a note."""
+
+    model_config = ConfigDict(frozen=True)
+
+    booking_id: str
+    status: BookingStatus
+    note: str | None = None
 
 
 class ErpMappers:
@@ -74,6 +90,9 @@ class ErpMappers:
         self.forward = Mapper(dialect, "forward", ForwardedDemand)
         self.room = Mapper(dialect, "room", RoomLink)
         self.cursor = Mapper(dialect, "cursor", Cursor) if "cursor" in dialect.records else None
+        self.status = (
+            Mapper(dialect, "status", StatusChange) if "status" in dialect.records else None
+        )
         self._statuses = _Table("statuses", dialect.tables["statuses"])
 
     @classmethod
@@ -125,6 +144,20 @@ class ErpMappers:
                 field="status",
             )
         return code
+
+    def status_body(self, booking_id: str, status: BookingStatus, note: str) -> dict[str, Any]:
+        """The ERP body of a status update, mapped by ``records.status``.
+
+        :raises ConfigurationError: when the mapping has no ``records.status``.
+        :raises RejectedError: when the ERP has no code for ``status``.
+        """
+        self.status_to_erp(booking_id, status)
+        if self.status is None:
+            raise ConfigurationError(
+                f"mapping {self.dialect.name}: no [records.status]", field="records.status"
+            )
+        change = StatusChange(booking_id=booking_id, status=status, note=note or None)
+        return self.status.to_erp(change)
 
     def bookings_page(
         self,

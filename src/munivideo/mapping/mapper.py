@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,63 +18,14 @@ from pydantic import BaseModel, ValidationError
 from munivideo.errors import InvalidRecordError
 from munivideo.mapping.converters import CONVERTERS, Context, Converter, _to_str
 from munivideo.mapping.dialect import UNKNOWN, CodeTable, Dialect, FieldSpec
+from munivideo.mapping.paths import _MISSING, Path, get_path, set_path, split_path
 from munivideo.redact import redact
 
 M = TypeVar("M", bound=BaseModel)
-Path = tuple[str | int, ...]
 CodeFunction = Callable[[dict[str, Any], Mapping[str, Any]], None]
 """``fn(out, source)``: adjust ``out`` (the dict being built) from ``source`` in place."""
 
-_MISSING = object()
-
-
-def _split(path: str) -> Path:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
-
-
-def get_path(record: Any, path: Path) -> Any:
-    """The value at ``path`` in nested dicts/lists, or ``_MISSING``."""
-    current = record
-    for key in path:
-        # Exact-type checks first: ABC isinstance checks dominate the mapping cost otherwise.
-        cls = current.__class__
-        if key.__class__ is str:
-            if cls is not dict and not isinstance(current, Mapping):
-                return _MISSING
-            current = current.get(key, _MISSING)
-            if current is _MISSING:
-                return _MISSING
-        else:
-            if cls is not list and not isinstance(current, list | tuple):
-                return _MISSING
-            if key >= len(current):  # type: ignore[operator]
-                return _MISSING
-            current = current[key]
-    return current
-
-
-def set_path(out: dict[str, Any], path: Path, value: Any) -> None:
-    """Set ``value`` at ``path``, creating dicts and lists on the way."""
-    if len(path) == 1 and path[0].__class__ is str:
-        out[path[0]] = value
-        return
-    current: Any = out
-    for i, key in enumerate(path):
-        last = i == len(path) - 1
-        nxt: Any = None if last else ([] if isinstance(path[i + 1], int) else {})
-        if isinstance(key, int):
-            while len(current) <= key:
-                current.append(None)
-            if last:
-                current[key] = value
-            elif current[key] is None:
-                current[key] = nxt
-            current = current[key]
-        else:
-            if last:
-                current[key] = value
-            else:
-                current = current.setdefault(key, nxt)
+_split = split_path
 
 
 class _Table:
@@ -101,7 +53,7 @@ class _Table:
 @dataclass(frozen=True)
 class _Field:
     spec: FieldSpec
-    target: Path
+    target: Path  # () for an ERP-only constant
     paths: tuple[Path, ...]
     converter: Converter
     table: _Table | None
@@ -115,7 +67,10 @@ def _plain(path: Path) -> bool:
 
 def _plan_item(f: _Field) -> tuple[Any, ...]:
     first = f.paths[0]
-    if len(f.paths) > 1:
+    spec = f.spec
+    if spec.split is not None or spec.const is not None or spec.default is not None:
+        how = 4
+    elif len(f.paths) > 1:
         how = 3
     elif len(first) in (1, 2) and _plain(first):
         how = len(first)
@@ -136,6 +91,34 @@ def _plan_item(f: _Field) -> tuple[Any, ...]:
         f.target[0],
         f.target[1] if len(f.target) > 1 else None,
     )
+
+
+_TRUE = frozenset({"true", "1", "s", "sim", "y", "yes"})
+_FALSE = frozenset({"false", "0", "n", "nao", "não", "no"})
+
+
+def _typed(value: Any, erp_type: str, kind: str, target: str | None) -> Any:
+    """``value`` as the JSON type the ERP field has (``FieldSpec.erp_type``)."""
+    try:
+        if erp_type == "str":
+            return str(getattr(value, "value", value))
+        if erp_type == "int":
+            if isinstance(value, bool):
+                raise ValueError("a boolean is not an integer")
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if erp_type == "float":
+            return float(value)
+        if erp_type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError(f"{value!r} is not a boolean")
+        # decimal_comma
+        return format(Decimal(str(value)), "f").replace(".", ",")
+    except (ValueError, ArithmeticError) as exc:
+        raise InvalidRecordError(f"{kind}: cannot send {erp_type}: {exc}", field=target) from None
 
 
 class Mapper(Generic[M]):
@@ -165,6 +148,7 @@ class Mapper(Generic[M]):
         self.kind = kind
         self.model = model
         self.dialect = dialect
+        self.tz = tz
         self.id_path = _split(spec.id_path) if spec.id_path else None
         self.functions_in = tuple(functions_in)
         self.functions_out = tuple(functions_out)
@@ -172,22 +156,28 @@ class Mapper(Generic[M]):
         self.fields = tuple(
             _Field(
                 spec=f,
-                target=_split(f.target),
+                target=_split(f.target) if f.target else (),
                 paths=tuple(_split(p) for p in f.paths),
                 converter=CONVERTERS[f.converter],
                 table=tables[f.table] if f.table else None,
                 ctx=Context(
                     tz,
-                    f.date_format or dialect.date_format,
+                    f.date_format
+                    or (f.format if f.converter == "date" else None)
+                    or dialect.date_format,
                     f.time_format or dialect.time_format,
+                    f.format,
                 ),
                 erp_name="+".join(f.paths),
             )
             for f in spec.fields
         )
-        self._erp_name = {f.spec.target: f.erp_name for f in self.fields}
+        self._erp_name = {f.spec.target: f.erp_name for f in self.fields if f.spec.target}
         # The hot loop reads plain tuples rather than attributes.
-        self._plan = tuple(_plan_item(f) for f in self.fields)
+        self._plan = tuple(
+            _plan_item(f) for f in self.fields if f.target and f.spec.direction != "out"
+        )
+        self._out = tuple(f for f in self.fields if f.spec.direction != "in")
         for alias, declared in (aliases or {}).items():
             if declared in self._erp_name:
                 self._erp_name[alias] = self._erp_name[declared]
@@ -224,6 +214,8 @@ class Mapper(Generic[M]):
                     raw = get_path(record, paths[0])
             elif how == 3:
                 raw = tuple(get_path(record, p) for p in paths)
+            elif how == 4:
+                raw = self._read_special(record, field)
             else:
                 raw = get_path(record, paths[0])
             if how == 3:
@@ -265,6 +257,25 @@ class Mapper(Generic[M]):
             fn(out, record)
         return out
 
+    def _read_special(self, record: Mapping[str, Any], field: _Field) -> Any:
+        """A field with a constant, a default, or one part of a composite value."""
+        spec = field.spec
+        if spec.const is not None:
+            return spec.const
+        raw = get_path(record, field.paths[0])
+        if (raw is _MISSING or raw is None) and spec.default is not None:
+            return spec.default
+        if spec.split is not None and raw is not _MISSING and raw is not None:
+            parts = str(raw).split(spec.split)
+            if len(parts) <= spec.part:
+                raise self._field_error(
+                    record,
+                    field,
+                    f"expected a value with {spec.part + 1} part(s) split by {spec.split!r}",
+                )
+            return parts[spec.part]
+        return raw
+
     def to_canonical(self, record: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> M:
         """The validated canonical model; raises :class:`InvalidRecordError` naming the record
         id and the ERP field."""
@@ -300,30 +311,45 @@ class Mapper(Generic[M]):
         for prepare in self.prepare_out:
             prepare(source)
         out: dict[str, Any] = {}
-        for field in self.fields:
-            value = get_path(source, field.target)
-            if value is _MISSING or value is None:
-                if field.spec.required:
-                    raise InvalidRecordError(
-                        f"{self.kind}: required field is missing",
-                        record_id=str(get_path(source, ("id",)) if "id" in source else "?"),
-                        field=field.spec.target,
-                    )
-                continue
-            if field.table is not None:
-                code = value
-                value = field.table.to_erp(getattr(code, "value", code))
-                if value == UNKNOWN:
-                    raise InvalidRecordError(
-                        f"{self.kind}: no ERP code for {field.table.name} {str(code)!r}",
-                        field=field.spec.target,
-                    )
-            value = field.converter.to_erp(value, field.ctx)
-            if field.converter.arity == 1:
-                set_path(out, field.paths[0], value)
+        composite: dict[Path, dict[int, str]] = {}
+        for field in self._out:
+            spec = field.spec
+            if spec.const is not None:
+                value: Any = spec.const
             else:
-                for path, part in zip(field.paths, value, strict=True):
-                    set_path(out, path, part)
+                value = get_path(source, field.target)
+                if (value is _MISSING or value is None) and spec.default is not None:
+                    value = spec.default
+                if value is _MISSING or value is None:
+                    if spec.required:
+                        raise InvalidRecordError(
+                            f"{self.kind}: required field is missing",
+                            record_id=str(source.get("id", "?")),
+                            field=spec.target,
+                        )
+                    continue
+                if field.table is not None:
+                    code = value
+                    value = field.table.to_erp(getattr(code, "value", code))
+                    if value == UNKNOWN:
+                        raise InvalidRecordError(
+                            f"{self.kind}: no ERP code for {field.table.name} {str(code)!r}",
+                            field=spec.target,
+                        )
+                value = field.converter.to_erp(value, field.ctx)
+            if field.converter.arity != 1:
+                for path, piece in zip(field.paths, value, strict=True):
+                    set_path(out, path, piece)
+                continue
+            if spec.erp_type is not None:
+                value = _typed(value, spec.erp_type, self.kind, spec.target)
+            if spec.split is not None:
+                composite.setdefault(field.paths[0], {})[spec.part] = str(value)
+                continue
+            set_path(out, field.paths[0], value)
+        for path, pieces in composite.items():
+            sep = next(f.spec.split for f in self._out if f.paths[0] == path and f.spec.split)
+            set_path(out, path, sep.join(pieces[i] for i in sorted(pieces)))
         for fn in self.functions_out:
             fn(out, source)
         return out
