@@ -98,6 +98,8 @@ class ErpAdapterAcceptanceSuite:
     adapter_factory: ClassVar[ErpAdapterFactory]
     settings: ClassVar[SettingsSource]
     tenant: ClassVar[Tenant] = Tenant(id="acceptance", name="Prefeitura de Aceitação")
+    #: The ERP field that carries the citizen's CPF/CNPJ (named in rejections).
+    document_field: ClassVar[str] = "cpfCnpj"
     #: Merged into the settings so retries do not wait for real; set ``{}`` if your adapter's
     #: settings have no ``retry`` table.
     fast_retry_settings: ClassVar[Mapping[str, Any]] = {
@@ -121,7 +123,17 @@ class ErpAdapterAcceptanceSuite:
 
     @pytest.fixture
     def sandbox(self, munivideo_sandbox: Sandbox) -> Sandbox:
+        """The ERP under test. Override it to run the suite against another loopback ERP
+        that keeps the sandbox's inspection methods (``bookings()``, ``protocols()``,
+        ``inject()``...) over its own wire format, as ``tests/erps`` does."""
         return munivideo_sandbox
+
+    @pytest.fixture
+    def peer_factory(
+        self, munivideo_sandbox_factory: Callable[..., Sandbox]
+    ) -> Callable[..., Sandbox]:
+        """Starts a dedicated ERP of the same kind (``seed=...``); override with ``sandbox``."""
+        return munivideo_sandbox_factory
 
     @pytest.fixture
     def adapter(self, sandbox: Sandbox) -> Iterator[ErpAdapter]:
@@ -242,7 +254,7 @@ class ErpAdapterAcceptanceSuite:
             if not page.has_more:
                 break
         assert [r.record_id for r in rejected] == ["AG-BAD"]
-        assert rejected[0].field is not None and "cpfCnpj" in rejected[0].field
+        assert rejected[0].field is not None and self.document_field in rejected[0].field
         assert "12345678900" not in rejected[0].reason
         assert "12345678900" not in rejected[0].raw
 
@@ -307,8 +319,21 @@ class ErpAdapterAcceptanceSuite:
         assert datetime.fromisoformat(doc["sala"]["validaAte"]) == until
 
     def test_same_key_creates_once(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
-        first = adapter.create_protocol(self.entry(), self.key("AG-000001"))
-        again = adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        if adapter.capabilities.honours_idempotency_key:
+            first = adapter.create_protocol(self.entry(), self.key("AG-000001"))
+            again = adapter.create_protocol(self.entry(), self.key("AG-000001"))
+        else:
+            # Without keys the lookup by external reference is what prevents the duplicate.
+            first, again = (
+                create_exactly_once(
+                    adapter,
+                    self.entry(),
+                    self.key("AG-000001"),
+                    probe_first=True,
+                    sleep=lambda _: None,
+                )
+                for _ in range(2)
+            )
         assert (first.number, first.year) == (again.number, again.year)
         assert len(sandbox.protocols()) == 1
 
@@ -378,10 +403,8 @@ class ErpAdapterAcceptanceSuite:
             adapter.create_protocol(self.entry(), self.key("AG-000001"))
         assert sandbox.protocols() == []
 
-    def test_connection_refused_is_transient(
-        self, munivideo_sandbox_factory: Callable[..., Sandbox]
-    ) -> None:
-        gone = munivideo_sandbox_factory(seed="empty")
+    def test_connection_refused_is_transient(self, peer_factory: Callable[..., Sandbox]) -> None:
+        gone = peer_factory(seed="empty")
         adapter = self.build(gone)
         gone.stop()
         try:
