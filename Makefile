@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ADAPTERS := $(sort $(dir $(wildcard adapters/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
-LINT_PATHS := $(wildcard src tests adapters benchmarks docs/tutorial)
+LINT_PATHS := $(wildcard src tests adapters benchmarks docs/tutorial docs/conftest.py)
 
 .PHONY: install test lint typecheck demo bench docs clean
 
