@@ -13,6 +13,7 @@ layer decides (:func:`munivideo.transport.create_exactly_once`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
@@ -154,18 +155,41 @@ def _connect_failed(exc: requests.ConnectionError) -> bool:
     return False
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or HTTP-date); None if absent or unreadable."""
+RETRY_AFTER_CAP_SECONDS = 3600.0
+"""Default cap on a peer's ``Retry-After`` (one hour): a peer cannot park our work for longer
+(``RetryPolicy.retry_after_cap_seconds`` changes it per ERP)."""
+
+
+def retry_after_seconds(
+    value: str | None, *, cap: float = RETRY_AFTER_CAP_SECONDS, now: datetime | None = None
+) -> float | None:
+    """``Retry-After`` as seconds in ``[0, cap]``; None when absent or unreadable.
+
+    Accepts every form RFC 9110 (section 10.2.3, 5.6.7) says a recipient must: delay-seconds
+    (ASCII digits), IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``), the obsolete RFC 850 form
+    (``Sunday, 06-Nov-94 08:49:37 GMT``) and asctime (``Sun Nov  6 08:49:37 1994``). A date
+    without a zone or with ``-0000`` is UTC (HTTP dates are always GMT). A date in the past is 0.
+    Anything else is ignored (None), never an exception: a peer's garbage must not turn a
+    transient failure into a contract violation.
+
+    :param cap: the largest wait returned, in seconds.
+    :param now: the current time (UTC); for tests.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - utcnow()).total_seconds())
+    seconds: float
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or utcnow())).total_seconds()
+    return min(max(0.0, seconds), max(0.0, cap))
 
 
 def classify(exc: BaseException) -> Rule:
@@ -194,12 +218,19 @@ def classify(exc: BaseException) -> Rule:
 
 
 def to_error(
-    exc: BaseException, rule: Rule, *, operation: str, record_id: str | None, safe: bool
+    exc: BaseException,
+    rule: Rule,
+    *,
+    operation: str,
+    record_id: str | None,
+    safe: bool,
+    retry_after_cap: float = RETRY_AFTER_CAP_SECONDS,
 ) -> MunivideoError:
     """The :mod:`munivideo.errors` instance for a classified failure (message redacted).
 
     An ambiguous failure on a safe operation is reported as transient (nothing was created),
-    a malformed answer to a safe operation as a contract violation.
+    a malformed answer to a safe operation as a contract violation. A wait the peer asked for
+    (``Retry-After``, a fault's retry hint) is capped at ``retry_after_cap`` seconds.
     """
     error_type = rule.error
     if isinstance(exc, MalformedResponseError) and safe:
@@ -212,7 +243,11 @@ def to_error(
     message = f"{operation}: {rule.reason} ({detail})"
     retry_after: float | None = getattr(exc, "retry_after", None)
     if isinstance(exc, HttpStatusError):
-        retry_after = retry_after_seconds(exc.headers.get("retry-after"))
+        retry_after = retry_after_seconds(exc.headers.get("retry-after"), cap=retry_after_cap)
+    elif isinstance(retry_after, int | float) and retry_after == retry_after:  # not NaN
+        retry_after = min(max(0.0, float(retry_after)), retry_after_cap)
+    else:
+        retry_after = None
     if issubclass(error_type, TransientError):
         return error_type(message, record_id=rid, field=field, retry_after=retry_after)
     return error_type(message, record_id=rid, field=field)

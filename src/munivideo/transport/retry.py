@@ -12,7 +12,13 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_after_de
 from tenacity.wait import wait_exponential_jitter
 
 from munivideo.errors import MunivideoError
-from munivideo.transport.classify import Action, classify, retry_after_seconds, to_error
+from munivideo.transport.classify import (
+    RETRY_AFTER_CAP_SECONDS,
+    Action,
+    classify,
+    retry_after_seconds,
+    to_error,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("munivideo.transport")
@@ -30,6 +36,9 @@ class RetryPolicy(BaseModel):
     #: Waits a peer asks for (``Retry-After``) are capped at this; the total time still bounds
     #: the call, and the outbox retries later.
     max_retry_after_seconds: float = Field(default=30.0, ge=0, le=600)
+    #: A peer's ``Retry-After`` is capped at this before it becomes the error's ``retry_after``
+    #: (the earliest next attempt of the outbox row): a peer cannot park work for a year.
+    retry_after_cap_seconds: float = Field(default=RETRY_AFTER_CAP_SECONDS, ge=0, le=86_400)
 
 
 def _should_retry(safe: bool) -> Callable[[RetryCallState], bool]:
@@ -56,8 +65,8 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         headers = getattr(exc, "headers", None)
         if asked is None and isinstance(headers, dict):
             asked = retry_after_seconds(headers.get("retry-after"))
-        if isinstance(asked, int | float):
-            return float(min(asked, policy.max_retry_after_seconds))
+        if isinstance(asked, int | float) and asked == asked:  # not NaN
+            return float(min(max(0.0, asked), policy.max_retry_after_seconds))
         return float(backoff(state))
 
     return wait
@@ -99,4 +108,11 @@ def call_with_retry(
         raise
     except Exception as exc:  # noqa: BLE001 - every raw failure goes through the table
         rule = classify(exc)
-        raise to_error(exc, rule, operation=operation, record_id=record_id, safe=safe) from None
+        raise to_error(
+            exc,
+            rule,
+            operation=operation,
+            record_id=record_id,
+            safe=safe,
+            retry_after_cap=policy.retry_after_cap_seconds,
+        ) from None
