@@ -10,9 +10,20 @@ See ``docs/sandbox.md``. Quick start::
 
 from __future__ import annotations
 
+from munivideo.sandbox.behaviour import CAPABILITY_SETS, Behaviour
 from munivideo.sandbox.context import CLIENT_ID, CLIENT_SECRET
 from munivideo.sandbox.faults import FaultPlan, parse_rule
 from munivideo.sandbox.seeds import SEEDS, bulk_seed
 from munivideo.sandbox.server import Sandbox
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "SEEDS", "FaultPlan", "Sandbox", "bulk_seed", "parse_rule"]
+__all__ = [
+    "CAPABILITY_SETS",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SEEDS",
+    "Behaviour",
+    "FaultPlan",
+    "Sandbox",
+    "bulk_seed",
+    "parse_rule",
+]

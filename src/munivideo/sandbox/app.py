@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from munivideo.sandbox import fhir, inspection, rest, soap
+from munivideo.sandbox import fhir, guard, inspection, rest, soap
 from munivideo.sandbox.context import Context
 from munivideo.sandbox.responses import DropConnection
 
@@ -22,11 +22,14 @@ class SandboxApp:
         self.default_seed = default_seed
 
     def route(self, request: Request) -> Response:
+        refused = guard.screen(request, self.ctx.allowed_hosts)
+        if refused is not None:
+            return refused
         path = request.path
         if path.startswith("/_sandbox/"):
             return inspection.handle(self.ctx, request, self.default_seed)
         if self.ctx.soap and path.startswith("/soap"):
-            static = soap.serve_static(request)
+            static = soap.serve_static(request, self.ctx.public_url)
             if static is not None:
                 return static
             name = path.rstrip("/").rsplit("/", 1)[-1]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 import click
 
 from munivideo.errors import MunivideoError
+from munivideo.sandbox.behaviour import CAPABILITY_SETS, Idempotency, Lookup, Receipts
 from munivideo.sandbox.seeds import SEEDS
 
 
@@ -25,13 +28,70 @@ def sandbox() -> None:
 )
 @click.option("--fault-seed", default=0, type=int, show_default=True)
 @click.option("--db", default=":memory:", show_default=True, help="SQLite file (or :memory:).")
+@click.option(
+    "--capabilities",
+    type=click.Choice(sorted(CAPABILITY_SETS)),
+    default="keys",
+    show_default=True,
+    help="Capability set the ERP plays; the options below change single behaviours.",
+)
+@click.option("--idempotency", type=click.Choice(get_args(Idempotency)), default=None)
+@click.option(
+    "--unique-reference/--no-unique-reference",
+    default=None,
+    help="Refuse a second protocol with the same external reference.",
+)
+@click.option("--lookup", type=click.Choice(get_args(Lookup)), default=None)
+@click.option("--lookup-delay", type=float, default=None, help="Seconds a 'late' lookup lags.")
+@click.option(
+    "--commit-delay", type=float, default=None, help="Seconds writes wait before committing."
+)
+@click.option("--receipts", type=click.Choice(get_args(Receipts)), default=None)
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a non-loopback --host (exposes the sandbox)."
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Host header answered besides loopback (repeatable; '*' answers any).",
+)
+@click.option("--public-url", default=None, help="Base URL the WSDL announces.")
 def serve(
-    host: str, port: int, dialect: str, seed: str, faults: str, fault_seed: int, db: str
+    host: str,
+    port: int,
+    dialect: str,
+    seed: str,
+    faults: str,
+    fault_seed: int,
+    db: str,
+    capabilities: str,
+    idempotency: str | None,
+    unique_reference: bool | None,
+    lookup: str | None,
+    lookup_delay: float | None,
+    commit_delay: float | None,
+    receipts: str | None,
+    allow_remote: bool,
+    allowed_hosts: tuple[str, ...],
+    public_url: str | None,
 ) -> None:
     """Serve until interrupted (Ctrl-C)."""
+    from munivideo.sandbox.behaviour import Behaviour
     from munivideo.sandbox.server import Sandbox
 
+    chosen: dict[str, Any] = {
+        "idempotency": idempotency,
+        "unique_reference": unique_reference,
+        "lookup": lookup,
+        "lookup_delay_seconds": lookup_delay,
+        "commit_delay_seconds": commit_delay,
+        "receipts": receipts,
+    }
     try:
+        behaviour = Behaviour.preset(
+            capabilities, **{k: v for k, v in chosen.items() if v is not None}
+        )
         sb = Sandbox(
             dialect=dialect,
             seed=seed,
@@ -40,15 +100,22 @@ def serve(
             host=host,
             port=port,
             db=db,
+            behaviour=behaviour,
+            allow_remote=allow_remote,
+            allowed_hosts=allowed_hosts,
+            public_url=public_url,
         )
     except MunivideoError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"munivideo sandbox ERP on {sb.base_url} ({dialect}, seed {seed})")
     if dialect in ("soap", "both"):
-        click.echo(f"  WSDL      {sb.wsdl_url}")
+        click.echo(f"  WSDL      {sb.public_url}/soap?wsdl")
     if dialect in ("rest", "both"):
         click.echo(f"  REST      {sb.rest_url}   token: {sb.token_url}")
-    click.echo(f"  inspect   {sb.base_url}/_sandbox/health")
+    click.echo(
+        f"  inspect   {sb.base_url}/_sandbox/health   effects: {sb.base_url}/_sandbox/effects"
+    )
+    click.echo(f"  behaviour {behaviour.model_dump_json()}")
     click.echo(f"  client    {sb.credentials[0]} / {sb.credentials[1]}")
     try:
         sb._server.serve_forever()

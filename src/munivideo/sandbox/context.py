@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from munivideo.packs import pack_dir
+from munivideo.sandbox.behaviour import Behaviour
 from munivideo.sandbox.faults import Decision, FaultPlan
 from munivideo.sandbox.fhir_seed import seed_health_unit
 from munivideo.sandbox.fhir_store import FhirStore
@@ -30,6 +31,13 @@ class Context:
     plan_lock: threading.Lock = field(default_factory=threading.Lock)
     #: The FHIR endpoint's resources (``/fhir``, see :mod:`munivideo.sandbox.fhir`).
     fhir: FhirStore = field(default_factory=lambda: FhirStore(seed_health_unit))
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    #: What a reset goes back to (the behaviour the server was started with).
+    initial_behaviour: Behaviour = field(default_factory=Behaviour)
+    #: The base URL the sandbox announces (WSDL ``soap:address``); set once the port is bound.
+    public_url: str = "http://127.0.0.1:8765"
+    #: Host names (lower case, no port) the server answers for; see :mod:`munivideo.sandbox.guard`.
+    allowed_hosts: frozenset[str] = frozenset()
 
     @cached_property
     def xsd(self) -> Any:
@@ -52,6 +60,18 @@ class Context:
         with self.plan_lock:
             self.plan = plan
 
+    def set_behaviour(self, behaviour: Behaviour) -> None:
+        with self.plan_lock:
+            self.behaviour = behaviour
+
+    def current_behaviour(self) -> Behaviour:
+        with self.plan_lock:
+            return self.behaviour
+
+    def call(self, operation: str) -> Call:
+        """One request's fault decision and the behaviour in force when it arrived."""
+        return Call(self, operation, self.decide(operation), self.current_behaviour())
+
     def decide(self, operation: str) -> Decision:
         with self.plan_lock:
             plan = self.plan
@@ -70,8 +90,14 @@ class Call:
     ctx: Context
     operation: str
     decision: Decision
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    #: What a reset goes back to (the behaviour the server was started with).
+    initial_behaviour: Behaviour = field(default_factory=Behaviour)
 
     def before_write(self) -> None:
+        """Injected waits before the commit: a ``timeout`` fault, the behaviour's commit delay."""
         rule = self.decision.action
         if rule is not None and rule.action == "timeout":
             self.ctx.sleep(rule.seconds)
+        if self.operation in self.behaviour.commit_delay_operations:
+            self.ctx.sleep(self.behaviour.commit_delay_seconds)

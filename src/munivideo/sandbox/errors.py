@@ -37,6 +37,10 @@ class IdempotencyConflictError(RejectedError):
     """The key was used before with another payload."""
 
 
+class LookupUnavailableError(TransientError):
+    """This ERP cannot be asked for a protocol by external reference (behaviour ``lookup``)."""
+
+
 class UnsupportedMediaTypeError(InvalidRecordError):
     """The body is not in a media type the operation accepts."""
 
@@ -51,6 +55,7 @@ def contract_code(error: MunivideoError) -> tuple[str, int]:
         (IdempotencyInProgressError, "CHAVE_EM_ANDAMENTO", 409),
         (IdempotencyConflictError, "CHAVE_CONFLITANTE", 422),
         (UnsupportedMediaTypeError, "TIPO_DE_MIDIA_NAO_SUPORTADO", 415),
+        (LookupUnavailableError, "INDISPONIVEL", 500),
         (NotFoundError, "NAO_ENCONTRADO", 404),
         (LifecycleError, "TRANSICAO_INVALIDA", 409),
         (InvalidRecordError, "REQUISICAO_INVALIDA", 400),

@@ -7,10 +7,19 @@ POST   /_sandbox/bookings               add a booking (REST shape; id, dataAtual
 POST   /_sandbox/bookings/<id>/reschedule  {"data": "YYYY-MM-DD", "horaInicio", "horaFim"}
 POST   /_sandbox/bookings/<id>/cancel      {"observacao": "..."} (optional)
 GET    /_sandbox/protocols              every protocol with attachments and routing
-POST   /_sandbox/reset                  {"seed": "tax-office"} (default: the server's seed)
+POST   /_sandbox/reset                  {"seed": "tax-office"} (default: the server's seed);
+                                        also clears effects, restores the initial behaviour
 GET    /_sandbox/faults                 the active fault plan and how often each rule fired
 PUT    /_sandbox/faults                 {"spec": "...", "seed": 0}
 DELETE /_sandbox/faults                 no faults
+GET    /_sandbox/behaviour              the ERP behaviour (munivideo.sandbox.behaviour.Behaviour)
+PUT    /_sandbox/behaviour              {"preset": "lookup_only", ...fields}: replace
+PATCH  /_sandbox/behaviour              {...fields}: change some fields
+DELETE /_sandbox/behaviour              a well-behaved ERP again (the defaults)
+GET    /_sandbox/effects                effects executed: {"effects": {subject: {step: count}},
+                                        "duplicates": [...], "totals": {...}, "log": [...]}
+
+Writes (POST/PUT/PATCH) must be ``application/json``; see :mod:`munivideo.sandbox.guard`.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from munivideo.errors import InvalidRecordError, MunivideoError
+from munivideo.errors import ConfigurationError, InvalidRecordError, MunivideoError
+from munivideo.sandbox.behaviour import Behaviour, parse_behaviour
 from munivideo.sandbox.context import Context
 from munivideo.sandbox.errors import contract_code
 from munivideo.sandbox.faults import FaultPlan
@@ -72,6 +82,37 @@ def booking_from_doc(ctx: Context, doc: dict[str, Any]) -> BookingRecord:
         raise InvalidRecordError(f"not a booking: {exc}", record_id=doc.get("id")) from exc
 
 
+def effects_report(ctx: Context) -> dict[str, Any]:
+    """Every effect the ERP executed since the last reset: counts, duplicates, totals, log."""
+    counts = ctx.store.effect_counts()
+    totals = {"create": 0, "attach": 0, "forward": 0, "status": 0}
+    duplicates = []
+    for subject, steps in counts.items():
+        for step, count in steps.items():
+            kind = step.split(":", 1)[0]
+            totals[kind] = totals.get(kind, 0) + count
+            if count > 1:
+                duplicates.append({"subject": subject, "step": step, "count": count})
+    return {
+        "effects": counts,
+        "duplicates": duplicates,
+        "totals": totals,
+        "log": ctx.store.effect_log(),
+    }
+
+
+def _behaviour(ctx: Context, method: str, body: dict[str, Any]) -> Response:
+    if method == "PUT":
+        ctx.set_behaviour(parse_behaviour(body))
+    elif method == "PATCH":
+        ctx.set_behaviour(ctx.current_behaviour().changed(**body))
+    elif method == "DELETE":
+        ctx.set_behaviour(Behaviour())
+    elif method != "GET":
+        return _json({"error": f"{method} is not allowed here"}, 405)
+    return _json(ctx.current_behaviour().model_dump(mode="json"))
+
+
 def handle(ctx: Context, request: Request, default_seed: str) -> Response:
     parts = [p for p in request.path.split("/") if p][1:]
     method = request.method
@@ -110,6 +151,7 @@ def handle(ctx: Context, request: Request, default_seed: str) -> Response:
             return _json([protocol_doc(p, soap=False) for p in ctx.store.list_protocols()])
         if parts == ["reset"] and method == "POST":
             loaded = apply_seed(ctx.store, body.get("seed") or default_seed)
+            ctx.set_behaviour(ctx.initial_behaviour)
             return _json({"ok": True, "bookings": loaded})
         if parts == ["faults"]:
             if method == "PUT":
@@ -117,6 +159,12 @@ def handle(ctx: Context, request: Request, default_seed: str) -> Response:
             elif method == "DELETE":
                 ctx.set_plan(FaultPlan())
             return _json(ctx.plan.describe())
+        if parts == ["behaviour"]:
+            return _behaviour(ctx, method, body)
+        if parts == ["effects"] and method == "GET":
+            return _json(effects_report(ctx))
+    except ConfigurationError as exc:
+        return _json({"error": str(exc), "field": exc.field}, 400)
     except MunivideoError as exc:
         codigo, status = contract_code(exc)
         return _json({"error": str(exc), "codigo": codigo, "field": exc.field}, status)

@@ -332,7 +332,7 @@ def handle(ctx: Context, request: Request) -> Response:
         response.headers["Allow"] = ", ".join(allowed)
         return response
 
-    call = Call(ctx, operation, ctx.decide(operation))
+    call = ctx.call(operation)
     ctx.sleep(call.decision.delay)
     rule = call.decision.action
     if rule is not None:

@@ -13,8 +13,12 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from munivideo.errors import ConfigurationError
 from munivideo.sandbox.app import DIALECTS, SandboxApp
+from munivideo.sandbox.behaviour import Behaviour
 from munivideo.sandbox.context import CLIENT_ID, CLIENT_SECRET, Context
 from munivideo.sandbox.faults import FaultPlan
+from munivideo.sandbox.guard import allowed_hosts as allowed_hosts_for
+from munivideo.sandbox.guard import check_bind
+from munivideo.sandbox.inspection import effects_report
 from munivideo.sandbox.records import BookingRecord, booking_doc, protocol_doc
 from munivideo.sandbox.seeds import apply_seed, bulk_seed
 from munivideo.sandbox.store import Store
@@ -57,7 +61,22 @@ class Sandbox:
         port: int = 0,
         db: str | Path = ":memory:",
         validate_responses: bool = True,
+        behaviour: Behaviour | None = None,
+        allow_remote: bool = False,
+        allowed_hosts: tuple[str, ...] = (),
+        public_url: str | None = None,
     ) -> None:
+        """Bind (not yet serve) a sandbox.
+
+        :param behaviour: the ERP's capabilities and misbehaviours (default: well-behaved);
+            :meth:`reset` comes back to it.
+        :param allow_remote: allow a non-loopback ``host`` (refused otherwise:
+            :class:`~munivideo.errors.ConfigurationError`).
+        :param allowed_hosts: ``Host`` names answered besides loopback, the bound address and
+            ``public_url``'s host (``"*"``: any; see :mod:`munivideo.sandbox.guard`).
+        :param public_url: the base URL announced in the WSDL (default: the bound address).
+        """
+        check_bind(host, allow_remote=allow_remote)
         if dialect not in DIALECTS:
             raise ConfigurationError(
                 f"dialect must be one of {', '.join(DIALECTS)}", field="dialect"
@@ -70,9 +89,13 @@ class Sandbox:
             validate_responses=validate_responses,
             soap=dialect in ("soap", "both"),
             rest=dialect in ("rest", "both"),
+            behaviour=behaviour or Behaviour(),
+            initial_behaviour=behaviour or Behaviour(),
         )
         apply_seed(self.store, seed)
         self._server = build_server(SandboxApp(self.ctx, default_seed=seed), host, port)
+        self.ctx.public_url = (public_url or self.base_url).rstrip("/")
+        self.ctx.allowed_hosts = allowed_hosts_for(host, self.ctx.public_url, allowed_hosts)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -120,7 +143,13 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The base URL the WSDL announces (``public_url`` given, else :attr:`base_url`)."""
+        return self.ctx.public_url
 
     @property
     def wsdl_url(self) -> str:
@@ -158,10 +187,47 @@ class Sandbox:
         return self.ctx.plan.describe()
 
     def reset(self, seed: str | None = None) -> int:
-        """Clear all data, idempotency keys and faults; reload ``seed`` (default: the initial)."""
+        """Clear all data, idempotency keys, faults and effects; restore the initial behaviour;
+        reload ``seed`` (default: the initial)."""
         self.ctx.set_plan(FaultPlan())
         self.ctx.fhir.reset()
+        self.ctx.set_behaviour(self.ctx.initial_behaviour)
         return apply_seed(self.store, seed or self.seed)
+
+    # -- behaviour and effects ------------------------------------------------------------------
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The ERP behaviour in force (:class:`~munivideo.sandbox.behaviour.Behaviour`)."""
+        return self.ctx.current_behaviour()
+
+    def set_behaviour(self, behaviour: Behaviour) -> Behaviour:
+        """Replace the behaviour; requests that already arrived keep the one they started with."""
+        self.ctx.set_behaviour(behaviour)
+        return behaviour
+
+    def behave(self, **changes: Any) -> Behaviour:
+        """Change some behaviour fields (``sb.behave(idempotency="ignored")``); the new one.
+
+        :raises ConfigurationError: a bad field or value.
+        """
+        return self.set_behaviour(self.behaviour.changed(**changes))
+
+    def effects(self) -> dict[str, dict[str, int]]:
+        """``{subject: {step: count}}`` of every effect the ERP executed (committed) since the
+        last reset. Subject: the protocol's ``referenciaExterna`` (steps ``create``,
+        ``attach:<sha256>``, ``forward:<department>``) or the booking id (``status:<code>``)."""
+        return self.store.effect_counts()
+
+    def duplicates(self) -> list[tuple[str, str, int]]:
+        """``(subject, step, count)`` for every effect executed more than once."""
+        return [
+            (d["subject"], d["step"], d["count"]) for d in effects_report(self.ctx)["duplicates"]
+        ]
+
+    def effect_log(self) -> list[dict[str, Any]]:
+        """Every effect executed, in commit order (seq, subject, step, operation, protocol, at)."""
+        return self.store.effect_log()
 
     def bulk_seed(self, count: int) -> int:
         return bulk_seed(self.store, count)

@@ -1,12 +1,25 @@
-"""The ERP's operations, dialect-neutral: the SOAP and REST front ends parse, call these, render."""
+"""The ERP's operations, dialect-neutral: the SOAP and REST front ends parse, call these, render.
+
+The request's :class:`~munivideo.sandbox.behaviour.Behaviour` (taken when it arrived) decides
+whether idempotency keys are honoured, whether external references are unique, how lookups and
+receipts behave; every committed write is counted by the store as an effect.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from munivideo.sandbox.context import Call
+from munivideo.sandbox.errors import LookupUnavailableError
 from munivideo.sandbox.records import BookingRecord, NewProtocol, ProtocolRecord
-from munivideo.sandbox.store import fingerprint
+from munivideo.sandbox.store import Reservation, fingerprint
+
+R = TypeVar("R")
+FOREIGN_REFERENCE = "munivideo:sandbox:outro"
+"""The reference of the made-up protocol a ``foreign_reference`` receipt names when the ERP has
+no other protocol to name."""
 
 
 def list_changed(
@@ -21,7 +34,10 @@ def get_booking(call: Call, booking_id: str) -> BookingRecord:
 
 def set_status(call: Call, booking_id: str, status: str, note: str | None) -> BookingRecord:
     call.before_write()
-    return call.ctx.store.set_status(booking_id, status, note)
+    record = call.ctx.store.set_status(booking_id, status, note, count=True)
+    if call.behaviour.receipts != "honest":
+        return call.ctx.store.other_booking(booking_id) or record
+    return record
 
 
 def set_room(call: Call, booking_id: str, url: str, valid_until: datetime) -> BookingRecord:
@@ -29,22 +45,76 @@ def set_room(call: Call, booking_id: str, url: str, valid_until: datetime) -> Bo
     return call.ctx.store.set_room(booking_id, url, valid_until)
 
 
-def create_protocol(call: Call, key: str, new: NewProtocol) -> tuple[ProtocolRecord, bool]:
-    """The protocol, and whether this answer is a replay of an earlier request with ``key``."""
+def _keyed(
+    call: Call,
+    key: str,
+    payload: Any,
+    write: Callable[[Reservation | None], ProtocolRecord],
+) -> tuple[ProtocolRecord, bool]:
+    """Run ``write`` once per idempotency key when keys are honoured, every time otherwise.
+
+    Returns the protocol (as the receipt behaviour renders it) and whether it is a replay.
+    """
     store = call.ctx.store
-    reservation = store.reserve("criarProtocolo", key, fingerprint(new.model_dump(mode="json")))
+    if not call.behaviour.keys_honoured:
+        call.before_write()
+        return _receipt(call, write(None)), False
+    reservation = store.reserve(call.operation, key, fingerprint(payload))
     if reservation.replay_of is not None:
-        return store.get_protocol_by_id(reservation.replay_of), True
+        return _receipt(call, store.get_protocol_by_id(reservation.replay_of)), True
     try:
         call.before_write()
-        return store.create_protocol(new, reservation), False
+        record = write(reservation)
     except BaseException:
         store.release(reservation)
         raise
+    return _receipt(call, record), False
+
+
+def _receipt(call: Call, record: ProtocolRecord) -> ProtocolRecord:
+    """What the answer says about ``record``: the truth, or another protocol (behaviour)."""
+    receipts = call.behaviour.receipts
+    if receipts == "honest":
+        return record
+    other = call.ctx.store.newest_protocol(other_than=record.id)
+    if receipts == "foreign_number":
+        ano, numero = (other.ano, other.numero) if other else (record.ano, record.numero + 500_000)
+        return record.model_copy(update={"ano": ano, "numero": numero})
+    if other is not None and other.novo.referencia_externa != record.novo.referencia_externa:
+        return other
+    novo = record.novo.model_copy(
+        update={"referencia_externa": FOREIGN_REFERENCE, "id_agendamento": "AG-OUTRO"}
+    )
+    return record.model_copy(
+        update={"id": "PR-OUTRO", "numero": record.numero + 500_000, "novo": novo}
+    )
+
+
+def create_protocol(call: Call, key: str, new: NewProtocol) -> tuple[ProtocolRecord, bool]:
+    """The protocol, and whether this answer is a replay of an earlier request with ``key``."""
+    store = call.ctx.store
+    unique = call.behaviour.unique_reference
+    return _keyed(
+        call,
+        key,
+        new.model_dump(mode="json"),
+        lambda reservation: store.create_protocol(new, reservation, unique=unique),
+    )
 
 
 def find_protocol(call: Call, reference: str) -> ProtocolRecord | None:
-    return call.ctx.store.find_protocol(reference)
+    """``buscarPorReferenciaExterna`` as the behaviour's ``lookup`` says."""
+    store, behaviour = call.ctx.store, call.behaviour
+    if behaviour.lookup == "unavailable":
+        raise LookupUnavailableError(
+            "this ERP cannot look protocols up by external reference", field="referenciaExterna"
+        )
+    if behaviour.lookup == "ignores_filter":
+        return store.newest_protocol()
+    if behaviour.lookup == "late":
+        seen_until = datetime.now(UTC) - timedelta(seconds=behaviour.lookup_delay_seconds)
+        return store.find_protocol(reference, committed_before=seen_until)
+    return store.find_protocol(reference)
 
 
 def get_protocol(call: Call, ano: int, numero: int) -> ProtocolRecord:
@@ -65,13 +135,11 @@ def attach(
 ) -> tuple[ProtocolRecord, bool]:
     store = call.ctx.store
     store.get_protocol(ano, numero)  # 404 before the key is spent on a missing protocol
-    payload = [ano, numero, nome, tipo, sha256, tipo_midia, tamanho]
-    reservation = store.reserve("anexarDocumento", key, fingerprint(payload))
-    if reservation.replay_of is not None:
-        return store.get_protocol_by_id(reservation.replay_of), True
-    try:
-        call.before_write()
-        record = store.attach(
+    return _keyed(
+        call,
+        key,
+        [ano, numero, nome, tipo, sha256, tipo_midia, tamanho],
+        lambda reservation: store.attach(
             ano,
             numero,
             nome=nome,
@@ -80,11 +148,8 @@ def attach(
             tipo_midia=tipo_midia,
             tamanho=tamanho,
             reservation=reservation,
-        )
-        return record, False
-    except BaseException:
-        store.release(reservation)
-        raise
+        ),
+    )
 
 
 def forward(
@@ -99,22 +164,16 @@ def forward(
 ) -> tuple[ProtocolRecord, bool]:
     store = call.ctx.store
     store.get_protocol(ano, numero)
-    reservation = store.reserve(
-        "tramitarProtocolo", key, fingerprint([ano, numero, destino, despacho, matricula])
-    )
-    if reservation.replay_of is not None:
-        return store.get_protocol_by_id(reservation.replay_of), True
-    try:
-        call.before_write()
-        record = store.forward(
+    return _keyed(
+        call,
+        key,
+        [ano, numero, destino, despacho, matricula],
+        lambda reservation: store.forward(
             ano,
             numero,
             destino=destino,
             despacho=despacho,
             matricula=matricula,
             reservation=reservation,
-        )
-        return record, False
-    except BaseException:
-        store.release(reservation)
-        raise
+        ),
+    )

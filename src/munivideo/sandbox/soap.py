@@ -61,10 +61,14 @@ def wsdl_bytes(base_url: str) -> bytes:
     return text.encode("utf-8")
 
 
-def serve_static(request: Request) -> Response | None:
-    """WSDL at ``/soap?wsdl`` (and ``/soap/erp.wsdl``); schemas at ``/soap/xsd/<name>.xsd``."""
+def serve_static(request: Request, public_url: str) -> Response | None:
+    """WSDL at ``/soap?wsdl`` (and ``/soap/erp.wsdl``); schemas at ``/soap/xsd/<name>.xsd``.
+
+    The WSDL's addresses come from ``public_url`` (configuration: the bound address unless
+    told otherwise), never from the request's ``Host`` header.
+    """
     path = request.path.rstrip("/")
-    base = request.host_url.rstrip("/")
+    base = public_url.rstrip("/")
     if request.method == "GET" and (
         path == "/soap/erp.wsdl" or ("wsdl" in request.args and path.startswith("/soap"))
     ):
@@ -230,7 +234,7 @@ def handle(ctx: Context, request: Request, service_name: str) -> Response:
     except MunivideoError as exc:
         return _fault(exc)
 
-    call = Call(ctx, operation, ctx.decide(operation))
+    call = ctx.call(operation)
     ctx.sleep(call.decision.delay)
     rule = call.decision.action
     if rule is not None:

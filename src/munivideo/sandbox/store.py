@@ -46,10 +46,21 @@ CREATE TABLE IF NOT EXISTS protocol (
     id TEXT PRIMARY KEY,
     ano INTEGER NOT NULL,
     numero INTEGER NOT NULL,
-    referencia_externa TEXT NOT NULL UNIQUE,
+    referencia_externa TEXT NOT NULL,
+    created_at TEXT NOT NULL,
     doc TEXT NOT NULL,
     UNIQUE (ano, numero)
 );
+CREATE INDEX IF NOT EXISTS protocol_reference ON protocol (referencia_externa, created_at);
+CREATE TABLE IF NOT EXISTS effect (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    step TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    protocol_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS effect_subject ON effect (subject, step);
 CREATE TABLE IF NOT EXISTS idempotency (
     operation TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -110,8 +121,25 @@ class Store:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        with self._lock:
+            self._migrate_v1()
         self._last = datetime.min.replace(tzinfo=UTC)
+
+    def _migrate_v1(self) -> None:
+        """Create the schema; a file from before effect counting (a UNIQUE external reference,
+        no commit time) is carried over: its protocols keep their data."""
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'protocol'").fetchone()
+        old = row is not None and "created_at" not in row[0]
+        if old:
+            self._db.execute("ALTER TABLE protocol RENAME TO protocol_v1")
+        self._db.executescript(_SCHEMA)
+        if old:
+            docs = self._db.execute("SELECT doc FROM protocol_v1").fetchall()
+            with self._tx() as db:
+                for (doc,) in docs:
+                    p = ProtocolRecord.model_validate_json(doc)
+                    self._save_protocol(db, p, insert=True)
+                db.execute("DROP TABLE protocol_v1")
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -141,7 +169,7 @@ class Store:
 
     def reset(self) -> None:
         with self._tx() as db:
-            for table in ("booking", "protocol", "idempotency", "token"):
+            for table in ("booking", "protocol", "idempotency", "token", "effect"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     # -- bookings -------------------------------------------------------------------------------
@@ -200,9 +228,12 @@ class Store:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM booking").fetchone()[0])
 
-    def update_booking(self, booking_id: str, **changes: Any) -> BookingRecord:
+    def update_booking(
+        self, booking_id: str, *, effect: str | None = None, **changes: Any
+    ) -> BookingRecord:
         """Apply ``changes``; bump version and timestamp. Invitation-relevant changes (a move, a
-        cancel) also bump ``sequencia``."""
+        cancel) also bump ``sequencia``. ``effect`` names the effect step to count (a status
+        written through the contract), in the same transaction."""
         with self._tx() as db:
             current = self.get_booking(booking_id)
             moved = any(
@@ -221,9 +252,15 @@ class Store:
                 "UPDATE booking SET doc = ?, updated_at = ? WHERE id = ?",
                 (record.model_dump_json(), _stamp(record.data_atualizacao), booking_id),
             )
+            if effect is not None:
+                self._effect(db, None, effect, "atualizarSituacao", subject=booking_id)
             return record
 
-    def set_status(self, booking_id: str, status: str, note: str | None) -> BookingRecord:
+    def set_status(
+        self, booking_id: str, status: str, note: str | None, *, count: bool = False
+    ) -> BookingRecord:
+        """Change a booking's status; ``count`` records a ``status:<value>`` effect (a write
+        through the contract; the inspection API's own cancels are not ERP effects)."""
         with self._lock:
             current = self.get_booking(booking_id)
             if status == current.situacao:
@@ -237,7 +274,9 @@ class Store:
             changes: dict[str, Any] = {"situacao": status}
             if note:
                 changes["observacoes"] = note
-            return self.update_booking(booking_id, **changes)
+            return self.update_booking(
+                booking_id, effect=f"status:{status}" if count else None, **changes
+            )
 
     def set_room(self, booking_id: str, url: str, valid_until: datetime) -> BookingRecord:
         with self._lock:
@@ -282,8 +321,33 @@ class Store:
             raise NotFoundError("protocol vanished", record_id=protocol_id, field="id")
         return found
 
-    def find_protocol(self, reference: str) -> ProtocolRecord | None:
-        return self._protocol_row("referencia_externa = ?", (reference,))
+    def find_protocol(
+        self, reference: str, *, committed_before: datetime | None = None
+    ) -> ProtocolRecord | None:
+        """The oldest protocol with ``reference``; only those committed before the given time
+        when ``committed_before`` is set (a lookup that sees commits late)."""
+        if committed_before is None:
+            return self._protocol_row(
+                "referencia_externa = ? ORDER BY created_at, id LIMIT 1", (reference,)
+            )
+        return self._protocol_row(
+            "referencia_externa = ? AND created_at <= ? ORDER BY created_at, id LIMIT 1",
+            (reference, _stamp(committed_before)),
+        )
+
+    def newest_protocol(self, *, other_than: str | None = None) -> ProtocolRecord | None:
+        """The most recently created protocol (except ``other_than``), or None."""
+        return self._protocol_row(
+            "id != ? ORDER BY created_at DESC, id DESC LIMIT 1", (other_than or "",)
+        )
+
+    def other_booking(self, booking_id: str) -> BookingRecord | None:
+        """Some booking other than ``booking_id`` (the first by id), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc FROM booking WHERE id != ? ORDER BY id LIMIT 1", (booking_id,)
+            ).fetchone()
+        return None if row is None else BookingRecord.model_validate_json(row[0])
 
     def list_protocols(self) -> list[ProtocolRecord]:
         with self._lock:
@@ -293,18 +357,30 @@ class Store:
     def _save_protocol(self, db: sqlite3.Connection, p: ProtocolRecord, *, insert: bool) -> None:
         if insert:
             db.execute(
-                "INSERT INTO protocol (id, ano, numero, referencia_externa, doc) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (p.id, p.ano, p.numero, p.novo.referencia_externa, p.model_dump_json()),
+                "INSERT INTO protocol (id, ano, numero, referencia_externa, created_at, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    p.id,
+                    p.ano,
+                    p.numero,
+                    p.novo.referencia_externa,
+                    _stamp(p.data_criacao),
+                    p.model_dump_json(),
+                ),
             )
         else:
             db.execute("UPDATE protocol SET doc = ? WHERE id = ?", (p.model_dump_json(), p.id))
 
     def create_protocol(
-        self, new: NewProtocol, reservation: Reservation | None = None
+        self, new: NewProtocol, reservation: Reservation | None = None, *, unique: bool = True
     ) -> ProtocolRecord:
+        """Create a protocol (counted as a ``create`` effect).
+
+        :param unique: refuse a second protocol with the same external reference
+            (:class:`DuplicateReferenceError`); ``False`` lets duplicates exist.
+        """
         with self._tx() as db:
-            if self.find_protocol(new.referencia_externa) is not None:
+            if unique and self.find_protocol(new.referencia_externa) is not None:
                 raise DuplicateReferenceError(
                     "another protocol already has this external reference",
                     record_id=new.referencia_externa,
@@ -323,6 +399,7 @@ class Store:
                 data_criacao=now,
             )
             self._save_protocol(db, record, insert=True)
+            self._effect(db, record, "create", "criarProtocolo")
             self._complete(db, reservation, record.id)
             return record
 
@@ -351,6 +428,7 @@ class Store:
             )
             updated = p.model_copy(update={"anexos": (*p.anexos, attachment)})
             self._save_protocol(db, updated, insert=False)
+            self._effect(db, updated, f"attach:{sha256}", "anexarDocumento")
             self._complete(db, reservation, updated.id)
             return updated
 
@@ -381,8 +459,52 @@ class Store:
                 }
             )
             self._save_protocol(db, updated, insert=False)
+            self._effect(db, updated, f"forward:{destino}", "tramitarProtocolo")
             self._complete(db, reservation, updated.id)
             return updated
+
+    # -- effects --------------------------------------------------------------------------------
+
+    def _effect(
+        self,
+        db: sqlite3.Connection,
+        p: ProtocolRecord | None,
+        step: str,
+        operation: str,
+        subject: str | None = None,
+    ) -> None:
+        # Same transaction as the write: an effect is counted exactly when it is committed.
+        db.execute(
+            "INSERT INTO effect (subject, step, operation, protocol_id, at) VALUES (?, ?, ?, ?, ?)",
+            (
+                subject or (p.novo.referencia_externa if p else ""),
+                step,
+                operation,
+                p.id if p else None,
+                _stamp(self.now()),
+            ),
+        )
+
+    def effect_counts(self) -> dict[str, dict[str, int]]:
+        """``{subject: {step: count}}`` of every effect executed (committed) since the reset."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT subject, step, count(*) FROM effect GROUP BY subject, step "
+                "ORDER BY min(seq)"
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for subject, step, count in rows:
+            counts.setdefault(subject, {})[step] = int(count)
+        return counts
+
+    def effect_log(self) -> list[dict[str, Any]]:
+        """Every effect executed since the reset, in commit order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, subject, step, operation, protocol_id, at FROM effect ORDER BY seq"
+            ).fetchall()
+        keys = ("seq", "subject", "step", "operation", "protocol", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # -- idempotency ----------------------------------------------------------------------------
 
