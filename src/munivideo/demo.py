@@ -79,6 +79,9 @@ class DemoReport(BaseModel):
     duplicated: list[str] = Field(default_factory=list)
     unexpected: list[str] = Field(default_factory=list)
     wrong_status: list[str] = Field(default_factory=list)
+    #: Effects the ERP executed other than exactly once ("AG-000005 attach:<sha256> x2"),
+    #: counted by the sandbox itself, not read back through a unique constraint.
+    effects_not_once: list[str] = Field(default_factory=list)
 
 
 def demo_config_text() -> str:
@@ -214,6 +217,12 @@ def run_demo(
             expected = status_code[OUTCOME_STATUS[outcome].value]
             if erp_bookings[booking_id]["situacao"] != expected:
                 report.wrong_status.append(booking_id)
+        effects = sb.effects()
+        for booking_id in recorded:
+            steps = effects.get(f"munivideo:{config.tenant.id}:{booking_id}", {"create": 0})
+            report.effects_not_once += [
+                f"{booking_id} {step} x{n}" for step, n in steps.items() if n != 1
+            ]
         expected_refs = {f"munivideo:{config.tenant.id}:{b}" for b in recorded}
         report.unexpected = sorted(set(by_ref) - expected_refs)
         report.invitations_written = len(list((out / "outbox").rglob("*.eml")))
@@ -225,6 +234,7 @@ def run_demo(
             and not report.duplicated
             and not report.unexpected
             and not report.wrong_status
+            and not report.effects_not_once
             and delivered == set(recorded)
             and len(report.protocols) == len(recorded)
         )
@@ -394,9 +404,13 @@ def _print_summary(report: DemoReport) -> None:
         f"{fired} faults fired, {report.retries} retries; {report.seconds:.1f} s"
     )
     if report.ok:
-        console.print("[green]OK: every attendance has exactly one protocol entry; none lost.[/]")
+        console.print(
+            "[green]OK: every attendance has exactly one protocol entry, each document and "
+            "forward executed once (counted by the ERP); none lost.[/]"
+        )
     else:
         console.print(
             f"[red]FAILED[/]: missing {report.missing}, duplicated {report.duplicated}, "
-            f"unexpected {report.unexpected}, wrong status {report.wrong_status}"
+            f"unexpected {report.unexpected}, wrong status {report.wrong_status}, "
+            f"effects not once {report.effects_not_once}"
         )

@@ -33,6 +33,7 @@ def test_demo_runs_the_whole_cycle_and_keeps_the_invariant(tmp_path: Path) -> No
     assert report["bookings"] == 30
     assert report["attendances"] == len(report["protocols"]) > 15
     assert report["missing"] == report["duplicated"] == report["unexpected"] == []
+    assert report["effects_not_once"] == []  # counted by the ERP, not read back
     assert report["outcomes"]["citizen_no_show"] == 1
     assert report["outcomes"]["technical_failure"] == 1
     fired = report["faults_fired"]
