@@ -27,7 +27,7 @@ test: lint typecheck docs
 	$(BIN)/pytest -q
 
 docs: $(STAMP)
-	@if [ -f mkdocs.yml ]; then $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site; fi
+	@if [ -f mkdocs.yml ]; then NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site; fi
 
 demo: $(STAMP)
 	$(BIN)/munivideo demo
