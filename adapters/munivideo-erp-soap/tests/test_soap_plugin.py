@@ -37,5 +37,5 @@ def test_second_tenant_reuses_the_parsed_contract() -> None:
     assert isinstance(second, SoapErpAdapter)
     assert parsed_document.cache_info().misses == misses
     assert first.client.wsdl is second.client.wsdl
-    assert second.agendamentos._binding_options["address"] == "http://10.0.0.1/ws/ag"
+    assert second.services["bookings"]._binding_options["address"] == "http://10.0.0.1/ws/ag"
     assert "s3cr3t-pw" not in repr(second) + repr(second.settings)

@@ -137,8 +137,8 @@ class Dialect(_Spec):
     operations: dict[str, OperationSpec] = Field(default_factory=dict)
     #: How the ERP pages its changed bookings.
     paging: PagingSpec | None = None
-    #: How the ERP writes its errors.
-    errors: ErrorSpec = ErrorSpec()
+    #: How the ERP writes its errors (None: the reference contracts' problem/falha bodies).
+    errors: ErrorSpec | None = None
     #: Adapter-specific settings (endpoint paths, operation names): free-form.
     adapter: dict[str, Any] = Field(default_factory=dict)
 

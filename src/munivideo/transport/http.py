@@ -43,6 +43,8 @@ class AuthSettings(BaseModel):
     scope: str | None = None
     header: str = "X-API-Key"
     api_key: SecretStr | None = None
+    #: WS-Security: send the password as a digest (SHA-1 of nonce + created + password).
+    wsse_digest: bool = False
 
     @model_validator(mode="after")
     def _complete(self) -> AuthSettings:

@@ -59,7 +59,10 @@ class HardenedTransport(Transport):
 
     def post(self, address: str, message: Any, headers: Any) -> requests.Response:
         response: requests.Response = super().post(address, message, headers)  # type: ignore[no-untyped-call]
-        if response.status_code not in (200, 500):
+        soap12_fault = response.status_code == 400 and "soap+xml" in response.headers.get(
+            "Content-Type", ""
+        )  # SOAP 1.2 answers a Sender fault with 400
+        if response.status_code not in (200, 500) and not soap12_fault:
             raise HttpStatusError(response.status_code, headers=dict(response.headers))
         return response
 
@@ -84,7 +87,9 @@ def tenant_client(
     wsse = None
     if auth.scheme == "wsse":
         assert auth.username is not None and auth.password is not None
-        wsse = UsernameToken(auth.username, auth.password.get_secret_value())  # type: ignore[no-untyped-call]
+        wsse = UsernameToken(  # type: ignore[no-untyped-call]
+            auth.username, auth.password.get_secret_value(), use_digest=auth.wsse_digest
+        )
     return Client(  # type: ignore[no-untyped-call]
         parsed_document(str(wsdl_path.resolve())),
         wsse=wsse,
@@ -136,15 +141,17 @@ def call_soap(
     safe: bool,
     record_id: str | None = None,
     sleep: Callable[[float], None] | None = None,
+    read_fault: Callable[[Fault], ErpFault] = fault_from_zeep,
     **kwargs: Any,
 ) -> Any:
-    """Call a zeep operation under the one retry policy; returns plain dicts/lists."""
+    """Call a zeep operation under the one retry policy; returns plain dicts/lists.
+    ``read_fault`` reads a SOAP Fault's detail (default: the reference contract's ``falha``)."""
 
     def attempt() -> Any:
         try:
             return serialize_object(operation(**kwargs), target_cls=dict)  # type: ignore[no-untyped-call]
         except Fault as fault:
-            raise fault_from_zeep(fault) from None
+            raise read_fault(fault) from None
         except ZeepValidationError as exc:
             # strict=True caught it before (request) or after (answer) the wire.
             raise ContractViolationError(

@@ -184,7 +184,7 @@ class RestErpAdapter:
             set_path(wrapped, split_path(op.body_path), body)
             body = wrapped
         operation = op.operation or name
-        errors = self.dialect.errors
+        errors = self.dialect.errors or ErrorSpec()
 
         def attempt() -> tuple[Any, Any]:
             response = self.session.request(

@@ -1,4 +1,12 @@
-"""The SOAP ERP adapter: the only code here that speaks SOAP to the ERP."""
+"""The SOAP ERP adapter: the only code here that speaks SOAP to the ERP.
+
+Everything ERP-specific comes from the WSDL and the mapping file: ``[operations.<name>]``
+(the WSDL operation, the service it belongs to, element paths of its arguments, where the
+record goes and where the answer keeps its result), ``[paging]`` and ``[errors]``; see
+``docs/integrate-by-configuration.md``. SOAP 1.1 and 1.2 bindings both work (zeep reads the
+binding from the WSDL); WS-Security UsernameToken with text or digest passwords comes from
+``auth`` (``scheme = "wsse"``, ``wsse_digest = true``).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from zeep.exceptions import Fault
 
 from munivideo.config import parse_settings
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, NotFoundError
 from munivideo.mapping import ErpMappers, RoomLink
+from munivideo.mapping.errors_spec import ErrorSpec
+from munivideo.mapping.operations import OperationSpec, expand_value
+from munivideo.mapping.paging import Pager
+from munivideo.mapping.paths import set_path, split_path, value_at
 from munivideo.models import (
     Booking,
     BookingPage,
@@ -28,9 +41,23 @@ from munivideo.models import (
 from munivideo.packs import pack_dir
 from munivideo.ports import ErpCapabilities
 from munivideo.transport import AuthSettings, MalformedResponseError, RetryPolicy, Timeouts
-from munivideo.transport.soap import call_soap, create_service, tenant_client
+from munivideo.transport.classify import ErpFault
+from munivideo.transport.soap import call_soap, create_service, fault_from_zeep, tenant_client
 
 DEFAULT_MAPPING = Path(__file__).parent / "mappings" / "soap-v1.toml"
+
+#: Operations every SOAP mapping must describe.
+REQUIRED_OPERATIONS = (
+    "list_bookings",
+    "get_booking",
+    "update_status",
+    "room_link",
+    "create_protocol",
+    "find_protocol",
+    "get_protocol",
+    "attach_document",
+    "forward_protocol",
+)
 
 
 def _default_wsdl() -> Path:
@@ -45,10 +72,12 @@ class SoapSettings(BaseModel):
     base_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s]+$",
-        description="ERP root; services at {base_url}/soap/agendamentos and /soap/protocolos",
+        description="ERP root; services at {base_url}{agendamentos_path} and {protocolos_path}",
     )
     agendamentos_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     protocolos_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    agendamentos_path: str = Field(default="/soap/agendamentos", pattern=r"^/")
+    protocolos_path: str = Field(default="/soap/protocolos", pattern=r"^/")
     wsdl: Path | None = Field(default=None, description="vendored WSDL; default: erp-soap/v1")
     agendamentos_binding: str = "AgendamentosBinding"
     protocolos_binding: str = "ProtocolosBinding"
@@ -62,33 +91,68 @@ class SoapSettings(BaseModel):
 
     def addresses(self) -> tuple[str, str]:
         base = (self.base_url or "").rstrip("/")
-        agendamentos = self.agendamentos_url or (f"{base}/soap/agendamentos" if base else None)
-        protocolos = self.protocolos_url or (f"{base}/soap/protocolos" if base else None)
+        agendamentos = self.agendamentos_url or (
+            f"{base}{self.agendamentos_path}" if base else None
+        )
+        protocolos = self.protocolos_url or (f"{base}{self.protocolos_path}" if base else None)
         if agendamentos is None or protocolos is None:
             raise ValueError("set base_url, or both agendamentos_url and protocolos_url")
         return agendamentos, protocolos
 
 
-def _unwrap(answer: Any, name: str) -> Any:
-    """zeep returns a one-element response's only child itself; several children as a dict."""
-    if isinstance(answer, Mapping) and set(answer) <= {name, "repeticao"}:
-        return answer.get(name)
-    return answer
+def check_mapping(mappers: ErpMappers) -> None:
+    """Refuse a mapping the SOAP adapter cannot run (what ``config check`` reports).
+
+    :raises ConfigurationError: naming ``operations.<name>`` or ``paging``.
+    """
+    dialect = mappers.dialect
+    for name in REQUIRED_OPERATIONS:
+        if name not in dialect.operations:
+            raise ConfigurationError(
+                f"mapping {dialect.name}: no [operations.{name}]", field=f"operations.{name}"
+            )
+    if dialect.paging is None:
+        raise ConfigurationError(f"mapping {dialect.name}: no [paging]", field="paging")
+    if dialect.paging.style == "link":
+        raise ConfigurationError(
+            "paging style 'link' needs HTTP headers; SOAP cannot use it", field="paging.style"
+        )
+    if dialect.paging.style == "record" and mappers.cursor is None:
+        raise ConfigurationError(
+            f"mapping {dialect.name}: paging style 'record' needs [records.cursor]",
+            field="paging.style",
+        )
 
 
-def _items(wrapper: Any, name: str) -> Any:
-    """The repeated children of a SOAP list element (``<anexos><anexo/>...</anexos>``). zeep
-    already validated the answer against the XSD (strict), so an absent wrapper is empty."""
-    if wrapper is None:
-        return []
-    if isinstance(wrapper, Mapping):
-        items = wrapper.get(name)
-        return list(items) if items else []
-    return wrapper if isinstance(wrapper, list) else None
+def fault_reader(spec: ErrorSpec | None) -> Callable[[Fault], ErpFault]:
+    """How to read a SOAP Fault: the reference contract's ``falha`` detail, or the element
+    local names of the mapping's ``[errors]`` anywhere in the detail."""
+    if spec is None:
+        return fault_from_zeep
+
+    def read(fault: Fault) -> ErpFault:
+        detail = fault.detail
+
+        def find(name: str) -> str | None:
+            if detail is None:
+                return None
+            local = name.rsplit(".", 1)[-1]
+            found = detail.find(f".//{{*}}{local}")
+            return found.text if found is not None and found.text else None
+
+        code = find(spec.code) or "DESCONHECIDO"
+        return ErpFault(
+            spec.codes.get(code, code),
+            find(spec.message) or str(fault.message or ""),
+            field=find(spec.field),
+            record_id=find(spec.record_id),
+        )
+
+    return read
 
 
 class SoapErpAdapter:
-    """:class:`munivideo.ports.ErpAdapter` over a SOAP ERP (zeep)."""
+    """:class:`munivideo.ports.ErpAdapter` over a SOAP ERP (zeep) described by a mapping."""
 
     name = "soap"
 
@@ -103,6 +167,12 @@ class SoapErpAdapter:
         self.settings = settings
         self.capabilities = settings.capabilities
         self.mappers = ErpMappers.from_file(settings.mapping)
+        check_mapping(self.mappers)
+        self.dialect = self.mappers.dialect
+        self.ops: Mapping[str, OperationSpec] = self.dialect.operations
+        assert self.dialect.paging is not None  # check_mapping
+        self.pager = Pager(self.dialect.paging, self.mappers)
+        self._read_fault = fault_reader(self.dialect.errors)
         agendamentos_url, protocolos_url = settings.addresses()
         self.client = tenant_client(
             settings.wsdl or _default_wsdl(),
@@ -110,127 +180,190 @@ class SoapErpAdapter:
             settings.auth,
             pool_size=settings.pool_size,
         )
-        self.agendamentos = create_service(
-            self.client, settings.agendamentos_binding, agendamentos_url
-        )
-        self.protocolos = create_service(self.client, settings.protocolos_binding, protocolos_url)
+        self.services = {
+            "bookings": create_service(
+                self.client, settings.agendamentos_binding, agendamentos_url
+            ),
+            "protocols": create_service(self.client, settings.protocolos_binding, protocolos_url),
+        }
+        self._single_child: dict[str, str | None] = {}
+        for name, op in self.ops.items():
+            self._single_child[name] = self._check_operation(name, op)
         self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"SoapErpAdapter(tenant={self.tenant.id!r})"
 
+    def _check_operation(self, name: str, op: OperationSpec) -> str | None:
+        """The WSDL has the operation; the name of its answer's only child, if it has one
+        (zeep hands that child back unwrapped)."""
+        service = self.services[op.service]
+        operation = op.operation or name
+        known = service._binding._operations  # zeep's own table of the binding's operations
+        if operation not in known:
+            raise ConfigurationError(
+                f"the WSDL's {op.service} binding has no operation {operation!r} "
+                f"(it has: {', '.join(sorted(known))})",
+                record_id=self.tenant.id,
+                field=f"operations.{name}.operation",
+            )
+        try:
+            elements = known[operation].output.body.type.elements
+        except AttributeError:
+            return None
+        return str(elements[0][0]) if len(elements) == 1 else None
+
     def _call(
-        self, service: Any, operation: str, *, safe: bool, record_id: str | None = None, **kw: Any
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        safe: bool,
+        record_id: str | None = None,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Any:
-        return call_soap(
-            getattr(service, operation),
+        op = self.ops[name]
+        operation = op.operation or name
+        kwargs: dict[str, Any] = {}
+        for path, template in op.args.items():
+            value = expand_value(template, values)
+            if value is not None:
+                set_path(kwargs, split_path(path), value)
+        for path, value in (params or {}).items():
+            set_path(kwargs, split_path(path), value)
+        if body is not None:
+            if op.body_path:
+                set_path(kwargs, split_path(op.body_path), dict(body))
+            else:
+                kwargs.update(body)
+        answer = call_soap(
+            getattr(self.services[op.service], operation),
             self.settings.retry,
             name=operation,
             safe=safe,
             record_id=record_id,
             sleep=self._sleep,
-            **kw,
+            read_fault=self._read_fault,
+            **kwargs,
         )
+        only = self._single_child.get(name)
+        return {only: answer} if only is not None else answer
 
-    def _receipt(self, answer: Any) -> ProtocolReceipt:
-        doc = _unwrap(answer, "protocolo")
+    def _result(self, name: str, answer: Any) -> Any:
+        return value_at(answer, self.ops[name].result)
+
+    def _receipt(self, name: str, answer: Any) -> ProtocolReceipt:
+        doc = self._result(name, answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("answer without protocolo")
+            raise MalformedResponseError(f"{name}: the answer has no protocol")
         return self.mappers.receipt.to_canonical(doc)
+
+    @staticmethod
+    def _receipt_values(receipt: ProtocolReceipt, key: str | None = None) -> dict[str, Any]:
+        return {
+            "number": receipt.number,
+            "year": receipt.year,
+            "erp_id": receipt.erp_id or f"{receipt.number}/{receipt.year}",
+            "reference": receipt.external_reference,
+            "key": key,
+        }
 
     # -- bookings ---------------------------------------------------------------------------
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
-        assert self.mappers.cursor is not None, "the SOAP dialect declares records.cursor"
-        kw: dict[str, Any] = {"limite": max(1, min(limit, self.settings.page_limit))}
-        if cursor is not None:
-            kw["cursor"] = self.mappers.cursor.to_erp(cursor)
-        answer = self._call(self.agendamentos, "listarAlterados", safe=True, **kw)
-        records = (answer.get("agendamentos") or {}).get("agendamento") or []
-        next_doc = answer.get("proximoCursor")
-        next_cursor = cursor
-        if records and isinstance(next_doc, Mapping):
-            next_cursor = self.mappers.cursor.to_canonical(next_doc)
-        return self.mappers.bookings_page(
-            list(records),
+        limit = min(limit, self.settings.page_limit)
+        request = self.pager.request(cursor, limit)
+        answer = self._call(
+            "list_bookings", {"limit": self.pager.limit(limit)}, safe=True, params=request.params
+        )
+        return self.pager.page(
+            cursor,
+            limit,
+            answer,
             self.tenant.id,
-            next_cursor=next_cursor,
-            has_more=bool(answer.get("haMais")),
+            operation=self.ops["list_bookings"].operation or "list_bookings",
         )
 
     def get_booking(self, booking_id: str) -> Booking:
         answer = self._call(
-            self.agendamentos, "obterAgendamento", safe=True, record_id=booking_id, id=booking_id
+            "get_booking", {"booking_id": booking_id}, safe=True, record_id=booking_id
         )
-        return self.mappers.booking.to_canonical(
-            _unwrap(answer, "agendamento"), {"tenant_id": self.tenant.id}
-        )
+        doc = self._result("get_booking", answer)
+        if doc is None:
+            raise NotFoundError("get_booking: the ERP has no such record", record_id=booking_id)
+        if not isinstance(doc, Mapping):
+            raise MalformedResponseError("get_booking: the answer is not a record")
+        return self.mappers.booking.to_canonical(doc, {"tenant_id": self.tenant.id})
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
-        kw: dict[str, Any] = {"situacao": self.mappers.status_to_erp(booking_id, status)}
-        if note:
-            kw["observacao"] = note
+        code = self.mappers.status_to_erp(booking_id, status)
         self._call(
-            self.agendamentos,
-            "atualizarSituacao",
+            "update_status",
+            {"booking_id": booking_id, "status": code, "note": note or None},
             safe=True,
             record_id=booking_id,
-            id=booking_id,
-            **kw,
+            body=self.mappers.status_body(booking_id, status, note),
         )
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
-        sala = self.mappers.room.to_erp(RoomLink(url=url, valid_until=valid_until))
         self._call(
-            self.agendamentos,
-            "registrarSala",
+            "room_link",
+            {"booking_id": booking_id},
             safe=True,
             record_id=booking_id,
-            id=booking_id,
-            sala=sala,
+            body=self.mappers.room.to_erp(RoomLink(url=url, valid_until=valid_until)),
         )
 
     # -- protocols --------------------------------------------------------------------------
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
         answer = self._call(
-            self.protocolos,
-            "criarProtocolo",
+            "create_protocol",
+            {
+                "booking_id": entry.booking_id,
+                "reference": entry.external_reference,
+                "key": idempotency_key,
+            },
             safe=False,
             record_id=entry.booking_id,
-            chaveIdempotencia=idempotency_key,
-            protocolo=self.mappers.protocol.to_erp(entry),
+            body=self.mappers.protocol.to_erp(entry),
         )
-        return self._receipt(answer)
+        return self._receipt("create_protocol", answer)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
-        answer = self._call(
-            self.protocolos,
-            "buscarPorReferenciaExterna",
-            safe=True,
-            record_id=external_reference,
-            referenciaExterna=external_reference,
-        )
-        if _unwrap(answer, "protocolo") is None:
+        try:
+            answer = self._call(
+                "find_protocol",
+                {"reference": external_reference},
+                safe=True,
+                record_id=external_reference,
+            )
+        except NotFoundError:
             return None
-        return self._receipt(answer)
+        found = self._result("find_protocol", answer)
+        if isinstance(found, list):
+            found = found[0] if found else None
+        if found is None:
+            return None
+        if not isinstance(found, Mapping):
+            raise MalformedResponseError("find_protocol: the answer is not a protocol")
+        return self.mappers.receipt.to_canonical(found)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
         answer = self._call(
-            self.protocolos,
-            "obterProtocolo",
+            "get_protocol",
+            self._receipt_values(receipt),
             safe=True,
             record_id=receipt.external_reference,
-            numero=receipt.number,
-            ano=receipt.year,
         )
-        doc = _unwrap(answer, "protocolo")
+        doc = self._result("get_protocol", answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("obterProtocolo: answer without protocolo")
+            raise MalformedResponseError("get_protocol: the answer is not a protocol")
+        op = self.ops["get_protocol"]
+        # zeep validated the answer against the XSD: an absent list element is an empty list.
         return self.mappers.protocol_record(
-            doc,
-            _items(doc.get("anexos"), "anexo"),
-            _items(doc.get("tramitacoes"), "tramitacao"),
+            doc, value_at(doc, op.attachments) or [], value_at(doc, op.routing) or []
         )
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
@@ -240,28 +373,22 @@ class SoapErpAdapter:
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
         self._call(
-            self.protocolos,
-            "anexarDocumento",
+            "attach_document",
+            self._receipt_values(receipt, idempotency_key),
             safe=self.capabilities.honours_idempotency_key,
             record_id=receipt.external_reference,
-            chaveIdempotencia=idempotency_key,
-            numero=receipt.number,
-            ano=receipt.year,
-            anexo=self.mappers.document.to_erp(document),
+            body=self.mappers.document.to_erp(document),
         )
 
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
         self._call(
-            self.protocolos,
-            "tramitarProtocolo",
+            "forward_protocol",
+            self._receipt_values(receipt, idempotency_key),
             safe=self.capabilities.honours_idempotency_key,
             record_id=receipt.external_reference,
-            chaveIdempotencia=idempotency_key,
-            numero=receipt.number,
-            ano=receipt.year,
-            **self.mappers.forward.to_erp(demand),
+            body=self.mappers.forward.to_erp(demand),
         )
 
     def close(self) -> None:
