@@ -355,7 +355,16 @@ def _event(booking: Any, n: int, role: Any, kind: Any, minutes: int) -> Any:
 @click.option("--fault-seed", default=2024, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the engine's warnings (retries...).")
-def demo(out: Path, faults: str, fault_seed: int, as_json: bool, verbose: bool) -> None:
+@click.option(
+    "--scenario",
+    type=click.Choice(["tax-office", "health"]),
+    default="tax-office",
+    show_default=True,
+    help="tax-office (REST ERP) or health (teleconsultations over FHIR R4).",
+)
+def demo(
+    out: Path, faults: str, fault_seed: int, as_json: bool, verbose: bool, scenario: str
+) -> None:
     """Run the whole cycle on the embedded sandbox ERP (offline, under a minute)."""
     say: Callable[[str], None] = (lambda _m: None) if as_json else click.echo
     # The injected faults make the engine log every retry; the summary tells the story.
@@ -364,6 +373,18 @@ def demo(out: Path, faults: str, fault_seed: int, as_json: bool, verbose: bool) 
     try:
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
+        if scenario == "health":
+            from munivideo import demo_health
+
+            fhir_faults = demo_health.DEFAULT_FAULTS if faults == DEFAULT_FAULTS else faults
+            health = demo_health.run_health_demo(
+                out, faults=fhir_faults, fault_seed=fault_seed, say=say
+            )
+            if as_json:
+                click.echo(json.dumps(health.model_dump(mode="json"), ensure_ascii=False, indent=2))
+            else:
+                demo_health.print_health_summary(health)
+            raise SystemExit(EXIT_OK if health.ok else EXIT_FAILED)
         report = run_demo(out, faults=faults, fault_seed=fault_seed, say=say)
     except MunivideoError as exc:
         fail(exc, as_json=as_json)
