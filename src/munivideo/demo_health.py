@@ -61,6 +61,8 @@ APPOINTMENT_STATUS = {
 
 
 class ConsultationRow(BaseModel):
+    """One teleconsultation as read back from the FHIR server after the write-back."""
+
     booking_id: str
     doctor: str
     outcome: str

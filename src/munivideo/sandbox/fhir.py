@@ -58,6 +58,7 @@ FAULT_OUTCOMES: dict[str, tuple[int, str]] = {
 
 
 def is_fhir_path(path: str) -> bool:
+    """True for ``/fhir`` and everything below it (the app's routing hook)."""
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 

@@ -49,10 +49,12 @@ class Version:
 
     @property
     def etag(self) -> str:
+        """The weak ETag FHIR uses for this version: ``W/"<versionId>"``."""
         return f'W/"{self.version}"'
 
     @property
     def location(self) -> str:
+        """``Type/id/_history/<versionId>`` (relative to the FHIR base)."""
         return f"{self.type}/{self.id}/_history/{self.version}"
 
 
@@ -136,6 +138,7 @@ class FhirStore:
     # -- reads ----------------------------------------------------------------------------------
 
     def read(self, type_: str, id_: str) -> Version:
+        """The current version; :class:`FhirError` 404 if unknown, 410 if deleted."""
         with self._lock:
             self._ensure_seeded()
             found = self._current.get((type_, id_))
@@ -146,6 +149,7 @@ class FhirStore:
         return found
 
     def vread(self, type_: str, id_: str, version: int) -> Version:
+        """One version of a resource; :class:`FhirError` 404 if there is no such version."""
         for v in self.history(type_, id_):
             if v.version == version:
                 return v

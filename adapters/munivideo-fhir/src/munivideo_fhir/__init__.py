@@ -38,4 +38,5 @@ __all__ = [
 
 @hookimpl
 def register_erp_adapters(register: Callable[[str, ErpAdapterFactory], None]) -> None:
+    """Register the ``fhir`` ERP adapter factory."""
     register("fhir", create_adapter)

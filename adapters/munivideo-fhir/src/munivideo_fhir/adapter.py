@@ -155,6 +155,7 @@ class FhirErpAdapter:
         return f"FhirErpAdapter(tenant={self.tenant.id!r}, base_url={self.client.base!r})"
 
     def close(self) -> None:
+        """Release the HTTP connections."""
         self.session.close()
 
     # -- bookings in ------------------------------------------------------------------------
@@ -229,6 +230,8 @@ class FhirErpAdapter:
         return included
 
     def get_booking(self, booking_id: str) -> Booking:
+        """The booking's live Appointment (newest of its chain) with its Patient, Practitioner
+        and HealthcareService; :class:`NotFoundError` if unknown."""
         appointment = self._current(booking_id)
         return mapping.to_booking(
             appointment, self._with_actors(appointment, booking_id), self.tenant.id
@@ -264,6 +267,8 @@ class FhirErpAdapter:
         )
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
+        """Write the Appointment statuses of ``STATUS_PATH[status]`` (one locked version per
+        step; steps already done are skipped). ``cancelled`` goes through :meth:`cancel`."""
         if status is BookingStatus.CANCELLED:
             self.cancel(booking_id, note or "Cancelado")
             return
@@ -290,6 +295,8 @@ class FhirErpAdapter:
             self._locked_update(booking_id, change)
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
+        """Keep the room link on the Appointment (extension ``sala-virtual``; no write when
+        unchanged)."""
         room = {
             "url": codes.ROOM_URL,
             "extension": [
@@ -378,6 +385,7 @@ class FhirErpAdapter:
         return mapping.receipt(created, entry.external_reference)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
+        """The Encounter written for ``external_reference`` (search by identifier), or None."""
         found, _, _ = self.client.search(
             "Encounter",
             [("identifier", f"{codes.ENCOUNTER_SYSTEM}|{external_reference}")],
@@ -403,6 +411,7 @@ class FhirErpAdapter:
         )
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
+        """The booking's canonical status now (the probe before a status is re-sent)."""
         return self.get_booking(booking_id).status
 
     def _conditional_create(
@@ -427,6 +436,7 @@ class FhirErpAdapter:
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
+        """A DocumentReference on the Encounter (conditional create on the step's key)."""
         resource = mapping.document_reference(
             receipt, self._encounter_of(receipt), document, idempotency_key
         )
@@ -437,6 +447,8 @@ class FhirErpAdapter:
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
+        """A referral ServiceRequest from the Encounter (conditional create on the step's
+        key)."""
         resource = mapping.service_request(
             receipt, self._encounter_of(receipt), demand, idempotency_key
         )

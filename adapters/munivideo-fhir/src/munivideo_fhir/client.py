@@ -86,6 +86,7 @@ class FhirClient:
         self._sleep = sleep
 
     def url(self, path: str) -> str:
+        """An absolute URL for ``path`` (relative to the base) or ``path`` itself."""
         return path if path.startswith(("http://", "https://")) else f"{self.base}/{path}"
 
     def call(
@@ -101,6 +102,8 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
         accept: tuple[int, ...] = (),
     ) -> Answer:
+        """One interaction with the retry policy (``safe``: may run twice) and the
+        classification table; raises :mod:`munivideo.errors` errors naming ``record_id``."""
         sent = {"Accept": MEDIA_TYPE, **(headers or {})}
         if json is not None:
             sent["Content-Type"] = MEDIA_TYPE

@@ -26,6 +26,8 @@ ROOM_URL = f"{MUNIVIDEO}/StructureDefinition/sala-virtual"
 
 
 class AppointmentStatus(StrEnum):
+    """FHIR R4 ``Appointment.status`` (required binding AppointmentStatus)."""
+
     PROPOSED = "proposed"
     PENDING = "pending"
     BOOKED = "booked"
@@ -39,6 +41,8 @@ class AppointmentStatus(StrEnum):
 
 
 class ParticipantStatus(StrEnum):
+    """FHIR R4 ``Appointment.participant.status`` (required binding ParticipationStatus)."""
+
     ACCEPTED = "accepted"
     DECLINED = "declined"
     TENTATIVE = "tentative"
@@ -46,6 +50,8 @@ class ParticipantStatus(StrEnum):
 
 
 class SlotStatus(StrEnum):
+    """FHIR R4 ``Slot.status`` (required binding SlotStatus)."""
+
     BUSY = "busy"
     FREE = "free"
     BUSY_UNAVAILABLE = "busy-unavailable"

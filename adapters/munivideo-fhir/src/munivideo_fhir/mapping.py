@@ -39,6 +39,7 @@ def instant(moment: datetime) -> str:
 
 
 def parse_instant(text: Any, record_id: str, field: str) -> datetime:
+    """A FHIR instant/dateTime with a zone, in UTC; :class:`InvalidRecordError` otherwise."""
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
@@ -49,6 +50,7 @@ def parse_instant(text: Any, record_id: str, field: str) -> datetime:
 
 
 def identifier(resource: Resource, system: str) -> str | None:
+    """The value of ``resource``'s first identifier in ``system``, or None."""
     for ident in resource.get("identifier") or []:
         if ident.get("system") == system and ident.get("value"):
             return str(ident["value"])
@@ -56,6 +58,7 @@ def identifier(resource: Resource, system: str) -> str | None:
 
 
 def extension(resource: Resource, url: str) -> Resource | None:
+    """A copy of ``resource``'s extension with ``url``, or None."""
     for ext in resource.get("extension") or []:
         if ext.get("url") == url:
             return dict(ext)
@@ -68,6 +71,7 @@ def booking_id_of(appointment: Resource) -> str:
 
 
 def sequence_of(appointment: Resource) -> int:
+    """The booking's sequence (extension ``sequencia``; 0 when absent)."""
     ext = extension(appointment, codes.SEQUENCE_URL)
     value = ext.get("valueInteger") if ext else 0
     return int(value) if isinstance(value, int) and value >= 0 else 0
@@ -102,6 +106,7 @@ def is_telehealth(appointment: Resource, included: dict[str, Resource]) -> bool:
 
 
 def actor_refs(appointment: Resource, type_: str) -> list[str]:
+    """References (``Type/id``) of the Appointment's participants of ``type_``."""
     return [
         str(p["actor"]["reference"])
         for p in appointment.get("participant") or []
