@@ -97,6 +97,13 @@ class InvalidRecordError(RejectedError):
     """A record failed validation. It is quarantined with this reason, never dropped."""
 
 
+class AmbiguousTimeError(InvalidRecordError, ValueError):
+    """A naive local time that the tenant's zone skipped or saw twice (a DST change): it cannot
+    be placed without guessing, so the record is quarantined naming the field.
+
+    Also a ``ValueError``, so mapping converters report it as a field error."""
+
+
 class LifecycleError(RejectedError):
     """A status change that the booking lifecycle does not allow."""
 

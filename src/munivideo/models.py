@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import babel
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from munivideo.errors import LifecycleError
-from munivideo.values import Cnpj, Cpf, Email, Phone, UtcDatetime
+from munivideo.errors import ConfigurationError, LifecycleError
+from munivideo.values import Cnpj, Cpf, Email, Phone, UtcDatetime, zone
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -30,12 +32,44 @@ class Locale(StrEnum):
 
 
 class Tenant(_Model):
-    """A city (or one of its bodies) using munivideo; every record belongs to one tenant."""
+    """A city (or one of its bodies) using munivideo; every record belongs to one tenant.
+
+    ``timezone`` (IANA name) governs every naive ERP time read, every time written in a text and
+    every ``.ics``; ``locale`` picks the templates' language; ``date_locale`` (a Babel/CLDR
+    locale such as ``pt_BR``, ``en_GB``, ``es``) writes dates and times in words, by default
+    the one of ``locale``. ``allow_foreign_phones`` admits phone numbers outside Brazil.
+    """
 
     id: Code
     name: str = Field(min_length=1)
     timezone: str = "America/Sao_Paulo"
     locale: Locale = Locale.PT_BR
+    date_locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+    allow_foreign_phones: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except ConfigurationError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("date_locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                babel.Locale.parse(value.replace("-", "_"))
+            except (ValueError, babel.UnknownLocaleError):
+                raise ValueError(f"unknown locale {value!r} (use e.g. pt_BR, en, es)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The tenant's time zone."""
+        return zone(self.timezone)
 
 
 class Department(_Model):

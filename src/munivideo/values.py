@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
+from stdnum import exceptions as _stdnum_errors
+from stdnum.br import cnpj as _stdnum_cnpj
+from stdnum.br import cpf as _stdnum_cpf
 
+from munivideo.errors import AmbiguousTimeError, ConfigurationError
 from munivideo.redact import mask_cnpj, mask_cpf, mask_email, mask_phone
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -22,7 +29,8 @@ _NON_DIGITS = re.compile(r"\D")
 
 
 def cpf_check_digits(base9: str) -> str:
-    """The two check digits of a CPF from its first nine digits (modulo 11)."""
+    """The two check digits of a CPF from its first nine digits (modulo 11), to build test
+    and demo data; :class:`Cpf` validates with python-stdnum."""
     digits = [int(c) for c in base9]
     for weight_start in (10, 11):
         total = sum(d * w for d, w in zip(digits, range(weight_start, 1, -1), strict=False))
@@ -32,13 +40,11 @@ def cpf_check_digits(base9: str) -> str:
 
 
 def cnpj_check_digits(base12: str) -> str:
-    """The two check digits of a CNPJ from its first twelve digits (modulo 11)."""
-    digits = [int(c) for c in base12]
-    for weights in ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)):
-        total = sum(d * w for d, w in zip(digits, weights, strict=True))
-        rest = total % 11
-        digits.append(0 if rest < 2 else 11 - rest)
-    return f"{digits[-2]}{digits[-1]}"
+    """The two check digits of a CNPJ from its first twelve positions (python-stdnum).
+
+    Works for the numeric CNPJ and for the alphanumeric one Receita Federal issues since July
+    2026 (positions ``0-9``/``A-Z``, each valued by its character code minus 48, modulo 11)."""
+    return str(_stdnum_cnpj.calc_check_digits(base12.upper()))
 
 
 class _PersonalStr(str):
@@ -84,8 +90,17 @@ class _PersonalStr(str):
         return out
 
 
+def _stdnum_reason(exc: _stdnum_errors.ValidationError, what: str, size: str) -> str:
+    if isinstance(exc, _stdnum_errors.InvalidLength):
+        return f"a {what} has {size}"
+    if isinstance(exc, _stdnum_errors.InvalidChecksum):
+        return f"{what} check digits do not match"
+    return f"a {what} has {size}, got other characters"
+
+
 class Cpf(_PersonalStr):
-    """Brazilian individual taxpayer id: 11 digits, check digits verified, punctuation dropped."""
+    """Brazilian individual taxpayer id: 11 digits, check digits verified (python-stdnum),
+    punctuation dropped."""
 
     json_pattern = r"^\d{11}$"
     json_description = "CPF as 11 digits (leading zeros kept), check digits valid"
@@ -97,9 +112,10 @@ class Cpf(_PersonalStr):
             raise ValueError(f"a CPF has 11 digits, got {len(digits)}")
         if digits == digits[0] * 11:
             raise ValueError("a CPF cannot repeat one digit eleven times")
-        if cpf_check_digits(digits[:9]) != digits[9:]:
-            raise ValueError("CPF check digits do not match")
-        return digits
+        try:
+            return str(_stdnum_cpf.validate(digits))
+        except _stdnum_errors.ValidationError as exc:
+            raise ValueError(_stdnum_reason(exc, "CPF", "11 digits")) from None
 
     def masked(self) -> str:
         return mask_cpf(str.__str__(self))
@@ -109,22 +125,38 @@ class Cpf(_PersonalStr):
         return f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}"
 
 
-class Cnpj(_PersonalStr):
-    """Brazilian company id: 14 digits, check digits verified, punctuation dropped."""
+_CNPJ_PUNCTUATION = re.compile(r"[\s./-]")
 
-    json_pattern = r"^\d{14}$"
-    json_description = "CNPJ as 14 digits (leading zeros kept), check digits valid"
+
+class Cnpj(_PersonalStr):
+    """Brazilian company id: 14 positions, check digits verified (python-stdnum).
+
+    Numeric (``11.222.333/0001-81``) or alphanumeric as issued since July 2026
+    (``12.ABC.345/01DE-35``: twelve positions ``0-9``/``A-Z`` and two numeric check digits).
+    Punctuation is dropped and letters are upper-cased: ``str(cnpj)`` is the 14-character form.
+    """
+
+    json_pattern = r"^[0-9A-Z]{12}\d{2}$"
+    json_description = (
+        "CNPJ as 14 characters (12 digits or upper-case letters, then 2 check digits; "
+        "leading zeros kept), check digits valid"
+    )
 
     @classmethod
     def normalize(cls, value: str) -> str:
-        digits = _NON_DIGITS.sub("", value)
-        if len(digits) != 14:
-            raise ValueError(f"a CNPJ has 14 digits, got {len(digits)}")
-        if digits == digits[0] * 14:
+        compact = _CNPJ_PUNCTUATION.sub("", value).upper()
+        if len(compact) != 14:
+            raise ValueError(f"a CNPJ has 14 characters, got {len(compact)}")
+        if not re.fullmatch(r"[0-9A-Z]{12}\d{2}", compact):
+            raise ValueError(
+                "a CNPJ has 12 digits or letters A-Z, then 2 check digits; got other characters"
+            )
+        if compact == compact[0] * 14:
             raise ValueError("a CNPJ cannot repeat one digit fourteen times")
-        if cnpj_check_digits(digits[:12]) != digits[12:]:
-            raise ValueError("CNPJ check digits do not match")
-        return digits
+        try:
+            return str(_stdnum_cnpj.validate(compact))
+        except _stdnum_errors.ValidationError as exc:
+            raise ValueError(_stdnum_reason(exc, "CNPJ", "14 characters")) from None
 
     def masked(self) -> str:
         return mask_cnpj(str.__str__(self))
@@ -134,39 +166,97 @@ class Cnpj(_PersonalStr):
         return f"{d[:2]}.{d[2:5]}.{d[5:8]}/{d[8:12]}-{d[12:]}"
 
 
-class Phone(_PersonalStr):
-    """A Brazilian phone number in E.164 (``+5551987654321``).
+class PhoneKind(StrEnum):
+    """What kind of line a number is, as the numbering plan says (libphonenumber)."""
 
-    Accepts national forms (``(51) 98765-4321``, ``051987654321``) and adds the country code.
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    #: Plans that do not tell the two apart (the US, Canada...): SMS is attempted.
+    LANDLINE_OR_MOBILE = "landline_or_mobile"
+    OTHER = "other"  # toll-free, VoIP, pager...: no SMS
+
+
+_PHONE_KINDS: dict[int, PhoneKind] = {
+    PhoneNumberType.MOBILE: PhoneKind.MOBILE,
+    PhoneNumberType.FIXED_LINE: PhoneKind.LANDLINE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: PhoneKind.LANDLINE_OR_MOBILE,
+}
+_OBSOLETE_BR_MOBILE = re.compile(r"^[1-9][1-9][6-9]\d{7}$")
+
+
+class Phone(_PersonalStr):
+    """A phone number in E.164 (``+5551987654321``), validated with ``phonenumbers``.
+
+    National forms (``(51) 98765-4321``, ``051 3484-1000``) are read as Brazilian. A number of
+    another country needs its ``+`` prefix and is valid here; whether a tenant accepts it is
+    the tenant's setting (:attr:`munivideo.models.Tenant.allow_foreign_phones`). An 8-digit
+    Brazilian mobile (``(51) 9876-5432``, obsolete since 2016) is refused with its 9-digit form.
     """
 
-    json_pattern = r"^\+55\d{10,11}$"
-    json_description = "Brazilian phone number in E.164"
+    json_pattern = r"^\+[1-9]\d{6,14}$"
+    json_description = "phone number in E.164 (+55 for Brazil)"
 
     @classmethod
     def normalize(cls, value: str) -> str:
-        digits = _NON_DIGITS.sub("", value)
-        if value.strip().startswith("+"):
-            if not digits.startswith("55"):
-                raise ValueError("only Brazilian numbers (+55) are supported")
-            digits = digits[2:]
-        elif len(digits) in (12, 13) and digits.startswith("55"):
-            digits = digits[2:]
-        digits = digits.lstrip("0")
-        if len(digits) not in (10, 11):
-            raise ValueError(f"a phone number has area code plus 8 or 9 digits, got {len(digits)}")
-        if digits[0] == "0" or digits[1] == "0":
-            raise ValueError("invalid area code")
-        if len(digits) == 11 and digits[2] != "9":
-            raise ValueError("an 11-digit mobile number starts with 9 after the area code")
-        return f"+55{digits}"
+        return phonenumbers.format_number(_parse_phone(value), PhoneNumberFormat.E164)
 
     def masked(self) -> str:
         return mask_phone(str.__str__(self))
 
     @property
+    def region(self) -> str:
+        """ISO 3166 country of the number (``BR``, ``PT``, ``US``...)."""
+        number = phonenumbers.parse(str.__str__(self))
+        return phonenumbers.region_code_for_number(number) or "ZZ"
+
+    @property
+    def is_brazilian(self) -> bool:
+        return str.__str__(self).startswith("+55")
+
+    @property
+    def kind(self) -> PhoneKind:
+        """Mobile, landline, either (plans that cannot tell) or other."""
+        number = phonenumbers.parse(str.__str__(self))
+        return _PHONE_KINDS.get(phonenumbers.number_type(number), PhoneKind.OTHER)
+
+    @property
     def is_mobile(self) -> bool:
-        return len(self) == 14
+        """True when SMS and WhatsApp can reach the number (mobile, or a plan that cannot
+        tell mobiles from landlines)."""
+        return self.kind in (PhoneKind.MOBILE, PhoneKind.LANDLINE_OR_MOBILE)
+
+
+def _parse_phone(value: str) -> phonenumbers.PhoneNumber:
+    text = value.strip()
+    digits = _NON_DIGITS.sub("", text)
+    if not text.startswith("+"):
+        if len(digits) in (12, 13) and digits.startswith("55"):
+            digits = digits[2:]  # 55 51 98765-4321 written without the plus
+        digits = digits.lstrip("0")  # trunk prefix (051...) or carrier selection is not kept
+        if len(digits) == 12:  # 0 + carrier code (2 digits) + area code + number
+            digits = digits[2:]
+        if _OBSOLETE_BR_MOBILE.match(digits):
+            raise ValueError(
+                f"({digits[:2]}) {digits[2:6]}-{digits[6:]} is an 8-digit mobile number, obsolete "
+                f"since 2016: Brazilian mobiles have 9 digits, e.g. ({digits[:2]}) "
+                f"9{digits[2:6]}-{digits[6:]}"
+            )
+        text = f"+55{digits}"
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if number.country_code == 55:
+        national = str(number.national_number)
+        if _OBSOLETE_BR_MOBILE.match(national):
+            raise ValueError(
+                "an 8-digit Brazilian mobile number is obsolete since 2016: add the 9 "
+                "after the area code"
+            )
+    if not phonenumbers.is_valid_number(number):
+        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        raise ValueError(f"not a valid phone number for {region} (+{number.country_code})")
+    return number
 
 
 class Email(_PersonalStr):
@@ -200,16 +290,58 @@ UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
 """A tz-aware datetime, stored in UTC. Naive datetimes are refused."""
 
 
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (``America/Manaus``); a :class:`ConfigurationError` naming
+    ``tenant.timezone`` if the zone database does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"unknown time zone {name!r}: use an IANA name such as America/Sao_Paulo",
+            field="tenant.timezone",
+        ) from None
+
+
 def local(value: datetime, tz: ZoneInfo = SAO_PAULO) -> datetime:
     """Present a stored UTC datetime in the city's local time (America/Sao_Paulo by default)."""
     return _to_utc(value).astimezone(tz)
 
 
-def from_local(naive: datetime, tz: ZoneInfo = SAO_PAULO) -> datetime:
-    """Interpret an ERP's naive local date-time in ``tz`` and return it in UTC."""
-    if naive.tzinfo is not None:
+def localize(
+    naive: datetime,
+    tz: ZoneInfo | str = SAO_PAULO,
+    *,
+    field: str | None = None,
+    record_id: str | None = None,
+) -> datetime:
+    """An ERP's naive local date-time read in the tenant's zone ``tz``, returned in UTC.
+
+    A wall-clock time that the zone skipped (a DST gap: 2018-11-04 00:30 in Sao Paulo) or saw
+    twice (an overlap: 2019-02-16 23:30) cannot be placed without guessing; it raises
+    :class:`munivideo.errors.AmbiguousTimeError` naming ``field`` and ``record_id``, so the
+    record is quarantined instead of shifted by an hour. An aware value is converted as is.
+    """
+    if naive.tzinfo is not None and naive.utcoffset() is not None:
         return naive.astimezone(UTC)
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    where = zone(tz) if isinstance(tz, str) else tz
+    first = naive.replace(tzinfo=where, fold=0)
+    second = naive.replace(tzinfo=where, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        back = first.astimezone(UTC).astimezone(where).replace(tzinfo=None)
+        what = "does not exist (skipped by a DST change)" if back != naive else "happened twice"
+        raise AmbiguousTimeError(
+            f"local time {naive.isoformat(timespec='minutes')} in {where.key} {what}",
+            record_id=record_id,
+            field=field,
+        )
+    return first.astimezone(UTC)
+
+
+def from_local(naive: datetime, tz: ZoneInfo = SAO_PAULO) -> datetime:
+    """Interpret an ERP's naive local date-time in ``tz`` and return it in UTC (see
+    :func:`localize`, which this calls: a DST gap or overlap raises
+    :class:`munivideo.errors.AmbiguousTimeError`, a ``ValueError``)."""
+    return localize(naive, tz)
 
 
 def utcnow() -> datetime:

@@ -41,7 +41,7 @@ def test_pt_br_default_with_local_time(tenant: Tenant, booking: Booking, service
 
 def test_english(tenant: Tenant, booking: Booking, service: Service) -> None:
     inv = render(tenant, booking, service, locale=Locale.EN)
-    assert inv.subject == "Video appointment - Dúvidas de IPTU - 12/07/2026 at 2:00 PM"
+    assert inv.subject == "Video appointment - Dúvidas de IPTU - 12/7/2026 at 2:00 PM"
     assert "Monday, December 7, 2026" in inv.text
     assert "Join:" in inv.sms
 

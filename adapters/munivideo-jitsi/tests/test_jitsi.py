@@ -263,3 +263,29 @@ def test_settings_from_tenant_toml_with_env_secret() -> None:
     assert SECRET not in repr(p.settings)
     room = p.create_room(booking())
     assert decode(token_of(p.join_link(room, SERVANT).url))["context"]["user"]["moderator"] is True
+
+
+def _hash_params(url: str) -> dict[str, Any]:
+    """Read the fragment as Jitsi's ``parseURLParams`` does: ``key=value`` pairs split on ``&``,
+    each value percent-decoded and then parsed as JSON."""
+    from urllib.parse import unquote
+
+    fragment = urlsplit(url).fragment
+    out: dict[str, Any] = {}
+    for part in fragment.split("&"):
+        key, _, value = part.partition("=")
+        out[key] = json.loads(unquote(value))
+    return out
+
+
+@pytest.mark.parametrize(
+    "name", ['Padaria "Pão Quente" & Cia', "Maria da Silva", "O'Brien #1 = 100% \\ ok"]
+)
+def test_display_name_is_url_encoded_json(name: str) -> None:
+    p = provider()
+    room = p.create_room(booking())
+    link = p.join_link(room, Participant(id="c", name=name, role=Role.CITIZEN))
+    assert _hash_params(link.url) == {"userInfo.displayName": name}
+    assert "&" not in urlsplit(link.url).fragment  # the name's & does not split the fragment
+    claims = decode(token_of(link.url))
+    assert claims["context"]["user"]["name"] == name

@@ -52,6 +52,19 @@ def _topmost(paths: set[str]) -> list[str]:
     return sorted(p for p in paths if not any(a in paths for a in ancestors(p)))
 
 
+def _member_requirement(a: FieldShape, b: FieldShape) -> list[tuple[bool, str]]:
+    """Requirement changes inside ``oneOf``/``anyOf`` members: (added?, members), reported
+    only when the parent's own ``required`` did not change (that is reported already)."""
+    if a.required != b.required:
+        return []
+    out = []
+    if a.required_in - b.required_in:
+        out.append((False, _fmt(a.required_in - b.required_in)))
+    if b.required_in - a.required_in:
+        out.append((True, _fmt(b.required_in - a.required_in)))
+    return out
+
+
 def _compare_request(
     where: str, old: dict[str, FieldShape], new: dict[str, FieldShape]
 ) -> list[Change]:
@@ -70,6 +83,10 @@ def _compare_request(
             out.append(_change("request-field-became-required", at, f"{path} is now required"))
         elif a.required and not b.required:
             out.append(_change("request-field-became-optional", at, f"{path} is now optional"))
+        for added, members in _member_requirement(a, b):
+            rule = "request-field-became-required" if added else "request-field-became-optional"
+            state = "now required" if added else "no longer required"
+            out.append(_change(rule, at, f"{path} is {state} in {members}"))
         if a.types != b.types and "any" not in b.types:
             if a.types <= b.types:
                 msg = f"{path} accepts {_fmt(b.types)} (was {_fmt(a.types)})"
@@ -108,6 +125,10 @@ def _compare_response(
             out.append(_change("response-field-became-optional", at, f"{path} may be absent"))
         elif not a.required and b.required:
             out.append(_change("response-field-became-required", at, f"{path} always present"))
+        for added, members in _member_requirement(a, b):
+            rule = "response-field-became-required" if added else "response-field-became-optional"
+            state = "always present" if added else "may be absent"
+            out.append(_change(rule, at, f"{path} {state} in {members}"))
         if a.types != b.types and "any" not in a.types:
             if b.types <= a.types:
                 msg = f"{path} type {_fmt(a.types)} -> {_fmt(b.types)}"

@@ -18,13 +18,17 @@ class Flavor(StrEnum):
 
 @dataclass(frozen=True)
 class FieldShape:
-    """One field: its type name(s), whether its parent requires it, and its constraints."""
+    """One field: its type name(s), whether its parent requires it, and its constraints.
+
+    ``required_in`` names the ``oneOf[i]``/``anyOf[i]`` members of the parent that require the
+    field (JSON Schema alternatives: the parent as a whole does not)."""
 
     path: str
     types: frozenset[str]
     required: bool
     enum: frozenset[str] | None = None
     pattern: str | None = None
+    required_in: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

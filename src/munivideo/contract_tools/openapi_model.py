@@ -70,9 +70,15 @@ def _types(schema: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(out)
 
 
+REQUIRED_IN = "x-munivideo-required-in"
+"""Key of a merged schema: property name -> the ``oneOf[i]``/``anyOf[i]`` members requiring it."""
+
+
 def _merged(doc: Mapping[str, Any], schema: Any) -> dict[str, Any]:
     """A schema with ``$ref`` followed and ``allOf`` folded in; ``oneOf``/``anyOf`` members
-    contribute their properties as optional ones and their types as alternatives."""
+    contribute their properties as optional ones and their types as alternatives, and what
+    each member requires is kept under :data:`REQUIRED_IN` (a member's ``required`` list is a
+    contract too)."""
     schema = resolve(doc, schema)
     if not isinstance(schema, Mapping):
         return {}
@@ -84,12 +90,20 @@ def _merged(doc: Mapping[str, Any], schema: Any) -> dict[str, Any]:
         for key in ("type", "enum", "pattern", "items"):
             if key in part and key not in out:
                 out[key] = part[key]
-    alternatives = [*schema.get("oneOf", []), *schema.get("anyOf", [])]
+        for name, labels in part.get(REQUIRED_IN, {}).items():
+            out.setdefault(REQUIRED_IN, {}).setdefault(name, []).extend(labels)
+    alternatives = [
+        (f"{keyword}[{index}]", member)
+        for keyword in ("oneOf", "anyOf")
+        for index, member in enumerate(schema.get(keyword, []))
+    ]
     if alternatives:
         types: set[str] = set(_types(out)) - {"any"} if "type" in out else set()
-        for member in alternatives:
+        for label, member in alternatives:
             part = _merged(doc, member)
             types |= _types(part)
+            for name in part.get("required", []):
+                out.setdefault(REQUIRED_IN, {}).setdefault(name, []).append(label)
             for name, prop in part.get("properties", {}).items():
                 out.setdefault("properties", {}).setdefault(name, prop)
             if "items" in part:
@@ -102,7 +116,9 @@ def schema_fields(doc: Mapping[str, Any], schema: Any, root: str = "") -> dict[s
     """Every property under ``schema``, by path (``requerentes[]/cpfCnpj``)."""
     out: dict[str, FieldShape] = {}
 
-    def shape(path: str, node: Mapping[str, Any], required: bool) -> FieldShape:
+    def shape(
+        path: str, node: Mapping[str, Any], required: bool, required_in: Any = ()
+    ) -> FieldShape:
         enum = node.get("enum")
         if enum is None and "const" in node:
             enum = [node["const"]]
@@ -110,6 +126,7 @@ def schema_fields(doc: Mapping[str, Any], schema: Any, root: str = "") -> dict[s
             path=path,
             types=_types(node),
             required=required,
+            required_in=frozenset(str(label) for label in required_in),
             enum=frozenset(str(v) for v in enum) if isinstance(enum, list) else None,
             pattern=str(node["pattern"]) if "pattern" in node else None,
         )
@@ -118,10 +135,11 @@ def schema_fields(doc: Mapping[str, Any], schema: Any, root: str = "") -> dict[s
         if depth > _MAX_DEPTH:
             return
         required = set(node.get("required", []))
+        required_in = node.get(REQUIRED_IN, {})
         for name, prop in (node.get("properties") or {}).items():
             child = _merged(doc, prop)
             path = f"{prefix}{name}"
-            out[path] = shape(path, child, name in required)
+            out[path] = shape(path, child, name in required, required_in.get(name, ()))
             walk(child, path + "/", depth + 1)
             items_of(child, path, depth)
 

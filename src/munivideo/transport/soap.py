@@ -9,6 +9,7 @@ every tenant a light client over the shared document with its own transport, aut
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,7 +65,39 @@ class HardenedTransport(Transport):
         )  # SOAP 1.2 answers a Sender fault with 400
         if response.status_code not in (200, 500) and not soap12_fault:
             raise HttpStatusError(response.status_code, headers=dict(response.headers))
+        transcode_to_utf8(response)
         return response
+
+
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding\s*=", re.IGNORECASE)
+
+
+def transcode_to_utf8(response: requests.Response) -> None:
+    """Re-encode a SOAP answer to UTF-8 when its charset is only in the HTTP ``Content-Type``.
+
+    XML parsers read the encoding from the XML declaration and assume UTF-8 without one, so an
+    ISO-8859-1 answer (``Content-Type: text/xml; charset=ISO-8859-1``, no declaration: common
+    with e-Cidade and other PHP ERPs) would be refused as malformed. RFC 7303 makes the HTTP
+    charset authoritative; a document that declares its own encoding is left to the parser.
+    Raises :class:`MalformedResponseError` for an unknown charset or bytes that do not decode.
+    """
+    content_type = response.headers.get("Content-Type", "")
+    found = _CHARSET.search(content_type)
+    if found is None or "multipart/" in content_type.lower():
+        return
+    charset = found.group(1).lower()
+    body = response.content
+    if charset in ("utf-8", "utf8") or _DECLARED_ENCODING.match(body):
+        return
+    try:
+        text = body.decode(charset)
+    except LookupError:
+        raise MalformedResponseError(f"unknown charset {charset!r} in Content-Type") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedResponseError(f"answer is not valid {charset}: {exc.reason}") from None
+    response._content = text.lstrip("\ufeff").encode("utf-8")
+    response.encoding = "utf-8"
 
 
 @functools.lru_cache(maxsize=16)
@@ -114,14 +147,26 @@ def _text(node: Any, name: str) -> str | None:
     return found.text if found is not None else None
 
 
-def fault_from_zeep(fault: Fault) -> ErpFault:
-    """Read the contract's ``falha`` detail (codigo, campo, idRegistro) from a SOAP Fault."""
+_SERVER_FAULT_CODES = frozenset({"Server", "Receiver"})  # SOAP 1.1 / SOAP 1.2
+
+
+def fault_from_zeep(fault: Fault) -> ErpFault | HttpStatusError:
+    """Read the contract's ``falha`` detail (codigo, campo, idRegistro) from a SOAP Fault.
+
+    A ``soapenv:Server`` (SOAP 1.2 ``Receiver``) fault without that detail is the ERP's
+    platform failing (an ORA-00060 deadlock, an uncaught exception), not the ERP declaring a
+    fault: it is classified as the HTTP 500 it arrived with, as the REST path does (transient
+    for reads, ambiguous for creates)."""
     detail = fault.detail
     falha = None
     if detail is not None:
         falha = detail if etree.QName(detail).localname == "falha" else None
         if falha is None:
             falha = detail.find(f"{{{FAULT_NS}}}falha")
+    if falha is None and str(fault.code or "").rpartition(":")[2].rpartition("}")[2] in (
+        _SERVER_FAULT_CODES
+    ):
+        return HttpStatusError(500, message=str(fault.message or "SOAP Server fault"))
     code = _text(falha, "codigo") or "DESCONHECIDO"
     retry = _text(falha, "tentarNovamenteEmSegundos")
     return ErpFault(

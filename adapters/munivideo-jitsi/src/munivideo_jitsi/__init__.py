@@ -80,6 +80,13 @@ class JitsiSettings(BaseModel):
         return self
 
 
+def display_name_fragment(name: str) -> str:
+    """``#userInfo.displayName=<value>``: Jitsi reads each hash parameter as URL-encoded JSON,
+    so the name is JSON-encoded first (a double quote in ``Padaria "Pão Quente" & Cia`` would
+    otherwise end the string and Jitsi would drop the name), then percent-encoded."""
+    return "#userInfo.displayName=" + quote(json.dumps(name, ensure_ascii=False), safe="")
+
+
 def participant_user_id(booking_id: str, participant: Participant) -> str:
     return f"{USER_ID_PREFIX}|{booking_id}|{participant.role.value}|{participant.id}"
 
@@ -171,7 +178,7 @@ class JitsiProvider:
         url = f"{room.base_url}/{quote(room.name)}"
         if self.settings.use_jwt:
             url = f"{url}?jwt={self.token(room, participant)}"
-        fragment = f'#userInfo.displayName="{quote(participant.name)}"'
+        fragment = display_name_fragment(participant.name)
         return JoinLink(
             booking_id=room.booking_id,
             participant_id=participant.id,
@@ -262,4 +269,10 @@ def register_video_providers(register: Any) -> None:
     register("jitsi", factory)
 
 
-__all__ = ["JitsiProvider", "JitsiSettings", "make_jitsi_provider", "participant_user_id"]
+__all__ = [
+    "JitsiProvider",
+    "JitsiSettings",
+    "display_name_fragment",
+    "make_jitsi_provider",
+    "participant_user_id",
+]
