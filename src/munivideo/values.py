@@ -211,6 +211,7 @@ class Phone(_PersonalStr):
 
     @property
     def is_brazilian(self) -> bool:
+        """True for a ``+55`` number."""
         return str.__str__(self).startswith("+55")
 
     @property
