@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from munivideo.errors import ConfigurationError
+from munivideo.values import SAO_PAULO, utcnow
 
 DEFAULT_FAULTS = (
     "transaction=drop_after_commit@0.25,createDocumentReference=drop_after_commit@0.3,"
@@ -42,6 +43,7 @@ SERVICES = {
 }
 UNIT = ("UBS-VILA-NOVA", "Unidade Básica de Saúde Vila Nova")
 CARDIOLOGY = "AMB-CARDIOLOGIA"
+ONE_DAY = timedelta(days=1)  # the health-unit seed's Appointments are tomorrow morning
 NO_SHOW = "TC-000005"
 TECHNICAL_FAILURE = "TC-000006"
 REFERRED = "TC-000001"
@@ -223,14 +225,11 @@ def run_health_demo(
                 f"retries, {report.faults_fired} faults fired, {result.failed_total} failed"
             )
             delivered = {i.booking_id for i in mv.outbox(OutboxState.DELIVERED)}
-            doctor = "MED-0001"
-            day = next(iter(recorded.values()), None) and _first_day(mv, recorded)
-            if day is not None:
-                for item in fhir.agenda(doctor, day):
-                    who = item.booking.citizen.name if item.booking else "livre"
-                    report.agenda.append(
-                        f"{item.start.astimezone(_sp()):%H:%M} {item.slot_status:5} {who}"
-                    )
+            for item in fhir.agenda("MED-0001", utcnow().astimezone(SAO_PAULO).date() + ONE_DAY):
+                who = item.booking.citizen.name if item.booking else "livre"
+                report.agenda.append(
+                    f"{item.start.astimezone(SAO_PAULO):%H:%M} {item.slot_status:5} {who}"
+                )
         _audit(sb, recorded, delivered, report)
         report.invitations_written = len(list((out / "outbox").rglob("*.eml")))
     report.seconds = round(time.monotonic() - started, 2)
@@ -239,25 +238,13 @@ def run_health_demo(
     return report
 
 
-def _sp() -> Any:
-    from munivideo.values import SAO_PAULO
-
-    return SAO_PAULO
-
-
-def _first_day(mv: Any, recorded: dict[str, Any]) -> Any:
-    binding = mv.engine.store.get_binding(mv.tenant_id, next(iter(recorded)))
-    return binding.booking.start.astimezone(_sp()).date() if binding else None
-
-
 def _book_and_change(fhir: Any, report: HealthReport, say: Callable[[str], None]) -> None:
     """Two patients book online; one moves to another time; one seed booking is cancelled."""
     from munivideo_fhir import Patient
 
     from munivideo.sandbox.fhir_seed import make_cns
-    from munivideo.values import utcnow
 
-    day = utcnow().astimezone(_sp()).date() + timedelta(days=1)
+    day = utcnow().astimezone(SAO_PAULO).date() + ONE_DAY
     newcomers = (
         ("MED-0002", Patient(name="Letícia Guimarães Ávila", cpf="52998224725", cns=make_cns(41))),
         ("MED-0003", Patient(name="Ênio Barroso Tavares", cpf="11144477735", cns=make_cns(42))),
@@ -272,7 +259,7 @@ def _book_and_change(fhir: Any, report: HealthReport, say: Callable[[str], None]
     fhir.cancel(CANCELLED, "Paciente pediu o cancelamento pelo aplicativo.")
     say(
         f"booked {', '.join(report.booked)} (Patient + Slot busy + Appointment in one "
-        f"transaction), rescheduled {moved.id} to {moved.start.astimezone(_sp()):%H:%M}, "
+        f"transaction), rescheduled {moved.id} to {moved.start.astimezone(SAO_PAULO):%H:%M}, "
         f"cancelled {CANCELLED}"
     )
 

@@ -124,3 +124,34 @@ def test_agenda_and_patient_history(sb: Sandbox, fhir: FhirErpAdapter) -> None:
     assert fhir.patient_encounters(cpf=MARIA.cpf) == []
     with pytest.raises(RejectedError):
         fhir.patient_encounters()
+
+
+def test_patient_history_lists_earlier_encounters_newest_first(
+    sb: Sandbox, fhir: FhirErpAdapter
+) -> None:
+    from datetime import UTC, datetime
+
+    from munivideo.models import AccessLevel, Applicant, Outcome, ProtocolEntry
+    from munivideo.sandbox.fhir_seed import patient
+
+    cpf = patient(1)["identifier"][0]["value"]
+    for n, day in enumerate((3, 9)):
+        entry = ProtocolEntry(
+            external_reference=f"munivideo:saude:TC-000001:{n}",
+            tenant_id="saude",
+            booking_id="TC-000001",
+            subject_code="TELECONSULTA",
+            applicant=Applicant(name="João da Conceição Araújo", cpf=cpf),
+            department_code="UBS",
+            opened_at=datetime(2031, 3, day, 12, 0, tzinfo=UTC),
+            summary="Consulta.",
+            access_level=AccessLevel.INTERNAL,
+            outcome=Outcome.ATTENDED,
+        )
+        fhir.create_protocol(entry, f"k{n}")
+    history = fhir.patient_encounters(cpf=cpf)
+    assert [h.start.day for h in history if h.start] == [9, 3]
+    assert {h.encounter_class for h in history} == {"VR"}
+    assert fhir.patient_encounters(cns=patient(1)["identifier"][1]["value"]) == history
+    assert sb.ctx.fhir.effects["create:Consent"] == 2
+    _all_valid(sb)

@@ -7,7 +7,8 @@ A parameter the table does not list is refused (400), as a strict server does wi
 * reference (``patient``, ``actor``, ``slot``...): ``Type/id`` or a bare id.
 * date (``date``, ``start``, ``_lastUpdated``): prefixes ``eq ge gt le lt``; a bare date
   (``2031-03-05``) with ``eq`` means that UTC day.
-* ``_sort`` (``_lastUpdated``, ``date``, ``start``; ``-`` for descending; ties by id),
+* ``_sort`` by a date parameter (``_lastUpdated``, ``date``, ``start``; ``-`` for descending;
+  ties by id),
   ``_count`` (default 50, at most 500), ``_offset`` (paging links), ``_include``.
 """
 
@@ -116,11 +117,6 @@ PARAMETERS: dict[str, dict[str, Param]] = {
 }
 """Search parameters per resource type (plus ``_id``, ``_lastUpdated``, ``identifier``)."""
 
-SORTS: dict[str, Extract] = {
-    "_lastUpdated": _when("meta", "lastUpdated"),
-    "date": _when("start"),
-    "start": _when("start"),
-}
 CONTROL = frozenset({"_sort", "_count", "_offset", "_include", "_total", "_format"})
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
@@ -195,10 +191,12 @@ class SearchResult:
     count: int
 
 
-def _sort_key(name: str) -> Callable[[Version], tuple[str, int, str]]:
-    extract = SORTS.get(name)
-    if extract is None:
+def _sort_key(table: dict[str, Param], name: str) -> Callable[[Version], tuple[str, int, str]]:
+    """Sort by a date parameter of the type (``_lastUpdated``, ``date``, ``start``), then id."""
+    param = table.get(name)
+    if param is None or param.kind != "date":
         raise FhirError(400, "not-supported", f"cannot sort by {name!r}", "_sort")
+    extract = param.extract
 
     def key(v: Version) -> tuple[str, int, str]:
         assert v.resource is not None
@@ -244,7 +242,7 @@ def search(
         found = [v for v in found if v.resource and _matches(v.resource, param, name, wanted)]
     if sort != "_id":
         descending = sort.startswith("-")
-        found.sort(key=_sort_key(sort.lstrip("-")), reverse=descending)
+        found.sort(key=_sort_key(table, sort.lstrip("-")), reverse=descending)
     page = found[offset : offset + count]
     included: dict[str, Version] = {}
     for spec in includes:

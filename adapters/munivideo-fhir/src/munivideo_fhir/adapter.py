@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from munivideo.config import parse_settings
 from munivideo.errors import (
@@ -41,12 +41,12 @@ from munivideo.models import (
 )
 from munivideo.ports import ErpAdapter, ErpCapabilities
 from munivideo.transport import AuthSettings, RetryPolicy, Timeouts, auth_for, build_session
-from munivideo.values import SAO_PAULO, Cpf
+from munivideo.values import SAO_PAULO, Cpf, Email
 from munivideo_fhir import codes, mapping
 from munivideo_fhir.client import FhirClient
 from munivideo_fhir.identifiers import (
-    CNS_SYSTEM,
-    CPF_SYSTEM,
+    any_system,
+    cns_valid,
     patient_identifiers,
     read_patient_ids,
 )
@@ -80,7 +80,14 @@ class Patient(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     cpf: Cpf
     cns: str | None = Field(default=None, pattern=r"^\d{15}$")
-    email: str | None = None
+    email: Email | None = None
+
+    @field_validator("cns")
+    @classmethod
+    def _cns_check_digit(cls, value: str | None) -> str | None:
+        if value is not None and not cns_valid(value):
+            raise ValueError("CNS check digit does not match")
+        return value
 
 
 @dataclass(frozen=True)
@@ -342,7 +349,7 @@ class FhirErpAdapter:
                     "request": {
                         "method": "POST",
                         "url": "Patient",
-                        "ifNoneExist": f"identifier={CPF_SYSTEM}|{entry.applicant.cpf}",
+                        "ifNoneExist": f"identifier={any_system('cpf', entry.applicant.cpf)}",
                     },
                 }
             )
@@ -600,7 +607,7 @@ class FhirErpAdapter:
                     "active": True,
                     "name": [{"use": "official", "text": patient.name}],
                     **(
-                        {"telecom": [{"system": "email", "value": patient.email}]}
+                        {"telecom": [{"system": "email", "value": str(patient.email)}]}
                         if patient.email
                         else {}
                     ),
@@ -619,7 +626,7 @@ class FhirErpAdapter:
                         "request": {
                             "method": "POST",
                             "url": "Patient",
-                            "ifNoneExist": f"identifier={CPF_SYSTEM}|{patient.cpf}",
+                            "ifNoneExist": f"identifier={any_system('cpf', patient.cpf)}",
                         },
                     },
                     {
@@ -807,7 +814,7 @@ class FhirErpAdapter:
         """The patient's earlier Encounters, newest first (found by CPF or CNS)."""
         if cpf is None and cns is None:
             raise InvalidRecordError("give a CPF or a CNS", field="cpf")
-        token = f"{CPF_SYSTEM}|{Cpf.parse(cpf)}" if cpf else f"{CNS_SYSTEM}|{cns}"
+        token = any_system("cpf", Cpf.parse(cpf)) if cpf else any_system("cns", str(cns))
         patients, _, _ = self.client.search("Patient", [("identifier", token)])
         summaries: list[EncounterSummary] = []
         for patient in patients:

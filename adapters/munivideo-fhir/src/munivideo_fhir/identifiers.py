@@ -105,6 +105,12 @@ def read_patient_ids(patient: dict[str, Any], record_id: str) -> PatientIds:
     return PatientIds(cpf=cpf, cns=cns)
 
 
+def any_system(kind: Kind, value: str) -> str:
+    """A token search matching ``value`` under every system URI read as ``kind`` (comma = OR):
+    a patient registered under another RNDS URI is found, not duplicated."""
+    return ",".join(f"{system}|{value}" for system, k in SYSTEMS.items() if k == kind)
+
+
 def patient_identifiers(cpf: str | None, cns: str | None) -> list[dict[str, Any]]:
     """Identifiers to write: both CPF and CNS when known, with system URI and type."""
     out: list[dict[str, Any]] = []
