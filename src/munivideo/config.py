@@ -42,7 +42,10 @@ class NotifierConfig(_Section):
 
 
 class StoreConfig(_Section):
-    url: str = Field(default="sqlite:///munivideo.db", description="sqlite:///PATH")
+    url: str = Field(
+        default="sqlite:///munivideo.db",
+        description="sqlite:///PATH or postgresql://user@host:port/db",
+    )
 
 
 class AttendanceConfig(_Section):

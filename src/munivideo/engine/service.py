@@ -7,8 +7,8 @@ from pathlib import Path
 from munivideo.config import TenantConfig
 from munivideo.engine.context import Engine
 from munivideo.plugins import Plugins, load_plugins
+from munivideo.store.factory import open_store
 from munivideo.store.port import Store
-from munivideo.store.sqlite import open_store
 
 
 def build_engine(

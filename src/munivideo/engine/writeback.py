@@ -111,15 +111,15 @@ def writeback(
             tenant_id=tid,
         )
         if not items:
-            status = store.status(tid, now=engine.now())
-            nxt = status.outbox.next_attempt_at
+            counts = store.outbox_counts(tid, now=engine.now())
+            nxt = counts.next_attempt_at
             remaining = deadline - time.monotonic()
-            if status.outbox.pending and nxt is not None and remaining > 0:
+            if counts.pending and nxt is not None and remaining > 0:
                 gap = (nxt - engine.now()).total_seconds()
                 if gap <= remaining:
                     sleep(min(max(gap, 0.01), remaining))
                     continue
-            if status.outbox.in_flight and remaining > 0:
+            if counts.in_flight and remaining > 0:
                 # Another worker holds rows; a stale one comes back when its lease expires.
                 sleep(min(0.2, remaining))
                 result.requeued_stale += store.requeue_stale(now=engine.now(), tenant_id=tid)
@@ -130,9 +130,9 @@ def writeback(
             deliver(engine, item, result)
             if progress is not None:
                 progress(1)
-    final = store.status(tid, now=engine.now())
-    result.pending_left = final.outbox.pending + final.outbox.in_flight
-    result.failed_total = final.outbox.failed
+    final = store.outbox_counts(tid, now=engine.now())
+    result.pending_left = final.pending + final.in_flight
+    result.failed_total = final.failed
     return result
 
 

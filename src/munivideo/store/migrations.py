@@ -121,9 +121,68 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX attendance_event_booking ON attendance_event (tenant_id, booking_id)
         """,
     ),
+    (
+        3,
+        "outbox indexes per tenant (claims, status, keyset pages) and per-tenant counters",
+        """
+        CREATE INDEX outbox_tenant_due ON outbox (tenant_id, state, next_attempt_at, id);
+        CREATE INDEX outbox_tenant_state_id ON outbox (tenant_id, state, id);
+        CREATE INDEX outbox_tenant_id ON outbox (tenant_id, id);
+        CREATE INDEX quarantine_open ON quarantine (tenant_id, resolved_at, id);
+        CREATE TABLE outbox_count (
+            tenant_id TEXT PRIMARY KEY,
+            pending INTEGER NOT NULL DEFAULT 0,
+            in_flight INTEGER NOT NULL DEFAULT 0,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO outbox_count (tenant_id, pending, in_flight, delivered, failed)
+            SELECT tenant_id, SUM(state = 'pending'), SUM(state = 'in_flight'),
+                SUM(state = 'delivered'), SUM(state = 'failed')
+            FROM outbox GROUP BY tenant_id;
+        CREATE TRIGGER outbox_count_insert AFTER INSERT ON outbox BEGIN
+            INSERT OR IGNORE INTO outbox_count (tenant_id) VALUES (NEW.tenant_id);
+            UPDATE outbox_count SET pending = pending + (NEW.state = 'pending'),
+                in_flight = in_flight + (NEW.state = 'in_flight'),
+                delivered = delivered + (NEW.state = 'delivered'),
+                failed = failed + (NEW.state = 'failed')
+            WHERE tenant_id = NEW.tenant_id;
+        END;
+        CREATE TRIGGER outbox_count_update AFTER UPDATE OF state ON outbox
+        WHEN OLD.state <> NEW.state BEGIN
+            UPDATE outbox_count SET
+                pending = pending + (NEW.state = 'pending') - (OLD.state = 'pending'),
+                in_flight = in_flight + (NEW.state = 'in_flight') - (OLD.state = 'in_flight'),
+                delivered = delivered + (NEW.state = 'delivered') - (OLD.state = 'delivered'),
+                failed = failed + (NEW.state = 'failed') - (OLD.state = 'failed')
+            WHERE tenant_id = NEW.tenant_id;
+        END;
+        CREATE TRIGGER outbox_count_delete AFTER DELETE ON outbox BEGIN
+            UPDATE outbox_count SET pending = pending - (OLD.state = 'pending'),
+                in_flight = in_flight - (OLD.state = 'in_flight'),
+                delivered = delivered - (OLD.state = 'delivered'),
+                failed = failed - (OLD.state = 'failed')
+            WHERE tenant_id = OLD.tenant_id;
+        END
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements; a trigger body's inner ``;`` does not end one."""
+    out, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \n;"):
+        out.append(buffer.strip())
+    return out
 
 
 def migrate(conn: sqlite3.Connection, now: str) -> int:
@@ -149,9 +208,8 @@ def migrate(conn: sqlite3.Connection, now: str) -> int:
         for version, description, sql in MIGRATIONS:
             if version <= found:
                 continue
-            for statement in (s.strip() for s in sql.split(";")):
-                if statement:
-                    conn.execute(statement)
+            for statement in _statements(sql):
+                conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
                 (version, description, now),

@@ -1,7 +1,8 @@
 """The store port: what the engine needs from durable storage.
 
-SQLite (:class:`munivideo.store.sqlite.SqliteStore`) is the embedded default; a PostgreSQL store
-can follow by implementing this Protocol (claims with ``FOR UPDATE SKIP LOCKED``). Every method
+SQLite (:class:`munivideo.store.sqlite.SqliteStore`) is the embedded default;
+:class:`munivideo.store.postgres.PostgresStore` (the ``postgres`` extra) serves many cities from
+many machines (claims with ``FOR UPDATE SKIP LOCKED``). Every method
 is atomic on its own; methods that must change two things together (an attendance and its
 outbox row) do so in one transaction.
 """
@@ -17,6 +18,7 @@ from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry,
 from munivideo.store.records import (
     AuditEntry,
     Binding,
+    OutboxCounts,
     OutboxItem,
     QuarantineItem,
     QuarantineKind,
@@ -130,8 +132,16 @@ class Store(Protocol):
     def get_item(self, item_id: int) -> OutboxItem: ...
 
     def list_items(
-        self, tenant_id: str, *, state: OutboxState | None = None, limit: int = 1000
-    ) -> list[OutboxItem]: ...
+        self,
+        tenant_id: str,
+        *,
+        state: OutboxState | None = None,
+        limit: int = 1000,
+        after: int | None = None,
+    ) -> list[OutboxItem]:
+        """A page of ``tenant_id``'s rows in ascending id order, only ``state`` if given;
+        ``after`` is the last id of the previous page (keyset pagination)."""
+        ...
 
     def audit_trail(self, item_id: int) -> list[AuditEntry]: ...
 
@@ -158,6 +168,10 @@ class Store(Protocol):
     ) -> list[QuarantineItem]: ...
 
     # -- overview ---------------------------------------------------------------------------
+    def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
+        """The outbox part of :meth:`status`, cheap enough to call on every empty claim."""
+        ...
+
     def status(self, tenant_id: str, *, now: datetime) -> TenantStatus: ...
 
     def close(self) -> None: ...

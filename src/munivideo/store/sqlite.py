@@ -554,16 +554,27 @@ class SqliteStore:
             return self._item(self._conn, row)
 
     def list_items(
-        self, tenant_id: str, *, state: OutboxState | None = None, limit: int = 1000
+        self,
+        tenant_id: str,
+        *,
+        state: OutboxState | None = None,
+        limit: int = 1000,
+        after: int | None = None,
     ) -> list[OutboxItem]:
-        wanted = state.value if state is not None else None
-        params: list[Any] = [tenant_id, wanted, wanted, limit]
+        """A page of a tenant's rows in id order; ``after``: the last id of the previous page
+        (keyset pagination: each page costs the same however deep it is)."""
+        sql = (
+            "SELECT * FROM outbox WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+            if state is None
+            else "SELECT * FROM outbox WHERE tenant_id = ? AND state = ? AND id > ? "
+            "ORDER BY id LIMIT ?"
+        )
+        start = after if after is not None else 0
+        params: list[Any] = (
+            [tenant_id, start, limit] if state is None else [tenant_id, state.value, start, limit]
+        )
         with self._lock:
-            cur = self._conn.execute(
-                "SELECT * FROM outbox WHERE tenant_id = ? AND (? IS NULL OR state = ?) "
-                "ORDER BY id LIMIT ?",
-                params,
-            )
+            cur = self._conn.execute(sql, params)
             cur.row_factory = sqlite3.Row
             return [self._item(self._conn, r) for r in cur.fetchall()]
 
@@ -660,45 +671,45 @@ class SqliteStore:
 
     # -- overview ---------------------------------------------------------------------------
 
-    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
-        ts = stamp(now)
-        counts = {
-            r["state"]: int(r["n"])
-            for r in self._read(
-                "SELECT state, COUNT(*) AS n FROM outbox WHERE tenant_id = ? GROUP BY state",
-                (tenant_id,),
-            )
-        }
-        extra = self._read(
+    def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
+        """The tenant's outbox by state, from the trigger-kept counters and index lookups (the
+        oldest pending row is the pending row with the lowest id: ids grow with creation)."""
+        row = self._read(
             """
-            SELECT
+            SELECT c.pending, c.in_flight, c.delivered, c.failed,
               (SELECT COUNT(*) FROM outbox WHERE tenant_id = :t AND state = 'in_flight'
                  AND lease_expires_at <= :now) AS stale,
-              (SELECT MIN(created_at) FROM outbox WHERE tenant_id = :t AND state = 'pending')
-                 AS oldest,
-              (SELECT MIN(next_attempt_at) FROM outbox WHERE tenant_id = :t AND state = 'pending')
-                 AS next_at,
-              (SELECT COUNT(*) FROM quarantine WHERE tenant_id = :t AND resolved_at IS NULL)
-                 AS quarantined
+              (SELECT created_at FROM outbox WHERE tenant_id = :t AND state = 'pending'
+                 ORDER BY id LIMIT 1) AS oldest,
+              (SELECT MIN(next_attempt_at) FROM outbox WHERE tenant_id = :t
+                 AND state = 'pending') AS next_at
+            FROM (SELECT :t AS tenant_id) AS t LEFT JOIN outbox_count c USING (tenant_id)
             """,
-            {"t": tenant_id, "now": ts},  # type: ignore[arg-type]
+            {"t": tenant_id, "now": stamp(now)},  # type: ignore[arg-type]
         )[0]
+        return OutboxCounts(
+            pending=int(row["pending"] or 0),
+            in_flight=int(row["in_flight"] or 0),
+            delivered=int(row["delivered"] or 0),
+            failed=int(row["failed"] or 0),
+            stale_leases=int(row["stale"]),
+            oldest_pending_at=_opt(row["oldest"]),
+            next_attempt_at=_opt(row["next_at"]),
+        )
+
+    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        quarantined = self._read(
+            "SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ? AND resolved_at IS NULL",
+            (tenant_id,),
+        )[0]["n"]
         cursor = self.get_cursor(tenant_id)
         return TenantStatus(
             tenant_id=tenant_id,
             cursor_updated_at=cursor.updated_at if cursor else None,
             cursor_id=cursor.id if cursor else None,
             bindings=self.count_bindings(tenant_id),
-            outbox=OutboxCounts(
-                pending=counts.get("pending", 0),
-                in_flight=counts.get("in_flight", 0),
-                delivered=counts.get("delivered", 0),
-                failed=counts.get("failed", 0),
-                stale_leases=int(extra["stale"]),
-                oldest_pending_at=_opt(extra["oldest"]),
-                next_attempt_at=_opt(extra["next_at"]),
-            ),
-            quarantined=int(extra["quarantined"]),
+            outbox=self.outbox_counts(tenant_id, now=now),
+            quarantined=int(quarantined),
         )
 
     # -- helpers ----------------------------------------------------------------------------

@@ -1,0 +1,963 @@
+"""The PostgreSQL store: the :class:`munivideo.store.port.Store` port on psycopg 3, for many
+cities served by workers on many machines.
+
+* A connection pool (``psycopg_pool``); every method is one transaction. Connections are checked
+  before use, so a restarted server costs the calls in flight (a
+  :class:`StoreUnavailableError`, transient), not the process.
+* Claims are one ``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)``: concurrent workers on
+  any number of machines take disjoint rows without waiting for each other.
+* Every change that makes a row due (enqueue, a retry, a requeue, a replay) defers the tenant's
+  wake-up job (:mod:`munivideo.store.wake`) in the same transaction.
+* The schema is versioned by Alembic (:mod:`munivideo.store.pg_migrations`), applied when the
+  store opens, under an advisory lock; per-tenant counts are kept by a trigger.
+* Deadlines: ``connect_timeout`` and ``statement_timeout`` bound every call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, LiteralString, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError, TransientError
+from munivideo.models import (
+    Attendance,
+    AttendanceEvent,
+    Booking,
+    Cursor,
+    ProtocolEntry,
+    ProtocolReceipt,
+    Room,
+)
+from munivideo.redact import redact
+from munivideo.store.port import LeaseLostError
+from munivideo.store.records import (
+    AuditEntry,
+    Binding,
+    OutboxCounts,
+    OutboxItem,
+    QuarantineItem,
+    QuarantineKind,
+    TenantStatus,
+)
+from munivideo.store.states import OutboxState, can_transition
+from munivideo.store.wake import WAKE_SQL, wake_params
+
+T = TypeVar("T")
+Conn = psycopg.Connection[DictRow]
+_MAX_ERROR = 2000
+_RETRIES = 5
+
+
+class StoreUnavailableError(TransientError):
+    """The database could not be reached or dropped the connection; the call did not complete
+    (or, if it dropped during a commit, may have: every store change is safe to repeat or is
+    fenced by the lease)."""
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("store times must be tz-aware")
+    return value
+
+
+class PostgresStore:
+    """The PostgreSQL implementation of :class:`munivideo.store.port.Store`.
+
+    :param url: ``postgresql://user@host:port/database`` (libpq syntax; a password comes from
+        ``PGPASSWORD`` or ``~/.pgpass``, never from the tenant file).
+    :param pool_size: most connections this process opens.
+    :param statement_timeout_ms: the deadline of every statement.
+    :param wake: defer the tenant's wake-up job with every change that makes a row due
+        (default). Off only for a database without workers, e.g. benchmarks of the store alone.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        statement_timeout_ms: int = 30_000,
+        connect_timeout_s: int = 10,
+        wake: bool = True,
+    ) -> None:
+        self.url = url
+        self.wake = wake
+        migrate(url)
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            open=True,
+            timeout=connect_timeout_s * 2,
+            check=ConnectionPool.check_connection,
+            kwargs={
+                "row_factory": dict_row,
+                "connect_timeout": connect_timeout_s,
+                "options": f"-c statement_timeout={int(statement_timeout_ms)} -c timezone=UTC",
+            },
+            name="munivideo-store",
+            num_workers=1,
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _tx(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` in one transaction; repeat it when PostgreSQL aborted it for a deadlock
+        or a serialization failure (it surely did not commit then)."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    return work(conn)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                raise StoreUnavailableError(
+                    f"PostgreSQL unavailable: {exc}", field="store.url"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def _read(
+        self, sql: LiteralString, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[DictRow]:
+        return self._tx(lambda conn: conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        self._pool.close(timeout=2.0)
+
+    def schema_version(self) -> str:
+        rows = self._read("SELECT version_num FROM munivideo_schema_version")
+        return str(rows[0]["version_num"])
+
+    def _wake(self, conn: Conn, tenant_id: str, at: datetime | None = None) -> None:
+        if self.wake:
+            conn.execute(WAKE_SQL, wake_params(tenant_id, at))
+
+    # -- bindings ---------------------------------------------------------------------------
+
+    def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None:
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = %s",
+            (tenant_id, booking_id),
+        )
+        return _binding(rows[0]) if rows else None
+
+    def save_binding(self, binding: Binding) -> None:
+        self._tx(lambda conn: _upsert_bindings(conn, [binding]))
+
+    def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]:
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = ANY(%s)",
+            (tenant_id, list(booking_ids)),
+        )
+        return {r["booking_id"]: _binding(r) for r in rows}
+
+    def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None:
+        """Upsert many bindings in one transaction and resolve their bookings' quarantine."""
+
+        def work(conn: Conn) -> None:
+            _upsert_bindings(conn, bindings)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE quarantine SET resolved_at = %s WHERE tenant_id = %s "
+                    "AND kind = 'booking' AND record_id = %s AND resolved_at IS NULL",
+                    [(_aware(now), b.tenant_id, b.booking_id) for b in bindings],
+                )
+
+        self._tx(work)
+
+    def count_bindings(self, tenant_id: str) -> int:
+        rows = self._read("SELECT COUNT(*) AS n FROM binding WHERE tenant_id = %s", (tenant_id,))
+        return int(rows[0]["n"])
+
+    def dirty_bindings(self, tenant_id: str, *, limit: int = 1000) -> list[Binding]:
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = %s AND fingerprint = '' "
+            "ORDER BY updated_at LIMIT %s",
+            (tenant_id, limit),
+        )
+        return [_binding(r) for r in rows]
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def get_cursor(self, tenant_id: str) -> Cursor | None:
+        rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = %s", (tenant_id,))
+        if not rows:
+            return None
+        return Cursor(updated_at=rows[0]["updated_at"], id=rows[0]["record_id"])
+
+    def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
+        self._tx(
+            lambda conn: conn.execute(
+                """
+                INSERT INTO sync_cursor (tenant_id, updated_at, record_id, saved_at)
+                VALUES (%s, %s, %s, %s)
+                ON CONFLICT (tenant_id) DO UPDATE SET updated_at = excluded.updated_at,
+                    record_id = excluded.record_id, saved_at = excluded.saved_at
+                """,
+                (tenant_id, _aware(cursor.updated_at), cursor.id, _aware(now)),
+            )
+        )
+
+    # -- sent messages ----------------------------------------------------------------------
+
+    def was_sent(self, tenant_id: str, key: str) -> bool:
+        return bool(
+            self._read(
+                "SELECT 1 FROM sent_message WHERE tenant_id = %s AND key = %s", (tenant_id, key)
+            )
+        )
+
+    def mark_sent(
+        self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
+    ) -> None:
+        self._tx(
+            lambda conn: conn.execute(
+                "INSERT INTO sent_message (tenant_id, key, booking_id, reference, sent_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (tenant_id, key, booking_id, reference, _aware(now)),
+            )
+        )
+
+    # -- attendance events ------------------------------------------------------------------
+
+    def add_events(
+        self, tenant_id: str, events: Sequence[AttendanceEvent], *, now: datetime
+    ) -> int:
+        """Keep join/leave events until the outcome is recorded; repeats are stored once."""
+
+        def work(conn: Conn) -> int:
+            added = 0
+            for e in events:
+                added += conn.execute(
+                    "INSERT INTO attendance_event (tenant_id, event_id, booking_id, event, "
+                    "received_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (tenant_id, e.event_id, e.booking_id, e.model_dump_json(), _aware(now)),
+                ).rowcount
+            return added
+
+        return self._tx(work)
+
+    def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]:
+        rows = self._read(
+            "SELECT event FROM attendance_event WHERE tenant_id = %s AND booking_id = %s "
+            "ORDER BY received_at, event_id",
+            (tenant_id, booking_id),
+        )
+        return [AttendanceEvent.model_validate_json(r["event"]) for r in rows]
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        tenant_id: str,
+        attendance: Attendance,
+        entry: ProtocolEntry,
+        *,
+        max_attempts: int,
+        now: datetime,
+    ) -> tuple[OutboxItem, bool]:
+        """Store the attendance on its binding and the entry in the outbox, and defer the
+        tenant's wake-up job, in one transaction. Idempotent per (tenant, external reference)."""
+        if entry.tenant_id != tenant_id or attendance.booking_id != entry.booking_id:
+            raise LifecycleError(
+                "entry and attendance must belong to the same tenant and booking",
+                record_id=entry.booking_id,
+                field="tenant_id",
+            )
+        ts = _aware(now)
+
+        def work(conn: Conn) -> tuple[OutboxItem, bool]:
+            updated = conn.execute(
+                "UPDATE binding SET attendance = %s, external_reference = %s, updated_at = %s "
+                "WHERE tenant_id = %s AND booking_id = %s",
+                (
+                    attendance.model_dump_json(),
+                    entry.external_reference,
+                    ts,
+                    tenant_id,
+                    entry.booking_id,
+                ),
+            ).rowcount
+            if updated != 1:
+                raise NotFoundError(
+                    "no binding for this booking: sync it before recording its attendance",
+                    record_id=entry.booking_id,
+                    field="booking_id",
+                )
+            inserted = conn.execute(
+                "INSERT INTO outbox (tenant_id, booking_id, external_reference, entry, state, "
+                "attempts, max_attempts, next_attempt_at, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, 'pending', 0, %s, %s, %s, %s) "
+                "ON CONFLICT (tenant_id, external_reference) DO NOTHING RETURNING id",
+                (
+                    tenant_id,
+                    entry.booking_id,
+                    entry.external_reference,
+                    entry.model_dump_json(),
+                    max_attempts,
+                    ts,
+                    ts,
+                    ts,
+                ),
+            ).fetchone()
+            row = _one(
+                conn,
+                "SELECT * FROM outbox WHERE tenant_id = %s AND external_reference = %s",
+                (tenant_id, entry.external_reference),
+            )
+            if inserted is not None:
+                _audit(
+                    conn,
+                    [(row["id"], tenant_id, None, OutboxState.PENDING)],
+                    "engine",
+                    "entry prepared and stored",
+                    ts,
+                )
+                self._wake(conn, tenant_id)
+            return _items(conn, [row])[0], inserted is not None
+
+        return self._tx(work)
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        tenant_id: str | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due pending rows for ``owner`` under a lease; rows another
+        worker is taking at the same moment are skipped, not waited for."""
+        ts = _aware(now)
+        params = {
+            "owner": owner,
+            "expires": ts + timedelta(seconds=lease_seconds),
+            "now": ts,
+            "tenant": tenant_id,
+            "limit": limit,
+        }
+        sql = _CLAIM_ANY if tenant_id is None else _CLAIM_TENANT
+
+        def work(conn: Conn) -> list[OutboxItem]:
+            rows = sorted(conn.execute(sql, params).fetchall(), key=lambda r: int(r["id"]))
+            for row in rows:
+                _audit(
+                    conn,
+                    [(row["id"], row["tenant_id"], OutboxState.PENDING, OutboxState.IN_FLIGHT)],
+                    owner,
+                    f"claimed, attempt {row['attempts']}",
+                    ts,
+                )
+            return _items(conn, rows)
+
+        return self._tx(work)
+
+    def record_step(
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        detail: str,
+        *,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> None:
+        """Record that one sub-step is done in the ERP (and the receipt, after the create)."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> None:
+            row = _held(conn, item_id, owner)
+            conn.execute(
+                "INSERT INTO outbox_step (outbox_id, step, detail, done_at, seq) "
+                "VALUES (%(id)s, %(step)s, %(detail)s, %(ts)s, (SELECT COALESCE(MAX(seq), 0) + 1 "
+                "FROM outbox_step WHERE outbox_id = %(id)s)) "
+                "ON CONFLICT (outbox_id, step) DO UPDATE SET detail = excluded.detail, "
+                "done_at = excluded.done_at, seq = excluded.seq",
+                {"id": item_id, "step": step, "detail": redact(detail)[:_MAX_ERROR], "ts": ts},
+            )
+            if receipt is not None:
+                conn.execute(
+                    "UPDATE outbox SET receipt = %s, updated_at = %s WHERE id = %s",
+                    (receipt.model_dump_json(), ts, item_id),
+                )
+                conn.execute(
+                    "UPDATE binding SET protocol_label = %s, updated_at = %s "
+                    "WHERE tenant_id = %s AND booking_id = %s",
+                    (receipt.label, ts, row["tenant_id"], row["booking_id"]),
+                )
+
+        self._tx(work)
+
+    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+        ts = _aware(now)
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _held(conn, item_id, owner)
+            _move(conn, row, OutboxState.DELIVERED, owner, "every step done", ts)
+            updated = conn.execute(
+                "UPDATE outbox SET state = 'delivered', lease_owner = NULL, "
+                "lease_expires_at = NULL, delivered_at = %s, updated_at = %s WHERE id = %s "
+                "RETURNING *",
+                (ts, ts, item_id),
+            ).fetchall()
+            return _items(conn, updated)[0]
+
+        return self._tx(work)
+
+    def fail(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        to_state: OutboxState,
+        next_attempt_at: datetime,
+        error_type: str,
+        message: str,
+        now: datetime,
+    ) -> OutboxItem:
+        """Route a failed attempt to ``pending`` (retry later: the wake-up job is deferred to
+        ``next_attempt_at``) or ``failed`` (dead letter)."""
+        ts = _aware(now)
+        safe = redact(message)[:_MAX_ERROR]
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _held(conn, item_id, owner)
+            _move(conn, row, to_state, owner, f"{error_type}: {safe}", ts)
+            updated = conn.execute(
+                "UPDATE outbox SET state = %s, lease_owner = NULL, lease_expires_at = NULL, "
+                "next_attempt_at = %s, last_error = %s, last_error_type = %s, updated_at = %s "
+                "WHERE id = %s RETURNING *",
+                (to_state.value, _aware(next_attempt_at), safe, error_type, ts, item_id),
+            ).fetchall()
+            if to_state is OutboxState.PENDING:
+                self._wake(conn, row["tenant_id"], next_attempt_at)
+            return _items(conn, updated)[0]
+
+        return self._tx(work)
+
+    def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Put rows whose lease expired back to ``pending``, due since the lease ran out."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> int:
+            rows = conn.execute(
+                "UPDATE outbox o SET state = 'pending', lease_owner = NULL, "
+                "lease_expires_at = NULL, next_attempt_at = old.lease_expires_at, updated_at = %s "
+                "FROM (SELECT id, lease_owner, lease_expires_at FROM outbox "
+                "      WHERE state = 'in_flight' AND lease_expires_at <= %s "
+                "      AND (%s::text IS NULL OR tenant_id = %s) FOR UPDATE SKIP LOCKED) old "
+                "WHERE o.id = old.id RETURNING o.id, o.tenant_id, old.lease_owner",
+                (ts, ts, tenant_id, tenant_id),
+            ).fetchall()
+            for row in rows:
+                _audit(
+                    conn,
+                    [(row["id"], row["tenant_id"], OutboxState.IN_FLIGHT, OutboxState.PENDING)],
+                    "store",
+                    f"lease of {row['lease_owner']} expired; requeued",
+                    ts,
+                )
+            for tenant in sorted({r["tenant_id"] for r in rows}):
+                self._wake(conn, tenant)
+            return len(rows)
+
+        return self._tx(work)
+
+    def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Requeue every row ``owner`` holds, expired or not (a restarted worker's id)."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> int:
+            rows = conn.execute(
+                "UPDATE outbox SET state = 'pending', lease_owner = NULL, "
+                "lease_expires_at = NULL, next_attempt_at = %s, updated_at = %s "
+                "WHERE state = 'in_flight' AND lease_owner = %s "
+                "AND (%s::text IS NULL OR tenant_id = %s) RETURNING id, tenant_id",
+                (ts, ts, owner, tenant_id, tenant_id),
+            ).fetchall()
+            _audit(
+                conn,
+                [
+                    (r["id"], r["tenant_id"], OutboxState.IN_FLIGHT, OutboxState.PENDING)
+                    for r in rows
+                ],
+                owner,
+                "worker restarted; its earlier leases released",
+                ts,
+            )
+            for tenant in sorted({r["tenant_id"] for r in rows}):
+                self._wake(conn, tenant)
+            return len(rows)
+
+        return self._tx(work)
+
+    def replay(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int] | None,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """Move dead letters back to ``pending`` with a fresh attempt budget."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> list[OutboxItem]:
+            if item_ids is None:
+                ids = [
+                    int(r["id"])
+                    for r in conn.execute(
+                        "SELECT id FROM outbox WHERE tenant_id = %s AND state = 'failed' "
+                        "ORDER BY id FOR UPDATE",
+                        (tenant_id,),
+                    ).fetchall()
+                ]
+            else:
+                ids = list(item_ids)
+            out: list[DictRow] = []
+            for item_id in ids:
+                row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
+                if row["tenant_id"] != tenant_id:
+                    raise NotFoundError(
+                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
+                        record_id=str(item_id),
+                        field="tenant_id",
+                    )
+                if row["state"] != OutboxState.FAILED:
+                    raise LifecycleError(
+                        f"only failed items can be replayed; this one is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
+                _move(conn, row, OutboxState.PENDING, actor, f"replay: {reason}", ts)
+                out.extend(
+                    conn.execute(
+                        "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = %s, "
+                        "lease_owner = NULL, lease_expires_at = NULL, updated_at = %s "
+                        "WHERE id = %s RETURNING *",
+                        (ts, ts, item_id),
+                    ).fetchall()
+                )
+            if out:
+                self._wake(conn, tenant_id)
+            return _items(conn, out)
+
+        return self._tx(work)
+
+    def get_item(self, item_id: int) -> OutboxItem:
+        return self._tx(
+            lambda conn: _items(
+                conn, [_one(conn, "SELECT * FROM outbox WHERE id = %s", (item_id,))]
+            )[0]
+        )
+
+    def list_items(
+        self,
+        tenant_id: str,
+        *,
+        state: OutboxState | None = None,
+        limit: int = 1000,
+        after: int | None = None,
+    ) -> list[OutboxItem]:
+        """A page of a tenant's rows in id order; ``after``: the last id of the previous page
+        (keyset pagination: each page costs the same however deep it is)."""
+        params = {
+            "t": tenant_id,
+            "s": state.value if state is not None else None,
+            "after": after if after is not None else 0,
+            "limit": limit,
+        }
+        sql = _LIST_ALL if state is None else _LIST_STATE
+        return self._tx(lambda conn: _items(conn, conn.execute(sql, params).fetchall()))
+
+    def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = %s ORDER BY id", (item_id,))
+        return [
+            AuditEntry(
+                id=r["id"],
+                outbox_id=r["outbox_id"],
+                tenant_id=r["tenant_id"],
+                from_state=OutboxState(r["from_state"]) if r["from_state"] else None,
+                to_state=OutboxState(r["to_state"]),
+                actor=r["actor"],
+                reason=r["reason"],
+                at=r["at"],
+            )
+            for r in rows
+        ]
+
+    # -- quarantine -------------------------------------------------------------------------
+
+    def quarantine(
+        self,
+        tenant_id: str,
+        kind: QuarantineKind,
+        record_id: str,
+        *,
+        field: str | None,
+        reason: str,
+        error_type: str,
+        raw: str,
+        now: datetime,
+    ) -> QuarantineItem:
+        """Keep a bad record with its reason; seeing it again updates it and counts."""
+        ts = _aware(now)
+        rows = self._read(
+            """
+            INSERT INTO quarantine (tenant_id, kind, record_id, field, reason, error_type,
+                raw, occurrences, first_seen_at, last_seen_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s, %s)
+            ON CONFLICT (tenant_id, kind, record_id) DO UPDATE SET
+                field = excluded.field, reason = excluded.reason,
+                error_type = excluded.error_type, raw = excluded.raw,
+                occurrences = quarantine.occurrences + 1,
+                last_seen_at = excluded.last_seen_at, resolved_at = NULL
+            RETURNING *
+            """,
+            (
+                tenant_id,
+                kind.value,
+                record_id,
+                field,
+                redact(reason)[:_MAX_ERROR],
+                error_type,
+                raw,
+                ts,
+                ts,
+            ),
+        )
+        return _quarantined(rows[0])
+
+    def resolve_quarantine(
+        self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
+    ) -> bool:
+        rows = self._read(
+            "UPDATE quarantine SET resolved_at = %s WHERE tenant_id = %s AND kind = %s "
+            "AND record_id = %s AND resolved_at IS NULL RETURNING id",
+            (_aware(now), tenant_id, kind.value, record_id),
+        )
+        return len(rows) == 1
+
+    def list_quarantine(
+        self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
+    ) -> list[QuarantineItem]:
+        rows = self._read(
+            "SELECT * FROM quarantine WHERE tenant_id = %s AND (%s OR resolved_at IS NULL) "
+            "ORDER BY id LIMIT %s",
+            (tenant_id, include_resolved, limit),
+        )
+        return [_quarantined(r) for r in rows]
+
+    # -- overview ---------------------------------------------------------------------------
+
+    def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
+        """The tenant's outbox by state, from the trigger-kept counters and index lookups."""
+        rows = self._read(_COUNTS_SQL, {"t": tenant_id, "now": _aware(now)})
+        r = rows[0]
+        return OutboxCounts(
+            pending=int(r["pending"] or 0),
+            in_flight=int(r["in_flight"] or 0),
+            delivered=int(r["delivered"] or 0),
+            failed=int(r["failed"] or 0),
+            stale_leases=int(r["stale"]),
+            oldest_pending_at=r["oldest"],
+            next_attempt_at=r["next_at"],
+        )
+
+    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        cursor = self.get_cursor(tenant_id)
+        quarantined = self._read(
+            "SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = %s AND resolved_at IS NULL",
+            (tenant_id,),
+        )[0]["n"]
+        return TenantStatus(
+            tenant_id=tenant_id,
+            cursor_updated_at=cursor.updated_at if cursor else None,
+            cursor_id=cursor.id if cursor else None,
+            bindings=self.count_bindings(tenant_id),
+            outbox=self.outbox_counts(tenant_id, now=now),
+            quarantined=int(quarantined),
+        )
+
+
+# -- SQL -------------------------------------------------------------------------------------
+
+_CLAIM_TENANT: LiteralString = """
+UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
+    lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
+FROM (SELECT id FROM outbox
+      WHERE tenant_id = %(tenant)s AND state = 'pending' AND next_attempt_at <= %(now)s
+      ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
+WHERE o.id = picked.id RETURNING o.*
+"""
+
+_CLAIM_ANY: LiteralString = """
+UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
+    lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
+FROM (SELECT id FROM outbox
+      WHERE state = 'pending' AND next_attempt_at <= %(now)s
+      ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
+WHERE o.id = picked.id AND %(tenant)s::text IS NULL RETURNING o.*
+"""
+
+_LIST_ALL: LiteralString = """
+SELECT * FROM outbox WHERE tenant_id = %(t)s AND id > %(after)s AND %(s)s::text IS NULL
+ORDER BY id LIMIT %(limit)s
+"""
+
+_LIST_STATE: LiteralString = """
+SELECT * FROM outbox WHERE tenant_id = %(t)s AND state = %(s)s AND id > %(after)s
+ORDER BY id LIMIT %(limit)s
+"""
+
+# Counts from the counters; the oldest pending row is the pending row with the lowest id (ids
+# grow with creation time), found through (tenant_id, state, id) without reading the others.
+_COUNTS_SQL: LiteralString = """
+SELECT c.pending, c.in_flight, c.delivered, c.failed,
+  (SELECT COUNT(*) FROM outbox WHERE tenant_id = %(t)s AND state = 'in_flight'
+     AND lease_expires_at <= %(now)s) AS stale,
+  (SELECT created_at FROM outbox WHERE tenant_id = %(t)s AND state = 'pending'
+     ORDER BY id LIMIT 1) AS oldest,
+  (SELECT next_attempt_at FROM outbox WHERE tenant_id = %(t)s AND state = 'pending'
+     ORDER BY next_attempt_at LIMIT 1) AS next_at
+FROM (SELECT %(t)s AS tenant_id) AS t LEFT JOIN outbox_count c USING (tenant_id)
+"""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _one(conn: Conn, sql: LiteralString, params: Sequence[Any]) -> DictRow:
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise NotFoundError("no such outbox item", record_id=str(params[0]), field="id")
+    return row
+
+
+def _held(conn: Conn, item_id: int, owner: str) -> DictRow:
+    row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
+    if row["state"] != OutboxState.IN_FLIGHT or row["lease_owner"] != owner:
+        raise LeaseLostError(
+            f"worker {owner} no longer holds the lease (state {row['state']}, "
+            f"holder {row['lease_owner']})",
+            record_id=row["external_reference"],
+            field="lease_owner",
+        )
+    return row
+
+
+def _audit(
+    conn: Conn,
+    moves: Iterable[tuple[int, str, OutboxState | None, OutboxState]],
+    actor: str,
+    reason: str,
+    ts: datetime,
+) -> None:
+    safe = redact(reason)[:_MAX_ERROR]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO outbox_audit (outbox_id, tenant_id, from_state, to_state, actor, "
+            "reason, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (item_id, tenant, old.value if old else None, new.value, actor, safe, ts)
+                for item_id, tenant, old, new in moves
+            ],
+        )
+
+
+def _move(
+    conn: Conn, row: DictRow, new: OutboxState, actor: str, reason: str, ts: datetime
+) -> None:
+    old = OutboxState(row["state"])
+    if not can_transition(old, new):
+        raise LifecycleError(
+            f"outbox item cannot go from {old.value} to {new.value}",
+            record_id=row["external_reference"],
+            field="state",
+        )
+    _audit(conn, [(row["id"], row["tenant_id"], old, new)], actor, reason, ts)
+
+
+def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
+    """Outbox rows as items, with their steps read in one query for the whole page."""
+    steps: dict[int, dict[str, str]] = {int(r["id"]): {} for r in rows}
+    if rows:
+        for s in conn.execute(
+            "SELECT outbox_id, step, detail FROM outbox_step WHERE outbox_id = ANY(%s) "
+            "ORDER BY outbox_id, seq",
+            (list(steps),),
+        ).fetchall():
+            steps[int(s["outbox_id"])][s["step"]] = s["detail"]
+    return [
+        OutboxItem(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            booking_id=row["booking_id"],
+            external_reference=row["external_reference"],
+            entry=ProtocolEntry.model_validate_json(row["entry"]),
+            state=OutboxState(row["state"]),
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            lease_owner=row["lease_owner"],
+            lease_expires_at=row["lease_expires_at"],
+            next_attempt_at=row["next_attempt_at"],
+            last_error=row["last_error"],
+            last_error_type=row["last_error_type"],
+            steps=steps[int(row["id"])],
+            receipt=(
+                ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None
+            ),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            delivered_at=row["delivered_at"],
+        )
+        for row in rows
+    ]
+
+
+def _upsert_bindings(conn: Conn, bindings: Sequence[Binding]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO binding (tenant_id, booking_id, booking, fingerprint, room,
+                room_link_recorded, invitation_uid, invitation_sequence, invitation_method,
+                invitation_key, attendance, external_reference, protocol_label, created_at,
+                updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (tenant_id, booking_id) DO UPDATE SET
+                booking = excluded.booking, fingerprint = excluded.fingerprint,
+                room = excluded.room, room_link_recorded = excluded.room_link_recorded,
+                invitation_uid = excluded.invitation_uid,
+                invitation_sequence = excluded.invitation_sequence,
+                invitation_method = excluded.invitation_method,
+                invitation_key = excluded.invitation_key,
+                attendance = COALESCE(excluded.attendance, binding.attendance),
+                external_reference = CASE WHEN excluded.external_reference = ''
+                    THEN binding.external_reference ELSE excluded.external_reference END,
+                protocol_label = CASE WHEN excluded.protocol_label = ''
+                    THEN binding.protocol_label ELSE excluded.protocol_label END,
+                updated_at = excluded.updated_at
+            """,
+            [
+                (
+                    b.tenant_id,
+                    b.booking_id,
+                    b.booking.model_dump_json(),
+                    b.fingerprint,
+                    b.room.model_dump_json() if b.room else None,
+                    b.room_link_recorded,
+                    b.invitation_uid,
+                    b.invitation_sequence,
+                    b.invitation_method,
+                    b.invitation_key,
+                    b.attendance.model_dump_json() if b.attendance else None,
+                    b.external_reference,
+                    b.protocol_label,
+                    _aware(b.created_at),
+                    _aware(b.updated_at),
+                )
+                for b in bindings
+            ],
+        )
+
+
+def _binding(row: DictRow) -> Binding:
+    return Binding(
+        tenant_id=row["tenant_id"],
+        booking_id=row["booking_id"],
+        booking=Booking.model_validate_json(row["booking"]),
+        fingerprint=row["fingerprint"],
+        room=Room.model_validate_json(row["room"]) if row["room"] else None,
+        room_link_recorded=row["room_link_recorded"],
+        invitation_uid=row["invitation_uid"],
+        invitation_sequence=row["invitation_sequence"],
+        invitation_method=row["invitation_method"],
+        invitation_key=row["invitation_key"],
+        attendance=(
+            Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
+        ),
+        external_reference=row["external_reference"],
+        protocol_label=row["protocol_label"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _quarantined(row: DictRow) -> QuarantineItem:
+    return QuarantineItem(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=QuarantineKind(row["kind"]),
+        record_id=row["record_id"],
+        field=row["field"],
+        reason=row["reason"],
+        error_type=row["error_type"],
+        raw=row["raw"],
+        occurrences=row["occurrences"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+MIGRATIONS_DIR = Path(__file__).parent / "pg_migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://...`` as SQLAlchemy names it with the psycopg 3 driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ConfigurationError(f"not a PostgreSQL url: {scheme}://...", field="store.url")
+    return f"postgresql+psycopg://{rest}"
+
+
+def migrate(url: str) -> str | None:
+    """Bring the database at ``url`` to the newest schema with Alembic; returns the revision
+    found before (None: empty database). Refuses a database migrated by a newer munivideo."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, exc, pool, text
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
+    engine = create_engine(
+        sqlalchemy_url(url), poolclass=pool.NullPool, connect_args={"connect_timeout": 10}
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x6D756E69})
+            found = MigrationContext.configure(
+                conn, opts={"version_table": "munivideo_schema_version"}
+            ).get_current_revision()
+            if found is not None and found not in known:
+                raise ConfigurationError(
+                    f"the store has schema revision {found}, newer than this munivideo knows; "
+                    "upgrade munivideo",
+                    field="store.url",
+                )
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except (psycopg.OperationalError, exc.OperationalError) as error:
+        raise StoreUnavailableError(
+            f"PostgreSQL unavailable: {error}", field="store.url"
+        ) from error
+    finally:
+        engine.dispose()
+    return found
