@@ -10,7 +10,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA_MODULES = ("zeep", "lxml", "defusedxml", "xmlschema", "openapi_core", "werkzeug", "rich")
+EXTRA_MODULES = (
+    *("zeep", "lxml", "defusedxml", "xmlschema", "openapi_core", "werkzeug", "rich"),
+    *("psycopg", "psycopg_pool", "sqlalchemy", "alembic", "procrastinate", "prometheus_client"),
+    "matplotlib",
+)
 CORE_MODULES = (
     "munivideo",
     "munivideo.models",
