@@ -7,6 +7,7 @@ it executed, which is independent of any unique constraint and so can show a dup
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -102,11 +103,35 @@ def test_lookup_modes(sb: Sandbox, dialect: str) -> None:
     status, body = erp.find(REF)
     assert status == 500
     assert "INDISPONIVEL" in str(body)
-    sb.behave(lookup="late", lookup_delay_seconds=0.4)
+    sb.behave(lookup="late", lookup_delay_seconds=60)
     erp.create("AG-000003", key="c3")
     assert erp.find("munivideo:test:AG-000003") == (200, None)  # committed, not yet visible
     assert sb.effects()["munivideo:test:AG-000003"] == {"create": 1}
+    sb.behave(lookup_delay_seconds=0.2)  # (a short lag from here: no timing race above)
     assert _wait_for(lambda: erp.find("munivideo:test:AG-000003")[1] is not None)
+
+
+def test_late_reads_hide_young_attachments_and_forwards(sb: Sandbox) -> None:
+    erp = Erp(sb, "rest")
+    ano, numero = _numbers(erp.create()[1])
+    url = f"{sb.rest_url}/protocolos/{ano}/{numero}"
+    erp.session.get(url, timeout=5)  # warm the contract validators: no slow first read below
+    sb.behave(lookup="late", lookup_delay_seconds=60)
+    assert erp.session.get(url, timeout=5).status_code == 404  # younger than the lag
+    time.sleep(0.4)
+    erp.attach(ano, numero, SHA)
+    erp.forward(ano, numero, "SMF-DIV")
+    created = sb.store.get_protocol(ano, numero).data_criacao
+    # Lag so that the protocol (0.4 s older than its attachment and routing) is seen, they not.
+    sb.behave(lookup_delay_seconds=(datetime.now(UTC) - created).total_seconds() - 0.2)
+    seen = erp.session.get(url, timeout=5).json()
+    assert (seen["anexos"], seen["tramitacoes"]) == ([], [])
+    assert seen["codigoDepartamentoAtual"] == "SMF-FISC"
+    sb.behave(lookup_delay_seconds=0.1)
+    assert _wait_for(
+        lambda: erp.session.get(url, timeout=5).json()["codigoDepartamentoAtual"] == "SMF-DIV"
+    )
+    assert len(erp.session.get(url, timeout=5).json()["anexos"]) == 1
 
 
 def test_exact_lookup_with_duplicates_names_the_oldest(sb: Sandbox) -> None:
@@ -122,7 +147,7 @@ def test_exact_lookup_with_duplicates_names_the_oldest(sb: Sandbox) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_commit_after_the_clients_timeout(sb: Sandbox, dialect: str) -> None:
-    sb.behave(commit_delay_seconds=0.4, commit_delay_operations=["criarProtocolo"])
+    sb.behave(commit_delay_seconds=0.8, commit_delay_operations=["criarProtocolo"])
     erp = Erp(sb, dialect, timeout=0.15)
     with pytest.raises(requests.ReadTimeout):
         erp.create()
@@ -155,32 +180,38 @@ def test_foreign_reference_is_made_up_when_the_erp_has_no_other(sb: Sandbox) -> 
     assert answer["referenciaExterna"] == "munivideo:sandbox:outro"
 
 
-STEPS = ("anexarDocumento", "tramitarProtocolo", "atualizarSituacao")
+STEPS = ("criarProtocolo", "anexarDocumento", "tramitarProtocolo", "atualizarSituacao")
 FAULTS = {  # action -> (the client fails with, the effect is committed)
     "drop": (requests.ConnectionError, False),
     "drop_after_commit": (requests.ConnectionError, True),
     "timeout:300ms": (requests.ReadTimeout, True),
 }
+ANSWERED = {"error:502": False, "error_after_commit": True}  # action -> the effect is committed
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("operation", STEPS)
-@pytest.mark.parametrize("action", [*FAULTS, "error:502"])
+@pytest.mark.parametrize("action", [*FAULTS, *ANSWERED])
 def test_fault_grammar_applies_to_every_step(
     sb: Sandbox, dialect: str, operation: str, action: str
 ) -> None:
-    erp = Erp(sb, dialect, timeout=0.15)
+    erp = Erp(sb, dialect, timeout=0.15 if action.startswith("timeout") else 5.0)
     ano, numero = _numbers(Erp(sb, dialect).create()[1])
     step = {
+        "criarProtocolo": (
+            lambda: erp.create("AG-000002", key="c2"),
+            "munivideo:test:AG-000002",
+            "create",
+        ),
         "anexarDocumento": (lambda: erp.attach(ano, numero, SHA), REF, f"attach:{SHA}"),
         "tramitarProtocolo": (lambda: erp.forward(ano, numero, "SMF-DIV"), REF, "forward:SMF-DIV"),
         "atualizarSituacao": (lambda: erp.status("AG-000002", "AT"), "AG-000002", "status:AT"),
     }
     send, subject, name = step[operation]
     sb.inject(f"{operation}={action}#1")
-    if action == "error:502":
+    if action in ANSWERED:
         assert send()[0] == 502
-        committed = False
+        committed = ANSWERED[action]
     else:
         failure, committed = FAULTS[action]
         with pytest.raises(failure):
@@ -239,3 +270,30 @@ def test_behaviour_given_at_start_and_restored_by_reset(
     sb.behave(lookup="unavailable")
     sb.reset()
     assert sb.behaviour == CAPABILITY_SETS["lookup_only"]
+
+
+def test_a_store_file_from_before_effect_counting_keeps_its_protocols(tmp_path: Any) -> None:
+    import sqlite3
+
+    from munivideo.sandbox.store import Store
+
+    path = tmp_path / "erp.db"
+    with Sandbox(seed="empty", db=path) as sb:
+        Erp(sb, "rest").create()
+        doc = sb.store.list_protocols()[0].model_dump_json()
+    old = sqlite3.connect(path)
+    old.executescript(
+        "DROP TABLE protocol; DROP TABLE effect; CREATE TABLE protocol (id TEXT PRIMARY KEY, "
+        "ano INTEGER NOT NULL, numero INTEGER NOT NULL, referencia_externa TEXT NOT NULL UNIQUE, "
+        "doc TEXT NOT NULL, UNIQUE (ano, numero));"
+    )
+    old.execute("INSERT INTO protocol VALUES ('PR-1', 2026, 1, ?, ?)", (REF, doc))
+    old.commit()
+    old.close()
+    store = Store(path)
+    try:
+        assert [p.novo.referencia_externa for p in store.list_protocols()] == [REF]
+        assert store.find_protocol(REF) is not None
+        assert store.effect_counts() == {}
+    finally:
+        store.close()

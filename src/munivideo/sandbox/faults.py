@@ -21,6 +21,9 @@ Actions:
     malformed            process and commit, then answer 200 with a truncated body
     drop                 close the connection without answering; nothing is done
     drop_after_commit    process and commit, then close the connection without answering
+    error_after_commit[:STATUS]
+                         process and commit, then answer STATUS (default 502) with a
+                         non-contract body, as a proxy whose upstream answered too late
 
 PROBABILITY is in [0, 1] (default 1); TIMES caps how often the rule fires (default unlimited).
 Rules are tried in order: every firing ``latency`` adds up, the first other rule that fires wins.
@@ -50,6 +53,7 @@ Action = Literal[
     "malformed",
     "drop",
     "drop_after_commit",
+    "error_after_commit",
 ]
 ACTIONS: tuple[str, ...] = get_args(Action)
 OPERATIONS: tuple[str, ...] = (
@@ -154,8 +158,9 @@ def parse_rule(text: str, *, index: int = 0) -> Rule:
         rule.seconds = _duration(arg, where)
     elif action == "timeout":
         rule.seconds = _duration(arg, where) if arg else 5.0
-    elif action == "error":
-        rule.status = int(arg) if arg and arg.isdigit() else (500 if arg is None else -1)
+    elif action in ("error", "error_after_commit"):
+        default = 500 if action == "error" else 502
+        rule.status = int(arg) if arg and arg.isdigit() else (default if arg is None else -1)
         if not 500 <= rule.status <= 599:
             raise ConfigurationError(f"{where}: error status must be 500-599", field="faults")
     elif action in ("unavailable", "ratelimit"):

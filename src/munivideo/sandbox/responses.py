@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from munivideo.sandbox.faults import Rule
 
 
 class DropConnection(Exception):
@@ -15,6 +20,19 @@ def truncated(response: Response) -> Response:
     cut = Response(body[: max(1, len(body) // 2)], status=200)
     cut.headers["Content-Type"] = response.headers.get("Content-Type", "application/octet-stream")
     return cut
+
+
+def after_commit(rule: Rule | None, response: Response) -> Response:
+    """The real answer, or what a fault that fires after the commit makes of it."""
+    if rule is None:
+        return response
+    if rule.action == "drop_after_commit":
+        raise DropConnection
+    if rule.action == "error_after_commit":
+        return bad_gateway(rule.status)
+    if rule.action == "malformed":
+        return truncated(response)
+    return response
 
 
 def bad_gateway(status: int) -> Response:

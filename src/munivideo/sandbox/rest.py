@@ -34,7 +34,7 @@ from munivideo.sandbox.records import (
     parse_rfc3339,
     protocol_doc,
 )
-from munivideo.sandbox.responses import DropConnection, bad_gateway, truncated
+from munivideo.sandbox.responses import DropConnection, after_commit, bad_gateway
 from munivideo.sandbox.store import decode_cursor, encode_cursor
 
 _ID = r"(?P<id>[^/]+)"
@@ -367,8 +367,4 @@ def handle(ctx: Context, request: Request) -> Response:
             _validate_response(ctx, request, response)
     except MunivideoError as exc:
         response = _from_error(exc, path)
-    if rule is not None and rule.action == "drop_after_commit":
-        raise DropConnection
-    if rule is not None and rule.action == "malformed":
-        return truncated(response)
-    return response
+    return after_commit(rule, response)

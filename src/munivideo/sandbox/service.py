@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from munivideo.errors import NotFoundError
 from munivideo.sandbox.context import Call
 from munivideo.sandbox.errors import LookupUnavailableError
 from munivideo.sandbox.records import BookingRecord, NewProtocol, ProtocolRecord
@@ -118,7 +119,22 @@ def find_protocol(call: Call, reference: str) -> ProtocolRecord | None:
 
 
 def get_protocol(call: Call, ano: int, numero: int) -> ProtocolRecord:
-    return call.ctx.store.get_protocol(ano, numero)
+    """``obterProtocolo``; with a ``late`` lookup, reads lag the same way: a protocol younger
+    than the delay is not found, attachments and routing entries younger than it are not shown."""
+    record = call.ctx.store.get_protocol(ano, numero)
+    if call.behaviour.lookup != "late":
+        return record
+    seen_until = datetime.now(UTC) - timedelta(seconds=call.behaviour.lookup_delay_seconds)
+    if record.data_criacao > seen_until:
+        raise NotFoundError(
+            f"protocol {numero}/{ano} does not exist", record_id=f"{numero}/{ano}", field="numero"
+        )
+    anexos = tuple(a for a in record.anexos if a.data_inclusao <= seen_until)
+    tramitacoes = tuple(t for t in record.tramitacoes if t.data_hora <= seen_until)
+    current = tramitacoes[-1].destino if tramitacoes else record.novo.codigo_departamento
+    return record.model_copy(
+        update={"anexos": anexos, "tramitacoes": tramitacoes, "codigo_departamento_atual": current}
+    )
 
 
 def attach(

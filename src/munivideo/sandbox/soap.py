@@ -21,7 +21,7 @@ from munivideo.sandbox.records import (
     parse_naive_local,
     protocol_doc,
 )
-from munivideo.sandbox.responses import DropConnection, bad_gateway, truncated
+from munivideo.sandbox.responses import DropConnection, after_commit, bad_gateway
 from munivideo.sandbox.xml_io import (
     ERP_NS,
     body_payload,
@@ -262,12 +262,7 @@ def handle(ctx: Context, request: Request, service_name: str) -> Response:
             _validate(ctx, answer, outgoing=True)
     except MunivideoError as exc:
         return _fault(exc)
-    response = Response(envelope_bytes(answer), content_type=XML)
-    if rule is not None and rule.action == "drop_after_commit":
-        raise DropConnection
-    if rule is not None and rule.action == "malformed":
-        return truncated(response)
-    return response
+    return after_commit(rule, Response(envelope_bytes(answer), content_type=XML))
 
 
 __all__ = ["ERP_NS", "SERVICES", "handle", "serve_static", "wsdl_bytes"]
