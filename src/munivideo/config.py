@@ -59,6 +59,14 @@ class WritebackConfig(_Section):
     backoff_max_seconds: float = Field(default=900.0, gt=0)
 
 
+class SyncConfig(_Section):
+    """``[sync]``: bounds of one sync run."""
+
+    #: Most ERP pages one run reads; past it the run stops (the cursor is kept) and the next
+    #: run goes on. Guards against an ERP whose pages never end.
+    max_pages: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
 class TenantConfig(_Section):
     """Everything munivideo needs to serve one tenant."""
 
@@ -69,6 +77,7 @@ class TenantConfig(_Section):
     store: StoreConfig = StoreConfig()
     attendance: AttendanceConfig = AttendanceConfig()
     writeback: WritebackConfig = WritebackConfig()
+    sync: SyncConfig = SyncConfig()
     services: tuple[Service, ...] = ()
     departments: tuple[Department, ...] = ()
     locale: Locale = Locale.PT_BR

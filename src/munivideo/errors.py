@@ -122,6 +122,11 @@ class ContractViolationError(MunivideoError):
     recovery = Recovery.CONTRACT
 
 
+class StalledSyncError(ContractViolationError):
+    """The ERP's paging did not move forward: the same cursor again, a cursor already seen in
+    this run, or an empty page that says there is more. The sync stops rather than spin."""
+
+
 class ConfigurationError(MunivideoError):
     """Our own configuration is wrong or incomplete."""
 

@@ -53,6 +53,8 @@ class FileNotifier:
     """Writes ``<outbox>/<channel>/<key>.eml`` (or ``.txt`` for SMS/WhatsApp)."""
 
     name = "file"
+    #: Sending a message twice leaves one file (named by its key): safe to repeat.
+    dedupes = True
 
     def __init__(self, outbox: Path, sender: str) -> None:
         self.outbox = outbox

@@ -168,6 +168,10 @@ def can_transition(old: BookingStatus, new: BookingStatus) -> bool:
     return new in BOOKING_TRANSITIONS[old]
 
 
+MAX_SEQUENCE = 2**31 - 1
+"""Largest iCalendar SEQUENCE (RFC 5545 INTEGER is a signed 32-bit value)."""
+
+
 class Booking(_Model):
     """A citizen's slot ("agendamento"), as read from the ERP or a booking front end.
 
@@ -183,7 +187,7 @@ class Booking(_Model):
     start: UtcDatetime
     end: UtcDatetime
     status: BookingStatus = BookingStatus.REQUESTED
-    sequence: int = Field(default=0, ge=0)
+    sequence: int = Field(default=0, ge=0, le=MAX_SEQUENCE)
     updated_at: UtcDatetime
     notes: str = Field(default="", max_length=4000)
     consent_recorded: bool = False
@@ -310,14 +314,15 @@ class Invitation(_Model):
 
     booking_id: Code
     uid: str
-    sequence: int = Field(ge=0)
+    sequence: int = Field(ge=0, le=MAX_SEQUENCE)
     method: InvitationMethod
     locale: Locale
     subject: str
-    text: str
-    html: str
-    sms: str
-    whatsapp: str
+    # The texts carry the join link (a credential): never in repr().
+    text: str = Field(repr=False)
+    html: str = Field(repr=False)
+    sms: str = Field(repr=False)
+    whatsapp: str = Field(repr=False)
     ics: bytes = Field(repr=False)
 
 
@@ -328,8 +333,8 @@ class OutboundMessage(_Model):
     channel: Channel
     to: str = Field(repr=False)
     subject: str = ""
-    text: str
-    html: str | None = None
+    text: str = Field(repr=False)  # carries the join link
+    html: str | None = Field(default=None, repr=False)
     ics: bytes | None = Field(default=None, repr=False)
     ics_method: InvitationMethod | None = None
     idempotency_key: str

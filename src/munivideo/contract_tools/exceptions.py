@@ -18,11 +18,11 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from munivideo.contract_tools.diff import Change
 from munivideo.contract_tools.rules import RULES
+from munivideo.contract_tools.safeyaml import load_yaml
 from munivideo.errors import ConfigurationError
 
 FILE_NAME = "contract-exceptions.yaml"
@@ -48,10 +48,7 @@ class AcceptedException(BaseModel):
 
 
 def load_exceptions(path: Path) -> list[AcceptedException]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}", field="exceptions") from None
+    raw = load_yaml(path, field="exceptions") or {}
     items = raw.get("exceptions", []) if isinstance(raw, dict) else None
     if not isinstance(items, list):
         raise ConfigurationError(f"{path}: 'exceptions' must be a list", field="exceptions")

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from munivideo.contract_tools.model import (
     ContractModel,
     FieldShape,
@@ -19,6 +17,7 @@ from munivideo.contract_tools.model import (
     Operation,
     Parameter,
 )
+from munivideo.contract_tools.safeyaml import load_yaml
 from munivideo.errors import ConfigurationError
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -26,10 +25,7 @@ _MAX_DEPTH = 12
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"cannot read OpenAPI document {path}: {exc}") from None
+    doc = load_yaml(path, field="openapi")
     if not isinstance(doc, dict) or "openapi" not in doc or "paths" not in doc:
         raise ConfigurationError(f"{path} is not an OpenAPI 3 document", field="openapi")
     return doc

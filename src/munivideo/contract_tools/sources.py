@@ -11,10 +11,16 @@ from munivideo.contract_tools.model import ContractModel, Flavor
 from munivideo.contract_tools.openapi_model import from_openapi
 from munivideo.contract_tools.safexml import local_name, parse_xml
 from munivideo.contract_tools.xsd_model import from_wsdl, from_xsd
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, MunivideoError
 from munivideo.packs import pack_dir
+from munivideo.transport.deadline import within
+from munivideo.transport.http import Timeouts, build_session
 
 DEFAULT_TIMEOUT = 15.0
+"""Seconds one whole ``fetch`` may take, every file and redirect included (wall clock)."""
+MAX_CONTRACT_BYTES = 8 * 1024 * 1024
+"""Largest contract file we download."""
+_MAX_REDIRECTS = 5
 _MAX_FILES = 64
 _XML_REFS = ("import", "include", "redefine")
 
@@ -23,25 +29,55 @@ def is_url(source: str) -> bool:
     return urlparse(source).scheme in ("http", "https")
 
 
-def _get(url: str, timeout: float) -> bytes:
-    try:
-        response = requests.get(url, timeout=(min(timeout, 5.0), timeout))
-    except requests.RequestException as exc:
-        raise ConfigurationError(f"cannot fetch {url}: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise ConfigurationError(f"cannot fetch {url}: HTTP {response.status_code}")
-    return response.content
+def _get(url: str, session: requests.Session, origin: tuple[str, str]) -> bytes:
+    """GET ``url``, following at most ``_MAX_REDIRECTS`` redirects, each on the contract's own
+    host (the rule imports obey): a 302 elsewhere is refused, never fetched."""
+    current = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        try:
+            response = session.get(current, allow_redirects=False)
+        except MunivideoError as exc:  # deadline passed or answer over the size cap
+            raise ConfigurationError(f"cannot fetch {current}: {exc.message}") from None
+        except requests.RequestException as exc:
+            raise ConfigurationError(f"cannot fetch {current}: {type(exc).__name__}") from None
+        if response.is_redirect:
+            target = urljoin(current, response.headers.get("Location", ""))
+            if urlsplit(target)[:2] != origin:
+                raise ConfigurationError(
+                    f"{current} redirects to {target} on another host; vendor it first",
+                    field="redirect",
+                )
+            current = target
+            continue
+        if response.status_code != 200:
+            raise ConfigurationError(f"cannot fetch {current}: HTTP {response.status_code}")
+        return response.content
+    raise ConfigurationError(f"{url}: more than {_MAX_REDIRECTS} redirects", field="redirect")
 
 
 def fetch(url: str, folder: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """Copy a published contract and every schema it imports into ``folder``; returns the main
     file's local path.
 
-    Imports may be relative or absolute, but must stay on the contract's own host (a WSDL must
-    not make us fetch from anywhere else). Each file is saved flat under a local name and its
-    references are rewritten to those names, so the copy loads with no network access.
+    Imports and redirects may be relative or absolute, but must stay on the contract's own host
+    (a WSDL must not make us fetch from anywhere else). The whole fetch takes at most
+    ``timeout`` seconds of wall-clock time, and each file at most ``MAX_CONTRACT_BYTES``.
+    Each file is saved flat under a local name and its references are rewritten to those
+    names, so the copy loads with no network access.
     """
     origin = urlsplit(url)[:2]
+    with within(timeout, what=f"fetch {url}"):
+        timeouts = Timeouts(
+            connect_seconds=min(timeout, 5.0),
+            read_seconds=timeout,
+            total_seconds=timeout,
+            max_response_bytes=MAX_CONTRACT_BYTES,
+        )
+        with build_session(timeouts, pool_size=2) as session:
+            return _fetch_all(url, folder, session, origin)
+
+
+def _fetch_all(url: str, folder: Path, session: requests.Session, origin: tuple[str, str]) -> Path:
     names: dict[str, str] = {}
     queue: list[str] = []
 
@@ -64,7 +100,7 @@ def fetch(url: str, folder: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
     main = folder / local(url)
     while queue:
         current = queue.pop()
-        data = _get(current, timeout)
+        data = _get(current, session, origin)
         if data.lstrip().startswith(b"<"):
             root = parse_xml(data, source=current)
             for element in root.iter():

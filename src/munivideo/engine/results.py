@@ -26,7 +26,12 @@ class SyncResult(_Result):
     cancellations_sent: int = 0
     deferred: int = 0  # side effects failed transiently; retried on the next sync
     quarantined: int = 0
+    #: Messages whose send may have happened but was never confirmed (a crash or a full disk
+    #: between the send and its mark): not re-sent; see docs/security.md.
+    unconfirmed: int = 0
     cursor: Cursor | None = None
+    #: True when the run stopped at the page budget (``[sync] max_pages``) with more to read.
+    more: bool = False
     errors: list[str] = Field(default_factory=list)
 
     @property

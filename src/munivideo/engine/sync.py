@@ -9,30 +9,46 @@ from its stored copy; the cursor does not wait for it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
 from munivideo.engine import invite
 from munivideo.engine.context import Engine
+from munivideo.engine.delivery import deliver
 from munivideo.engine.keys import booking_fingerprint, short_hash
 from munivideo.engine.results import SyncResult
-from munivideo.errors import InvalidRecordError, MunivideoError, RejectedError, TransientError
+from munivideo.errors import (
+    ConfigurationError,
+    InvalidRecordError,
+    MunivideoError,
+    RejectedError,
+    StalledSyncError,
+    TransientError,
+)
 from munivideo.invitations import booking_uid
 from munivideo.models import (
+    MAX_SEQUENCE,
     Booking,
+    BookingPage,
     BookingStatus,
     Cursor,
     InvitationMethod,
+    JoinLink,
+    OutboundMessage,
     Participant,
     Role,
+    Room,
 )
 from munivideo.store.records import Binding, QuarantineKind
 
 log = logging.getLogger("munivideo.engine.sync")
 
 _INVITED = {BookingStatus.CONFIRMED, BookingStatus.RESCHEDULED}
+_QUARANTINED = "quarantined:"  # fingerprint prefix of a binding kept for its effects
 
 Progress = Callable[[int], None]
 
@@ -44,40 +60,102 @@ def sync(
     max_pages: int | None = None,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """Pull every booking changed since the tenant's cursor; returns what was done."""
+    """Pull every booking changed since the tenant's cursor; returns what was done.
+
+    Reads at most ``max_pages`` pages (default: ``[sync] max_pages``); when the budget runs out
+    with more to read, ``result.more`` is True and the next run goes on from the saved cursor.
+
+    :raises StalledSyncError: the ERP's paging did not advance (same or already-seen cursor,
+        or an empty page announcing more). Pages read before it keep their saved cursor.
+    """
     result = SyncResult(tenant_id=engine.tenant_id)
+    budget = max_pages if max_pages is not None else engine.config.sync.max_pages
     for binding in engine.store.dirty_bindings(engine.tenant_id):
-        _process(engine, binding.booking, result, retry=True)
+        _guarded(engine, binding.booking, result, retry=True)
     cursor = engine.store.get_cursor(engine.tenant_id)
-    while max_pages is None or result.pages < max_pages:
+    # Positions read in this run, by the cursor's token (an ERP's opaque cursor carries a
+    # change time we derive from its records, so the token alone says where paging is).
+    seen = {cursor.id} if cursor is not None else set()
+    while True:
+        if result.pages >= budget:
+            result.more = True
+            log.warning(
+                "sync %s: page budget of %d reached, more to read", result.tenant_id, budget
+            )
+            break
         page = engine.erp.list_bookings(cursor, page_size)
         result.pages += 1
-        for rejected in page.rejected:
-            engine.quarantine(
-                QuarantineKind.BOOKING,
-                rejected.record_id,
-                InvalidRecordError(
-                    rejected.reason, record_id=rejected.record_id, field=rejected.field
-                ),
-                rejected.raw,
-            )
-            result.quarantined += 1
+        _quarantine_rejected(engine, page, result)
         result.received += len(page.bookings)
-        _page(engine, list(page.bookings), result)
+        _page(engine, _unique(engine, list(page.bookings), result), result)
         nxt = page.next_cursor
         if nxt is None and page.bookings:
             last = page.bookings[-1]
             nxt = Cursor(updated_at=last.updated_at, id=last.id)
-        if nxt is not None and nxt != cursor:
+        advanced = nxt is not None and nxt.id not in seen
+        if advanced:
+            assert nxt is not None
             # Only now: every booking of the page is bound (or quarantined) durably.
             engine.store.set_cursor(engine.tenant_id, nxt, now=engine.now())
             cursor = nxt
+            seen.add(nxt.id)
         if progress is not None:
             progress(len(page.bookings) + len(page.rejected))
         if not page.has_more:
             break
+        if not advanced:
+            result.cursor = cursor
+            raise StalledSyncError(
+                f"page {result.pages} says there is more but its cursor does not advance "
+                f"({'none' if nxt is None else nxt.id!r} after {cursor.id if cursor else None!r})",
+                field="next_cursor",
+            )
     result.cursor = cursor
     return result
+
+
+def _unidentified(raw: str) -> str:
+    """A stable id for a record that carries none (a null item, a list): its content hash."""
+    return "unidentified:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def _quarantine_rejected(engine: Engine, page: BookingPage, result: SyncResult) -> None:
+    for rejected in page.rejected:
+        record_id = rejected.record_id
+        if not record_id or record_id == "?":
+            record_id = _unidentified(rejected.raw)
+        engine.quarantine(
+            QuarantineKind.BOOKING,
+            record_id,
+            InvalidRecordError(rejected.reason, record_id=record_id, field=rejected.field),
+            rejected.raw,
+        )
+        result.quarantined += 1
+
+
+def _unique(engine: Engine, bookings: list[Booking], result: SyncResult) -> list[Booking]:
+    """Two records with one id in one page are ambiguous: which one is the booking? Both go to
+    the quarantine (each with its own payload) and neither has any effect."""
+    counts = Counter(b.id for b in bookings)
+    if all(n == 1 for n in counts.values()):
+        return bookings
+    kept = []
+    for booking in bookings:
+        if counts[booking.id] == 1:
+            kept.append(booking)
+            continue
+        engine.quarantine(
+            QuarantineKind.BOOKING,
+            booking.id,
+            InvalidRecordError(
+                f"{counts[booking.id]} records with this id in one page: ambiguous",
+                record_id=booking.id,
+                field="id",
+            ),
+            booking.model_dump_json(),
+        )
+        result.quarantined += 1
+    return kept
 
 
 def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool) -> Booking | None:
@@ -105,6 +183,64 @@ def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool)
     return booking
 
 
+# Failures that are not the record's fault: the store or the machine. They stop the run (the
+# cursor has not moved past the page, so nothing is lost) instead of quarantining good records.
+_INFRASTRUCTURE_MODULES = ("sqlite3", "psycopg", "psycopg2", "psycopg_pool", "sqlalchemy")
+
+
+def _infrastructure(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    return isinstance(exc, OSError | KeyboardInterrupt) or module in _INFRASTRUCTURE_MODULES
+
+
+def _unexpected(booking_id: str, exc: Exception) -> InvalidRecordError:
+    """A raw failure while processing one record, as the record's error (field unknown)."""
+    return InvalidRecordError(
+        f"processing failed: {type(exc).__name__}: {str(exc)[:300]}", record_id=booking_id
+    )
+
+
+def _admit_guarded(engine: Engine, booking: Booking, result: SyncResult) -> Booking | None:
+    try:
+        return _admit(engine, booking, result, retry=False)
+    except Exception as exc:
+        if _infrastructure(exc):
+            raise
+        engine.quarantine(
+            QuarantineKind.BOOKING,
+            booking.id,
+            _unexpected(booking.id, exc),
+            booking.model_dump_json(),
+        )
+        result.quarantined += 1
+        return None
+
+
+def _guarded(
+    engine: Engine,
+    booking: Booking,
+    result: SyncResult,
+    *,
+    retry: bool,
+    admitted: bool = False,
+    previous: Binding | None = None,
+) -> None:
+    """:func:`_process` one booking; a raw failure quarantines it instead of stopping the run."""
+    try:
+        _process(engine, booking, result, retry=retry, admitted=admitted, previous=previous)
+    except Exception as exc:
+        if _infrastructure(exc):
+            raise
+        log.warning("booking %s: unexpected %s", booking.id, type(exc).__name__)
+        engine.quarantine(
+            QuarantineKind.BOOKING,
+            booking.id,
+            _unexpected(booking.id, exc),
+            booking.model_dump_json(),
+        )
+        result.quarantined += 1
+
+
 def _needs_effects(booking: Booking, previous: Binding | None) -> bool:
     if booking.status in _INVITED:
         return True
@@ -119,7 +255,7 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
     """One page: bookings that only need binding are bound in one transaction; the others go
     through :func:`_process` one by one (room, link, invitation)."""
     tenant_id = engine.tenant_id
-    admitted = [b for b in (_admit(engine, b, result, retry=False) for b in bookings) if b]
+    admitted = [b for b in (_admit_guarded(engine, b, result) for b in bookings) if b]
     existing = engine.store.get_bindings(tenant_id, [b.id for b in admitted])
     now = engine.now()
     plain: list[Binding] = []
@@ -129,7 +265,7 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
         if previous is not None and previous.fingerprint == fingerprint:
             result.unchanged += 1
         elif _needs_effects(booking, previous):
-            _process(engine, booking, result, retry=False, admitted=True, previous=previous)
+            _guarded(engine, booking, result, retry=False, admitted=True, previous=previous)
         else:
             result.bound += previous is None
             plain.append(
@@ -195,14 +331,29 @@ def _process(
     done = [binding]
     try:
         binding = _follow(engine, done, previous.booking if previous else None, result)
-    except TransientError as exc:
+    except (TransientError, ConfigurationError) as exc:
+        # Transient, or our own configuration (a template): retried by the next sync from the
+        # stored copy, reusing whatever was already made.
         log.warning("booking %s deferred: %s", booking.id, exc)
         store.save_binding(done[0].model_copy(update={"fingerprint": ""}))
         result.deferred += 1
         result.errors.append(str(exc))
         return
-    except (RejectedError, ValidationError) as exc:
-        error = exc if isinstance(exc, MunivideoError) else _invalid(booking.id, exc)
+    except Exception as exc:
+        if _infrastructure(exc):
+            raise
+        if isinstance(exc, MunivideoError):
+            error = exc
+        elif isinstance(exc, ValidationError):
+            error = _invalid(booking.id, exc)
+        else:
+            error = _unexpected(booking.id, exc)
+        if done[0] is not binding or done[0].room is not None:
+            # Keep what was made (a room, a recorded link, sent messages) for the next try of
+            # this booking; not dirty: it waits for a changed record or a readmission.
+            store.save_binding(
+                done[0].model_copy(update={"fingerprint": _QUARANTINED + fingerprint})
+            )
         engine.quarantine(QuarantineKind.BOOKING, booking.id, error, raw)
         result.quarantined += 1
         return
@@ -225,6 +376,13 @@ def _follow(
     booking = binding.booking
     tenant = engine.config.tenant
     if booking.status is BookingStatus.CANCELLED:
+        if binding.invitation_sequence >= 0 and binding.invitation_method != "CANCEL":
+            _preflight(
+                engine,
+                binding,
+                InvitationMethod.CANCEL,
+                max(booking.sequence, binding.invitation_sequence + 1),
+            )
         if binding.room is not None and not binding.room.closed:
             room = engine.video.close_room(binding.room)
             binding = binding.model_copy(update={"room": room})
@@ -239,10 +397,14 @@ def _follow(
     if booking.status not in _INVITED:
         return binding  # requested (no servant yet) or finished: bound, nothing to send
 
+    content_sequence = max(booking.sequence, binding.invitation_sequence + 1)
+    _preflight(engine, binding, InvitationMethod.REQUEST, content_sequence)
     existing = binding.room
     if existing is None or existing.closed:
         room = engine.video.create_room(booking)
         room = engine.plugins.room_created(tenant, booking, room)
+        # Kept at once (dirty): a crash or a failure later reuses this room, never makes another.
+        engine.store.save_binding(binding.model_copy(update={"room": room, "fingerprint": ""}))
         engine.crash.hit("after_room")
         result.rooms_created += 1
     elif before is not None and (before.start, before.end) != (booking.start, booking.end):
@@ -285,6 +447,92 @@ def _follow(
     return binding
 
 
+_FORBIDDEN_IN_HEADERS = frozenset("\r\n\x00")
+
+
+def _preflight(engine: Engine, binding: Binding, method: InvitationMethod, sequence: int) -> None:
+    """Render every message this booking will get, without a real room and without sending,
+    so a record that cannot be invited (a SEQUENCE past the iCalendar range, a name that breaks
+    a template or a header) is refused before any room, ERP link or message exists.
+
+    :raises InvalidRecordError: naming the record and the field.
+    """
+    booking = binding.booking
+    if sequence > MAX_SEQUENCE:
+        raise InvalidRecordError(
+            f"sequence {sequence} is beyond the iCalendar SEQUENCE range (max {MAX_SEQUENCE})",
+            record_id=booking.id,
+            field="sequence",
+        )
+    room = binding.room or _provisional_room(engine, booking)
+    roles = [Role.CITIZEN] + ([Role.SERVANT] if booking.servant is not None else [])
+    for role in roles:
+        link = None
+        if method is InvitationMethod.REQUEST:
+            link = JoinLink(
+                booking_id=booking.id,
+                participant_id=_participant(booking, role).id,
+                role=role,
+                url=f"{room.base_url}/{room.name}",
+                expires_at=room.valid_until,
+            )
+        invitation = invite.render(
+            engine,
+            booking,
+            room,
+            link,
+            role=role,
+            uid=binding.invitation_uid,
+            sequence=sequence,
+            method=method,
+        )
+        for message in invite.messages(engine, booking, invitation, role):
+            _check_message(booking.id, message)
+
+
+def _provisional_room(engine: Engine, booking: Booking) -> Room:
+    from munivideo.models import room_window
+
+    valid_from, valid_until = room_window(booking, early_open_minutes=15, grace_minutes=30)
+    return Room(
+        booking_id=booking.id,
+        provider=engine.video.name,
+        name="preflight-" + "0" * 32,
+        base_url="https://preflight.invalid",
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _check_message(booking_id: str, message: OutboundMessage) -> None:
+    """Header fields must be one line: a CR/LF would inject headers or be refused by a
+    notifier after other effects happened."""
+    for name, value in (("subject", message.subject), ("to", message.to)):
+        if _FORBIDDEN_IN_HEADERS.intersection(value):
+            raise InvalidRecordError(
+                f"the rendered {name} holds a line break or NUL (from the record's data)",
+                record_id=booking_id,
+                field=f"message.{name}",
+            )
+
+
+def _participant(booking: Booking, role: Role) -> Participant:
+    if role is Role.CITIZEN:
+        return Participant(
+            id=f"citizen-{booking.id}",
+            name=booking.citizen.name,
+            email=booking.citizen.email,
+            role=Role.CITIZEN,
+        )
+    assert booking.servant is not None
+    return Participant(
+        id=booking.servant.registration,
+        name=booking.servant.name,
+        email=booking.servant.email,
+        role=Role.SERVANT,
+    )
+
+
 def _invite(
     engine: Engine,
     done: list[Binding],
@@ -304,22 +552,7 @@ def _invite(
     for role in roles:
         link = None
         if room is not None and method is InvitationMethod.REQUEST:
-            if role is Role.CITIZEN:
-                who = Participant(
-                    id=f"citizen-{booking.id}",
-                    name=booking.citizen.name,
-                    email=booking.citizen.email,
-                    role=Role.CITIZEN,
-                )
-            else:
-                assert booking.servant is not None
-                who = Participant(
-                    id=booking.servant.registration,
-                    name=booking.servant.name,
-                    email=booking.servant.email,
-                    role=Role.SERVANT,
-                )
-            link = engine.video.join_link(room, who)
+            link = engine.video.join_link(room, _participant(booking, role))
         if room is None:
             continue  # never had a room: nobody was invited
         invitation = invite.render(
@@ -327,16 +560,10 @@ def _invite(
         )
         for message in invite.messages(engine, booking, invitation, role):
             for notifier in engine.notifiers:
-                key = f"{message.idempotency_key}:{notifier.name}"
-                if engine.store.was_sent(engine.tenant_id, key):
-                    continue
-                receipt = notifier.send(message)
-                engine.crash.hit("after_send")
-                engine.store.mark_sent(
-                    engine.tenant_id, booking.id, key, receipt.reference, now=engine.now()
-                )
-                result.messages_sent += 1
-                sent_any = True
+                outcome = deliver(engine, notifier, message)
+                result.messages_sent += outcome == "sent"
+                result.unconfirmed += outcome == "unconfirmed"
+                sent_any = sent_any or outcome == "sent"
     if sent_any and method is InvitationMethod.REQUEST:
         result.invitations_sent += 1
     binding = binding.model_copy(

@@ -129,9 +129,11 @@ class ErpMappers:
 
     def updated_at_of(self, record: Mapping[str, Any]) -> datetime | None:
         """The booking's ``updated_at`` read with the dialect's own converter, or None."""
+        if not isinstance(record, Mapping):
+            return None
         try:
             value = self.booking.to_canonical_dict(record).get("updated_at")
-        except InvalidRecordError:
+        except Exception:  # noqa: BLE001 - a bad record has no usable time; it is rejected later
             return None
         return value if isinstance(value, datetime) else None
 
@@ -172,14 +174,27 @@ class ErpMappers:
         rejected: list[RejectedRecord] = []
         extra = {"tenant_id": tenant_id}
         for record in records:
-            try:
-                bookings.append(self.booking.to_canonical(record, extra))
-            except InvalidRecordError as exc:
+            if not isinstance(record, Mapping):
+                # A null, a list or a scalar where a record should be: no id to read.
                 rejected.append(
                     RejectedRecord(
-                        record_id=exc.record_id or self.booking.record_id(record),
-                        field=exc.field,
-                        reason=exc.message,
+                        record_id="?",
+                        field=None,
+                        reason=f"a page item is a {type(record).__name__}, not a record",
+                        raw=redact(repr(record))[:4000],
+                    )
+                )
+                continue
+            try:
+                bookings.append(self.booking.to_canonical(record, extra))
+            except Exception as exc:  # noqa: BLE001 - one bad record never fails the page
+                error = exc if isinstance(exc, InvalidRecordError) else None
+                rejected.append(
+                    RejectedRecord(
+                        record_id=(error.record_id if error else None)
+                        or self.booking.record_id(record),
+                        field=error.field if error else None,
+                        reason=error.message if error else f"{type(exc).__name__}: {exc}"[:300],
                         raw=redact(repr(dict(record)))[:4000],
                     )
                 )

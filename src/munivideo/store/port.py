@@ -62,6 +62,10 @@ class Store(Protocol):
         self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
     ) -> None: ...
 
+    def forget_sent(self, tenant_id: str, key: str) -> None:
+        """Drop the mark ``key`` (a pending mark whose send surely did not happen)."""
+        ...
+
     # -- attendance events -------------------------------------------------------------------
     def add_events(
         self, tenant_id: str, events: Sequence[AttendanceEvent], *, now: datetime

@@ -203,6 +203,13 @@ class SqliteStore:
                 (tenant_id, key, booking_id, reference, stamp(now)),
             )
 
+    def forget_sent(self, tenant_id: str, key: str) -> None:
+        """Drop a sent-message mark (a pending mark whose send surely did not happen)."""
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM sent_message WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+            )
+
     # -- attendance events (from webhooks, before the servant's form) -------------------------
 
     def add_events(

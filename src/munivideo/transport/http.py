@@ -1,4 +1,11 @@
-"""requests sessions with pooling, a default timeout on every call, and the auth schemes."""
+"""requests sessions with pooling, deadlines and size caps on every call, and the auth schemes.
+
+Every call of a :func:`build_session` session has a connect and a per-read timeout, a wall-clock
+budget (``Timeouts.total_seconds``, capped by any enclosing
+:func:`munivideo.transport.deadline.within` scope) and a response size cap
+(``Timeouts.max_response_bytes``). Bodies are read in full inside the call, so the deadline
+covers the body too.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +18,54 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from munivideo.errors import ConfigurationError, TransientError
+from munivideo.transport.deadline import (
+    DeadlineExceededError,
+    ResponseTooLargeError,
+    current_watchdog,
+    effective,
+    watch,
+)
+
+_CHUNK = 64 * 1024
 
 
 class Timeouts(BaseModel):
-    """Connect and read timeouts in seconds; every outbound call uses them."""
+    """Time and size bounds of every outbound call (settings table ``timeouts``).
+
+    ``connect_seconds`` and ``read_seconds`` bound each connect and each socket read;
+    ``total_seconds`` bounds the whole call, body included, in wall-clock time (a peer that
+    trickles one byte per second is cut off); ``max_response_bytes`` caps the body.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     connect_seconds: float = Field(default=5.0, gt=0, le=120)
     read_seconds: float = Field(default=30.0, gt=0, le=600)
+    total_seconds: float = Field(default=60.0, gt=0, le=3600)
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1024**3)
 
     @property
     def pair(self) -> tuple[float, float]:
         return (self.connect_seconds, self.read_seconds)
+
+    @classmethod
+    def of(cls, timeout_seconds: float, total_seconds: float, max_response_bytes: int) -> Timeouts:
+        """Bounds for an adapter with one ``timeout_seconds`` setting (connect capped at 5 s)."""
+        return cls(
+            connect_seconds=min(5.0, timeout_seconds),
+            read_seconds=timeout_seconds,
+            total_seconds=total_seconds,
+            max_response_bytes=max_response_bytes,
+        )
+
+    def bounded_pair(self) -> tuple[float, float]:
+        """:attr:`pair` capped by the time left for the whole call (see :func:`effective`)."""
+        left = effective(self.total_seconds)
+        return (min(self.connect_seconds, left), min(self.read_seconds, left))
 
 
 class AuthSettings(BaseModel):
@@ -61,17 +101,108 @@ class AuthSettings(BaseModel):
         return self
 
 
+class _Watched:
+    """Mixin for urllib3 connections: registers the socket with the call's watchdog, so a
+    deadline can cut it off (on connect, and on each request over a pooled connection)."""
+
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        dog = current_watchdog()
+        if dog is not None:
+            dog.register(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        dog = current_watchdog()
+        if dog is not None and self.sock is not None:
+            dog.register(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+def read_capped(response: requests.Response, limit: int, *, what: str) -> bytes:
+    """Read a streamed response's body, refusing more than ``limit`` bytes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise ResponseTooLargeError(
+            f"{what}: answer of {int(declared)} bytes is over the {limit}-byte cap",
+            field="max_response_bytes",
+        )
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            response.close()
+            raise ResponseTooLargeError(
+                f"{what}: answer is over the {limit}-byte cap", field="max_response_bytes"
+            )
+    return bytes(body)
+
+
 class TimeoutSession(requests.Session):
-    """A session that never sends a request without a timeout."""
+    """A session that never sends a request without timeouts, a deadline and a size cap.
+
+    The body is read inside the call (``stream=True`` is not honoured), so the whole exchange
+    fits in ``timeouts.total_seconds`` (or the enclosing deadline scope, if earlier); past it the
+    call raises :class:`~munivideo.transport.deadline.DeadlineExceededError`. A body over
+    ``timeouts.max_response_bytes`` raises
+    :class:`~munivideo.transport.deadline.ResponseTooLargeError`.
+    """
 
     def __init__(self, timeouts: Timeouts) -> None:
         super().__init__()
+        self.timeouts = timeouts
         self.default_timeout = timeouts.pair
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
+        budget = effective(self.timeouts.total_seconds)
+        what = f"{method!s} {_origin(url)}"
+        with watch(budget, what=what):
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = self.default_timeout
+            kwargs["timeout"] = _capped(kwargs["timeout"], budget)
+            kwargs["stream"] = True
+            response: requests.Response = super().request(method, url, *args, **kwargs)
+            # requests' own body cache: set, the body is never read from the socket again.
+            response._content = read_capped(response, self.timeouts.max_response_bytes, what=what)
+            setattr(response, "_content_consumed", True)  # noqa: B010 - private, untyped
+            response.close()
+            return response
+
+
+def _capped(timeout: Any, budget: float) -> Any:
+    if isinstance(timeout, tuple):
+        return tuple(min(float(t), budget) if t is not None else budget for t in timeout)
+    return min(float(timeout), budget)
+
+
+def _origin(url: str | bytes) -> str:
+    text = url.decode("utf-8", "replace") if isinstance(url, bytes) else url
+    return text.split("?", 1)[0]
 
 
 def build_session(
@@ -83,7 +214,7 @@ def build_session(
 ) -> TimeoutSession:
     """A pooled session. urllib3's own retries are off: the one policy is ours."""
     session = TimeoutSession(timeouts)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    adapter = _WatchedAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.auth = auth
@@ -151,13 +282,15 @@ class OAuth2ClientCredentials(AuthBase):
         if self._scope:
             data["scope"] = self._scope
         try:
-            answer = requests.post(
-                self._token_url,
-                data=data,
-                auth=(self._client_id, self._secret.get_secret_value()),
-                timeout=self._timeouts.pair,
-            )
-        except requests.RequestException as exc:
+            with build_session(self._timeouts, pool_size=1) as session:
+                answer = session.post(
+                    self._token_url,
+                    data=data,
+                    auth=(self._client_id, self._secret.get_secret_value()),
+                )
+        except DeadlineExceededError:
+            raise
+        except (requests.RequestException, ResponseTooLargeError) as exc:
             # Not sent anywhere yet: the protected call itself never left, so it is transient.
             raise TransientError(
                 f"token endpoint unreachable ({type(exc).__name__})", field="auth.token_url"

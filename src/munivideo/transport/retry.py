@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_after_delay
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from munivideo.errors import MunivideoError
@@ -19,6 +20,7 @@ from munivideo.transport.classify import (
     retry_after_seconds,
     to_error,
 )
+from munivideo.transport.deadline import remaining
 
 T = TypeVar("T")
 log = logging.getLogger("munivideo.transport")
@@ -66,10 +68,29 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         if asked is None and isinstance(headers, dict):
             asked = retry_after_seconds(headers.get("retry-after"))
         if isinstance(asked, int | float) and asked == asked:  # not NaN
-            return float(min(max(0.0, asked), policy.max_retry_after_seconds))
-        return float(backoff(state))
+            delay = float(min(max(0.0, asked), policy.max_retry_after_seconds))
+        else:
+            delay = float(backoff(state))
+        left = remaining()  # never sleep past the enclosing deadline (a lease)
+        return delay if left is None else max(0.0, min(delay, left))
 
     return wait
+
+
+class stop_when(stop_base):
+    """A tenacity stop condition from a predicate."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
+
+
+def _deadline_passed(state: RetryCallState) -> bool:
+    """Stop retrying once the enclosing deadline scope (a lease) has run out."""
+    left = remaining()
+    return left is not None and left <= 0
 
 
 def call_with_retry(
@@ -88,7 +109,9 @@ def call_with_retry(
     :param sleep: injectable for tests.
     """
     retrying = Retrying(
-        stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_seconds),
+        stop=stop_after_attempt(policy.max_attempts)
+        | stop_after_delay(policy.max_total_seconds)
+        | stop_when(_deadline_passed),
         wait=_wait(policy),
         retry=_should_retry(safe),
         reraise=True,

@@ -52,6 +52,7 @@ from munivideo.models import (
     room_window,
 )
 from munivideo.ports import VideoProviderFactory
+from munivideo.transport.http import Timeouts, build_session
 
 log = logging.getLogger("munivideo.bbb")
 
@@ -74,6 +75,9 @@ class BbbSettings(BaseModel):
     secret: SecretStr
     checksum_algorithm: Algorithm = "sha1"
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Wall-clock bound of one whole API call and the cap on the answer's size.
+    total_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     early_open_minutes: int = Field(default=15, ge=0, le=240)
     grace_minutes: int = Field(default=30, ge=0, le=240)
     #: Token the webhook receiver must present as ``Authorization: Bearer <token>``.
@@ -112,7 +116,12 @@ class BbbProvider:
         self.tenant = tenant
         self.settings = settings
         self.api = settings.url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or build_session(
+            Timeouts.of(
+                settings.timeout_seconds, settings.total_seconds, settings.max_response_bytes
+            ),
+            pool_size=4,
+        )
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # -- signing and calling ---------------------------------------------------------------

@@ -30,7 +30,27 @@ from munivideo.file_notifier import build_email
 from munivideo.hookspecs import hookimpl
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
+from munivideo.transport.deadline import current_watchdog, effective, watch
 from munivideo.values import utcnow
+
+
+class _Watched:
+    """Mixin: registers the SMTP socket with the call's deadline watchdog once it exists."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        dog = current_watchdog()
+        if dog is not None:
+            dog.register(sock)
+        return sock
+
+
+class _WatchedSMTP(_Watched, smtplib.SMTP):
+    pass
+
+
+class _WatchedSMTPSSL(_Watched, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpSettings(BaseModel):
@@ -46,6 +66,9 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     sender: str = Field(min_length=3)
     timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: Wall-clock bound of one whole send (connect, TLS, login, DATA), capped by any enclosing
+    #: :func:`munivideo.transport.deadline.within` scope.
+    total_seconds: float = Field(default=60.0, gt=0, le=900)
     #: Verify the server certificate (turn off only for a test relay).
     verify_tls: bool = True
 
@@ -73,11 +96,11 @@ class SmtpNotifier:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
+            client: smtplib.SMTP = _WatchedSMTPSSL(
                 s.host, s.effective_port, timeout=s.timeout_seconds, context=self._tls()
             )
         else:
-            client = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout_seconds)
+            client = _WatchedSMTP(s.host, s.effective_port, timeout=s.timeout_seconds)
         if s.security == "starttls":
             client.starttls(context=self._tls())
         if s.username:
@@ -86,6 +109,14 @@ class SmtpNotifier:
         return client
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver one e-mail within ``total_seconds`` (wall clock); see the module's error
+        mapping. Past the deadline: :class:`~munivideo.transport.deadline.DeadlineExceededError`
+        (ambiguous: the server may have queued it)."""
+        budget = effective(self.settings.total_seconds)
+        with watch(budget, what=f"SMTP {self.settings.host}"):
+            return self._send(message)
+
+    def _send(self, message: OutboundMessage) -> DeliveryReceipt:
         if message.channel is not Channel.EMAIL:
             raise RejectedError(
                 f"the smtp notifier sends e-mail only, not {message.channel.value}",

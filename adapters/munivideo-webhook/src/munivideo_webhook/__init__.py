@@ -29,6 +29,7 @@ from munivideo.errors import AmbiguousError, RejectedError, TransientError
 from munivideo.hookspecs import hookimpl
 from munivideo.models import DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
+from munivideo.transport.http import Timeouts, build_session
 from munivideo.values import utcnow
 
 TIMESTAMP_HEADER = "X-Munivideo-Timestamp"
@@ -41,6 +42,9 @@ class WebhookSettings(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s]+$")
     secret: SecretStr
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Wall-clock bound of one whole call and the cap on the answer's size.
+    total_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -85,6 +89,8 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
 
 class WebhookNotifier:
     name = "webhook"
+    #: Every call carries the message's ``Idempotency-Key``: receivers drop repeats.
+    dedupes = True
 
     def __init__(
         self,
@@ -94,7 +100,12 @@ class WebhookNotifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.session = session or requests.Session()
+        self.session = session or build_session(
+            Timeouts.of(
+                settings.timeout_seconds, settings.total_seconds, settings.max_response_bytes
+            ),
+            pool_size=2,
+        )
         self._clock = clock
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
