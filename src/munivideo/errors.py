@@ -112,6 +112,10 @@ class VetoedError(RejectedError):
     """A plugin's event hook refused the record."""
 
 
+class UnauthenticatedError(RejectedError):
+    """A caller (a webhook) did not prove who it is: nothing it sent is kept or read."""
+
+
 class NotFoundError(RejectedError):
     """The peer has no record with this id."""
 

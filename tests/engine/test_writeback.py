@@ -13,7 +13,7 @@ from munivideo.sandbox import Sandbox
 from munivideo.store import OutboxState
 
 from . import _play
-from .conftest import TENANT, plugins_for_tests
+from .conftest import SECRET_ENV, TENANT, plugins_for_tests
 
 # Confirmed bookings of the tax-office seed with a servant assigned.
 CONFIRMED = [f"AG-{n:06d}" for n in (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)]
@@ -271,7 +271,14 @@ def test_events_from_webhooks_wait_for_the_form_and_bad_payloads_are_quarantined
     from munivideo.errors import ContractViolationError
     from munivideo.store import QuarantineKind
 
-    engine = make_engine(sb)
+    video = make_engine(sb).config.video
+    engine = make_engine(
+        sb,
+        video={
+            "provider": video.provider,
+            "settings": {**video.settings, "webhook_secret": {"env": "MV_TEST_JITSI_SECRET"}},
+        },
+    )
     booking = _booking(engine, "AG-000001")
     events = _play.attended(booking)
     assert ingest_events(engine, events[:2]) == 2
@@ -286,7 +293,10 @@ def test_events_from_webhooks_wait_for_the_form_and_bad_payloads_are_quarantined
     with pytest.raises(ContractViolationError):
         ingest_webhook(
             engine,
-            {"Authorization": "Bearer whatever", "Content-Type": "application/json"},
+            {
+                "Authorization": f"Bearer {SECRET_ENV['MV_TEST_JITSI_SECRET']}",
+                "Content-Type": "a/json",
+            },
             b"{not json",
         )
     (bad,) = engine.store.list_quarantine(TENANT)

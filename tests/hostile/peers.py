@@ -149,3 +149,26 @@ class HostileErp:
             self.room_links[path.split("/")[-2]] += 1
             return 204, {}, b""
         return json_answer({"title": "not found"}, 404)
+
+
+def webhook_receiver(engine: Any) -> Route:
+    """A receiver route that hands each POST to ``ingest_webhook`` and answers as the console's
+    receiver does (200 accepted, 400 unreadable, 401 unauthenticated, 503 not configured).
+    A raw exception becomes a 500, which the tests count as a failure."""
+    from munivideo.engine import ingest_webhook
+    from munivideo.errors import ContractViolationError, MunivideoError, RejectedError
+
+    def route(request: Request) -> Answer:
+        try:
+            accepted = ingest_webhook(engine, request.headers, request.body)
+        except ContractViolationError as exc:
+            return json_answer({"error": exc.message}, 400)
+        except RejectedError as exc:
+            return json_answer({"error": exc.message}, 401)
+        except MunivideoError as exc:
+            return json_answer({"error": exc.message}, 503)
+        except Exception as exc:  # noqa: BLE001 - the oracle: a raw exception is a 500
+            return json_answer({"error": f"raw {type(exc).__name__}: {exc}"}, 500)
+        return json_answer({"accepted": accepted})
+
+    return route

@@ -16,7 +16,14 @@ from munivideo import attendance as attendance_rules
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import booking_fingerprint, external_reference
 from munivideo.engine.results import RecordResult
-from munivideo.errors import InvalidRecordError, MunivideoError, RejectedError
+from munivideo.errors import (
+    ConfigurationError,
+    ContractViolationError,
+    InvalidRecordError,
+    MunivideoError,
+    RejectedError,
+    UnauthenticatedError,
+)
 from munivideo.invitations import booking_uid
 from munivideo.models import (
     AccessLevel,
@@ -151,19 +158,59 @@ def ingest_events(engine: Engine, events: Iterable[AttendanceEvent]) -> int:
     return engine.store.add_events(engine.tenant_id, list(events), now=engine.now())
 
 
+MAX_WEBHOOK_BYTES = 256 * 1024
+"""Largest webhook body read (bytes); a bigger one is refused before it is parsed."""
+
+
 def ingest_webhook(engine: Engine, headers: Mapping[str, str], body: bytes) -> int:
-    """Parse one video-provider webhook call and keep its events. A payload the provider
-    cannot read is quarantined (raw body kept) and the error re-raised, so the receiver can
-    answer 400."""
+    """Parse one video-provider webhook call and keep its events; returns how many were new.
+
+    Fails closed, in this order (the decision table of docs/attendance-events):
+
+    * the provider has no webhook secret configured: :class:`ConfigurationError`, nothing read;
+    * the caller did not authenticate: :class:`UnauthenticatedError`, the body is **not** kept;
+    * an authenticated body the provider cannot read (anything at all, however malformed):
+      quarantined with its raw body and a :class:`ContractViolationError` raised (answer 400);
+    * an event for a booking this tenant does not know: quarantined (kind ``attendance``, the
+      booking id), not kept; the other events of the call are kept.
+    """
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise ContractViolationError(
+            f"webhook body of {len(body)} bytes is over the {MAX_WEBHOOK_BYTES}-byte cap",
+            field="body",
+        )
     try:
         events = engine.video.parse_webhook(headers, body)
-    except MunivideoError as exc:
+    except (UnauthenticatedError, ConfigurationError):
+        raise  # not authenticated: not stored, not parsed further
+    except Exception as exc:
+        if isinstance(exc, ContractViolationError | RejectedError):
+            error: MunivideoError = exc
+        else:
+            error = ContractViolationError(
+                f"webhook: unreadable payload ({type(exc).__name__})", field="body"
+            )
         digest = hashlib.sha256(body).hexdigest()[:16]
         engine.quarantine(
-            QuarantineKind.ATTENDANCE, f"webhook:{digest}", exc, body.decode("utf-8", "replace")
+            QuarantineKind.ATTENDANCE, f"webhook:{digest}", error, body.decode("utf-8", "replace")
         )
-        raise
-    return ingest_events(engine, events)
+        if error is exc:
+            raise
+        raise error from None
+    known = engine.store.get_bindings(engine.tenant_id, sorted({e.booking_id for e in events}))
+    for event in events:
+        if event.booking_id not in known:
+            engine.quarantine(
+                QuarantineKind.ATTENDANCE,
+                event.booking_id,
+                InvalidRecordError(
+                    "webhook event for a booking this tenant does not know",
+                    record_id=event.booking_id,
+                    field="booking_id",
+                ),
+                event.model_dump_json(),
+            )
+    return ingest_events(engine, [e for e in events if e.booking_id in known])
 
 
 def _bound_booking(engine: Engine, booking_id: str) -> Booking:

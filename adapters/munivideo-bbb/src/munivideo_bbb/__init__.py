@@ -28,7 +28,7 @@ from xml.etree.ElementTree import Element
 
 import requests
 from defusedxml import ElementTree as SafeET
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from munivideo.config import parse_settings
 from munivideo.errors import (
@@ -38,6 +38,7 @@ from munivideo.errors import (
     LifecycleError,
     RejectedError,
     TransientError,
+    UnauthenticatedError,
 )
 from munivideo.hookspecs import hookimpl
 from munivideo.models import (
@@ -284,12 +285,17 @@ class BbbProvider:
         """``user-joined`` / ``user-left`` events from bbb-webhooks (JSON list, or the form
         field ``event`` holding it)."""
         expected = self.settings.webhook_secret
-        if expected is not None:
-            given = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-            if not hmac.compare_digest(
-                given.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
-            ):
-                raise RejectedError("BBB webhook: token missing or wrong", field="Authorization")
+        if expected is None:  # fail closed: an unauthenticated receiver accepts forgeries
+            raise ConfigurationError(
+                "BBB webhook: no webhook_secret configured, so no call can be trusted",
+                field="video.settings.webhook_secret",
+            )
+        given = {str(k).lower(): str(v) for k, v in headers.items()}.get("authorization", "")
+        if not hmac.compare_digest(
+            given.removeprefix("Bearer ").strip().encode("utf-8", "replace"),
+            expected.get_secret_value().encode(),
+        ):
+            raise UnauthenticatedError("BBB webhook: token missing or wrong", field="Authorization")
         try:
             text = body.decode()
             if text.lstrip().startswith(("[", "{")):
@@ -310,6 +316,17 @@ class BbbProvider:
 
 
 def _webhook_event(item: Any) -> AttendanceEvent | None:
+    try:
+        return _read_event(item)
+    except ContractViolationError:
+        raise
+    except (ValidationError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise ContractViolationError(
+            f"BBB webhook: unusable event ({type(exc).__name__})", field="data"
+        ) from None
+
+
+def _read_event(item: Any) -> AttendanceEvent | None:
     data = item.get("data") if isinstance(item, dict) else None
     if not isinstance(data, dict):
         raise ContractViolationError("BBB webhook: event without data", field="data")

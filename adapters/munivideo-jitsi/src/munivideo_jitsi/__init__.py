@@ -31,7 +31,7 @@ from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
     LifecycleError,
-    RejectedError,
+    UnauthenticatedError,
 )
 from munivideo.hookspecs import hookimpl
 from munivideo.models import (
@@ -192,13 +192,20 @@ class JitsiProvider:
         return []
 
     def check_webhook_secret(self, headers: Mapping[str, str]) -> None:
+        """Fail closed: no ``webhook_secret`` configured refuses every call
+        (:class:`ConfigurationError`); a missing or wrong one is :class:`UnauthenticatedError`."""
         expected = self.settings.webhook_secret
         if expected is None:
-            return
-        lowered = {k.lower(): v for k, v in headers.items()}
+            raise ConfigurationError(
+                "event_sync webhook: no webhook_secret configured, so no call can be trusted",
+                field="video.settings.webhook_secret",
+            )
+        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
         given = lowered.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-            raise RejectedError(
+        if not hmac.compare_digest(
+            given.encode("utf-8", "replace"), expected.get_secret_value().encode()
+        ):
+            raise UnauthenticatedError(
                 "event_sync webhook: shared secret missing or wrong", field="Authorization"
             )
 
