@@ -101,6 +101,7 @@ class Watchdog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, sock: socket.socket | None) -> None:
+        """Watch ``sock`` (shut it down at once if the deadline already passed)."""
         if sock is None:
             return
         with self._lock:
@@ -110,6 +111,7 @@ class Watchdog:
                 self.sockets.append(sock)
 
     def fire(self) -> None:
+        """The deadline passed: shut every watched socket down and run the closers."""
         with self._lock:
             self.fired = True
             targets = list(self.sockets)
