@@ -228,6 +228,14 @@ class PostgresStore:
             )
         )
 
+    def forget_sent(self, tenant_id: str, key: str) -> None:
+        """Drop a sent-message mark (a pending mark whose send surely did not happen)."""
+        self._tx(
+            lambda conn: conn.execute(
+                "DELETE FROM sent_message WHERE tenant_id = %s AND key = %s", (tenant_id, key)
+            )
+        )
+
     # -- attendance events ------------------------------------------------------------------
 
     def add_events(
