@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from zoneinfo import ZoneInfo
 
 from munivideo.config import TenantConfig, load_config
 from munivideo.engine import (
@@ -74,6 +76,21 @@ class Munivideo:
     @property
     def tenant_id(self) -> str:
         return self.engine.tenant_id
+
+    def restart_sync(self, since: datetime | None = None) -> None:
+        """Make the next :meth:`sync` read bookings again: from the beginning (``since`` None),
+        or from those changed at or after ``since`` (naive: the tenant's local time). Bookings
+        read again repeat no side effect (rooms, invitations are keyed)."""
+        from munivideo.mapping.paging import since_cursor
+        from munivideo.values import from_local
+
+        if since is None:
+            moment = datetime(1970, 1, 1, tzinfo=UTC)
+        elif since.tzinfo is None:
+            moment = from_local(since, ZoneInfo(self.engine.config.tenant.timezone))
+        else:
+            moment = since.astimezone(UTC)
+        self.engine.store.set_cursor(self.tenant_id, since_cursor(moment), now=self.engine.now())
 
     def sync(
         self,

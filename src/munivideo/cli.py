@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -201,38 +200,45 @@ def config() -> None:
 @config.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def config_check(files: tuple[Path, ...], as_json: bool) -> None:
-    """Validate tenant configuration FILES and check the adapters they name are installed."""
-    from munivideo.config import load_config
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Build every adapter and make a read-only round trip to the ERP.",
+)
+def config_check(files: tuple[Path, ...], as_json: bool, probe: bool) -> None:
+    """Validate tenant configuration FILES: the adapters they name are installed and build
+    (mapping files checked); with --probe, the ERP answers a read-only round trip.
+    Exit 2 for a configuration problem, 1 for a problem the probe found."""
+    from munivideo.config_check import check_file
     from munivideo.plugins import load_plugins
 
     loaded = load_plugins()
-    results: list[dict[str, Any]] = []
-    failed = False
-    for path in files:
-        try:
-            cfg = load_config(path)
-            loaded.erp_adapter(cfg.erp.adapter)
-            loaded.video_provider(cfg.video.provider)
-            for notifier in cfg.notifiers:
-                loaded.notifier(notifier.name)
-        except MunivideoError as exc:
-            failed = True
-            results.append({"file": str(path), "ok": False, "error": exc.to_dict()})
-            if not as_json:
-                click.secho(f"{path}: {exc}", fg="red", err=True)
-            continue
-        results.append({"file": str(path), "ok": True, "config": cfg.redacted()})
-        if not as_json:
-            click.echo(
-                f"{path}: ok (tenant {cfg.tenant.id}, erp {cfg.erp.adapter}, "
-                f"video {cfg.video.provider}, notifiers "
-                f"{', '.join(n.name for n in cfg.notifiers)}, {len(cfg.services)} services)"
-            )
+    reports = [check_file(path, loaded, probe=probe) for path in files]
     if as_json:
-        click.echo(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    if failed:
+        click.echo(
+            json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False, default=str)
+        )
+    else:
+        for report in reports:
+            cfg = report.config
+            for step in report.steps:
+                click.echo(f"{report.file}: {step}")
+            for problem in report.problems:
+                click.secho(f"{report.file}: {problem}", fg="red", err=True)
+            if report.ok and cfg is not None:
+                bookings, protocols = cfg.erp.sources()
+                erp = bookings.adapter
+                if protocols != bookings:
+                    erp = f"{bookings.adapter} (bookings) + {protocols.adapter} (protocols)"
+                click.echo(
+                    f"{report.file}: ok (tenant {cfg.tenant.id}, erp {erp}, "
+                    f"video {cfg.video.provider}, notifiers "
+                    f"{', '.join(n.name for n in cfg.notifiers)}, {len(cfg.services)} services)"
+                )
+    if any(r.problems and r.problems[0].step == "configuration" for r in reports):
         raise SystemExit(EXIT_USAGE)
+    if any(not r.ok for r in reports):
+        raise SystemExit(EXIT_FAILED)
 
 
 @main.command("schema")

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from munivideo.errors import ConfigurationError
 from munivideo.models import Department, Locale, Service, Tenant
@@ -26,9 +34,37 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ErpConfig(_Section):
+class ErpSource(_Section):
+    """One ERP-side system: a registered adapter and its settings table."""
+
     adapter: str = Field(min_length=1, description="registered ERP adapter name, e.g. 'rest'")
     settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErpConfig(_Section):
+    """``[erp]``: one adapter for everything, or ``[erp.bookings]`` (where bookings are read)
+    and ``[erp.protocols]`` (where protocols are written back) naming two systems; a section
+    that is left out falls back to ``adapter`` + ``settings``."""
+
+    adapter: str | None = Field(
+        default=None, min_length=1, description="registered ERP adapter name, e.g. 'rest'"
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+    bookings: ErpSource | None = None
+    protocols: ErpSource | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ErpConfig:
+        if self.adapter is None and (self.bookings is None or self.protocols is None):
+            raise ValueError("set adapter, or both [erp.bookings] and [erp.protocols]")
+        return self
+
+    def sources(self) -> tuple[ErpSource, ErpSource]:
+        """(where bookings come from, where protocols go), each an adapter + settings."""
+        default = ErpSource(adapter=self.adapter, settings=self.settings) if self.adapter else None
+        bookings, protocols = self.bookings or default, self.protocols or default
+        assert bookings is not None and protocols is not None  # _complete
+        return bookings, protocols
 
 
 class VideoConfig(_Section):
@@ -185,10 +221,30 @@ def read_toml(path: Path, *, what: str = "configuration file") -> dict[str, Any]
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> TenantConfig:
     """Read and validate one tenant's TOML file; relative paths resolve next to the file."""
     path = Path(path)
-    config = parse_config(read_toml(path), source=str(path), env=env)
+    data = read_toml(path)
+    _resolve_files(data.get("erp"), path.parent)
+    config = parse_config(data, source=str(path), env=env)
     if config.templates_dir is not None and not config.templates_dir.is_absolute():
         config = config.model_copy(update={"templates_dir": path.parent / config.templates_dir})
     return config
+
+
+FILE_SETTINGS = ("mapping", "wsdl")
+"""Keys of ERP settings tables that name files: relative ones resolve next to the tenant file."""
+
+
+def _resolve_files(erp: Any, base: Path) -> None:
+    if not isinstance(erp, dict):
+        return
+    tables = [erp.get("settings")]
+    tables += [(erp.get(s) or {}).get("settings") for s in ("bookings", "protocols")]
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        for key in FILE_SETTINGS:
+            value = table.get(key)
+            if isinstance(value, str) and not Path(value).is_absolute():
+                table[key] = str(base / value)
 
 
 def parse_settings(

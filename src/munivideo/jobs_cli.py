@@ -104,12 +104,38 @@ def _run(
 @_json_option
 @click.option("--page-size", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--max-pages", default=None, type=click.IntRange(1), help="Stop after N pages.")
-def sync(configs: tuple[Path, ...], as_json: bool, page_size: int, max_pages: int | None) -> None:
+@click.option(
+    "--reset-cursor",
+    is_flag=True,
+    help="Read every booking again from the beginning (side effects are not repeated).",
+)
+@click.option(
+    "--since",
+    default=None,
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="Start at bookings changed at or after this time (naive = the tenant's zone).",
+)
+def sync(
+    configs: tuple[Path, ...],
+    as_json: bool,
+    page_size: int,
+    max_pages: int | None,
+    reset_cursor: bool,
+    since: Any,
+) -> None:
     """Pull changed bookings from the ERP; provision rooms; send invitations."""
+    if reset_cursor and since is not None:
+        raise click.UsageError("--reset-cursor and --since exclude each other")
+
+    def work(mv: Any, progress: Callable[[int], None] | None) -> BaseModel:
+        if reset_cursor or since is not None:
+            mv.restart_sync(since)
+        return mv.sync(page_size=page_size, max_pages=max_pages, progress=progress)  # type: ignore[no-any-return]
+
     _run(
         configs,
         as_json,
-        lambda mv, p: mv.sync(page_size=page_size, max_pages=max_pages, progress=p),
+        work,
         lambda r: r.ok,
         lambda r: (
             f"{r.tenant_id}: {r.received} bookings in {r.pages} pages, {r.unchanged} unchanged, "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from munivideo.config import TenantConfig
 from munivideo.engine.context import Engine
+from munivideo.erp_sources import build_erp
 from munivideo.plugins import Plugins, load_plugins
 from munivideo.store.factory import open_store
 from munivideo.store.port import Store
@@ -28,7 +29,7 @@ def build_engine(
     """
     plugins = plugins or load_plugins()
     tenant = config.tenant
-    erp = plugins.erp_adapter(config.erp.adapter)(tenant, config.erp.settings)
+    erp = build_erp(plugins, tenant, config.erp)
     video = plugins.video_provider(config.video.provider)(tenant, config.video.settings)
     notifiers = [plugins.notifier(n.name)(tenant, n.settings) for n in config.notifiers]
     engine = Engine(

@@ -7,6 +7,7 @@ differs only in names, formats and codes needs a new file, not new code.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -151,7 +152,10 @@ class Dialect(_Spec):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {self.timezone!r}") from None
         for name, op in self.operations.items():
-            op.check(name)
+            try:
+                op.check(name)
+            except ValueError as exc:
+                raise ValueError(f"operations.{name}: {exc}") from None
             for kind in (op.body, op.result_record):
                 if kind is not None and kind not in self.records:
                     raise ValueError(f"operations.{name}: no records.{kind} in this mapping")
@@ -196,6 +200,17 @@ def load_dialect(path: Path | str) -> Dialect:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"])
+        # A whole-file check names its own place: "Value error, operations.x: ..."
+        named = _NAMED.match(message)
+        if named and not where:
+            where, message = named.group(1), named.group(2)
+        message = message.removeprefix("Value error, ")
         raise ConfigurationError(
-            f"mapping file {path}: {first['msg']}", field=where or "mapping"
+            f"mapping file {path}: {message}", field=where or "mapping"
         ) from None
+
+
+_NAMED = re.compile(
+    r"^Value error, ((?:operations|records|tables|paging|errors)[\w.]*): (.*)$", re.S
+)

@@ -134,10 +134,10 @@ def munivideo_live_config(pytestconfig: pytest.Config) -> Any:
 
 def build_live_adapter(config: Any, *, tenant: Tenant | None = None) -> ErpAdapter:
     """The ERP adapter the live configuration names, built through the installed plugins."""
+    from munivideo.erp_sources import build_erp
     from munivideo.plugins import load_plugins
 
-    factory = load_plugins().erp_adapter(config.erp.adapter)
-    return factory(tenant or config.tenant, dict(config.erp.settings))
+    return build_erp(load_plugins(), tenant or config.tenant, config.erp)
 
 
 class LiveErpSuite:
