@@ -8,6 +8,8 @@ namespace), so a page is a path to follow literally:
 * ``python`` blocks run in the page's namespace;
 * ``sh`` / ``bash`` blocks run in ``bash -euo pipefail`` with ``.venv/bin`` first on ``PATH``; a
   process started with ``&`` lives until the page ends;
+* the page is one terminal session: what a shell block exports is set for the next shell and
+  Python blocks;
 * ``console`` blocks are sessions: each ``$ command`` runs as above and the lines after it are its
   expected output, compared as doctest does with ELLIPSIS (``...`` stands for any text);
 * ``toml`` / ``json`` / ``yaml`` blocks must parse; preceded by ``<!-- file: NAME -->`` they are
@@ -27,6 +29,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -39,7 +42,8 @@ from typing import Any, ClassVar
 
 import yaml
 from sybil import Document, Example, Region, Sybil
-from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
+from sybil.evaluators.python import PythonEvaluator
+from sybil.parsers.markdown import CodeBlockParser
 from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +72,6 @@ PENDING: frozenset[str] = frozenset(
         "mapping.md",
         "notifiers.md",
         "operations.md",
-        "quickstart.md",
         "sandbox.md",
         "transports.md",
         "tutorial-adapter.md",
@@ -76,6 +79,8 @@ PENDING: frozenset[str] = frozenset(
 )
 """Pages whose blocks do not run yet (being rewritten as runnable paths); this set must end empty
 (tests/docs/test_docs_run.py counts it)."""
+
+PYTHON = PythonEvaluator()
 
 collect_ignore = ["tutorial"]  # its files are run by tests/docs/test_tutorial.py
 
@@ -119,6 +124,7 @@ def setup(namespace: dict[str, Any]) -> None:
     namespace["__work__"] = work
     namespace["__cwd__"] = os.getcwd()
     namespace["__groups__"] = []
+    namespace["__env__"] = _env(work)
     os.chdir(work)
 
 
@@ -166,10 +172,13 @@ def run_console(example: Example) -> None:
 def _run(example: Example, script: str) -> str:
     namespace = example.namespace
     work: Path = namespace["__work__"]
+    saved = work / ".docs-session.env"
+    # Keep what the block exported for the rest of the page, as one terminal session would.
+    script = f"{script}\nenv -0 > {shlex.quote(str(saved))}\n"
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=work,
-        env=_env(work),
+        env=namespace["__env__"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: `cmd &` is killed when the page ends
@@ -185,7 +194,21 @@ def _run(example: Example, script: str) -> str:
             f"{example.path}:{example.line}: exit {process.returncode}\n{script}\n---\n"
             + output.decode(errors="replace")[-4000:]
         )
+    if saved.exists():
+        pairs = (item.partition("=") for item in saved.read_bytes().decode().split("\0") if item)
+        namespace["__env__"] = {key: value for key, _, value in pairs}
     return output.decode(errors="replace")
+
+
+def run_python(example: Example) -> None:
+    """A Python block sees the environment the page's shell blocks exported."""
+    before = dict(os.environ)
+    os.environ.update(example.namespace["__env__"])
+    try:
+        PYTHON(example)
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 class DataBlockParser:
@@ -246,7 +269,7 @@ class UnknownBlockParser:
 _ = DirectiveInHTMLCommentLexer  # the `file:` directive is matched by DataBlockParser
 pytest_collect_file = Sybil(
     parsers=[
-        PythonCodeBlockParser(),
+        CodeBlockParser("python", run_python),
         *(CodeBlockParser(language, run_shell) for language in SHELLS),
         CodeBlockParser("console", run_console),
         DataBlockParser(),

@@ -123,3 +123,31 @@ def serve(
         pass
     finally:
         sb.stop()
+
+
+@sandbox.command()
+@click.option("--url", default="http://127.0.0.1:8765", show_default=True, help="Sandbox base URL.")
+@click.option("--timeout", default=30.0, show_default=True, type=float, help="Seconds to wait.")
+def wait(url: str, timeout: float) -> None:
+    """Wait until a sandbox answers its health check (for scripts that start it with ``&``).
+
+    Exits 0 once ``GET URL/_sandbox/health`` answers 200, 1 after ``--timeout`` seconds.
+    """
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{url.rstrip('/')}/_sandbox/health", timeout=1.0).ok:
+                click.echo(f"sandbox ERP ready on {url}")
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() >= deadline:
+            click.secho(
+                f"error: no sandbox answered on {url} within {timeout:g} s", fg="red", err=True
+            )
+            raise SystemExit(1)
+        time.sleep(0.1)
