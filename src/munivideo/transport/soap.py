@@ -149,6 +149,19 @@ def _text(node: Any, name: str) -> str | None:
 
 _SERVER_FAULT_CODES = frozenset({"Server", "Receiver"})  # SOAP 1.1 / SOAP 1.2
 
+FaultReader = Callable[[Fault], "ErpFault | HttpStatusError"]
+"""Reads a SOAP Fault into the error it stands for (see :func:`fault_from_zeep`)."""
+
+
+def platform_fault(fault: Fault) -> HttpStatusError | None:
+    """A ``soapenv:Server`` (SOAP 1.2 ``Receiver``) fault, when the reader found no ERP detail in
+    it, is the platform failing (an ORA-00060 deadlock, an uncaught exception): the HTTP 500 it
+    arrived with, classified as the REST path does (transient for reads, ambiguous for creates).
+    None for any other fault code."""
+    if str(fault.code or "").rpartition(":")[2].rpartition("}")[2] in _SERVER_FAULT_CODES:
+        return HttpStatusError(500, message=str(fault.message or "SOAP Server fault"))
+    return None
+
 
 def fault_from_zeep(fault: Fault) -> ErpFault | HttpStatusError:
     """Read the contract's ``falha`` detail (codigo, campo, idRegistro) from a SOAP Fault.
@@ -163,10 +176,8 @@ def fault_from_zeep(fault: Fault) -> ErpFault | HttpStatusError:
         falha = detail if etree.QName(detail).localname == "falha" else None
         if falha is None:
             falha = detail.find(f"{{{FAULT_NS}}}falha")
-    if falha is None and str(fault.code or "").rpartition(":")[2].rpartition("}")[2] in (
-        _SERVER_FAULT_CODES
-    ):
-        return HttpStatusError(500, message=str(fault.message or "SOAP Server fault"))
+    if falha is None and (platform := platform_fault(fault)) is not None:
+        return platform
     code = _text(falha, "codigo") or "DESCONHECIDO"
     retry = _text(falha, "tentarNovamenteEmSegundos")
     return ErpFault(
@@ -186,7 +197,7 @@ def call_soap(
     safe: bool,
     record_id: str | None = None,
     sleep: Callable[[float], None] | None = None,
-    read_fault: Callable[[Fault], ErpFault] = fault_from_zeep,
+    read_fault: FaultReader = fault_from_zeep,
     **kwargs: Any,
 ) -> Any:
     """Call a zeep operation under the one retry policy; returns plain dicts/lists.

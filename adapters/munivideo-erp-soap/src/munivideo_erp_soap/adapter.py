@@ -41,8 +41,15 @@ from munivideo.models import (
 from munivideo.packs import pack_dir
 from munivideo.ports import ErpCapabilities
 from munivideo.transport import AuthSettings, MalformedResponseError, RetryPolicy, Timeouts
-from munivideo.transport.classify import ErpFault
-from munivideo.transport.soap import call_soap, create_service, fault_from_zeep, tenant_client
+from munivideo.transport.classify import ErpFault, HttpStatusError
+from munivideo.transport.soap import (
+    FaultReader,
+    call_soap,
+    create_service,
+    fault_from_zeep,
+    platform_fault,
+    tenant_client,
+)
 
 DEFAULT_MAPPING = Path(__file__).parent / "mappings" / "soap-v1.toml"
 
@@ -124,13 +131,14 @@ def check_mapping(mappers: ErpMappers) -> None:
         )
 
 
-def fault_reader(spec: ErrorSpec | None) -> Callable[[Fault], ErpFault]:
+def fault_reader(spec: ErrorSpec | None) -> FaultReader:
     """How to read a SOAP Fault: the reference contract's ``falha`` detail, or the element
-    local names of the mapping's ``[errors]`` anywhere in the detail."""
+    local names of the mapping's ``[errors]`` anywhere in the detail; a Server fault without
+    that detail is the platform's HTTP 500 (:func:`munivideo.transport.soap.platform_fault`)."""
     if spec is None:
         return fault_from_zeep
 
-    def read(fault: Fault) -> ErpFault:
+    def read(fault: Fault) -> ErpFault | HttpStatusError:
         detail = fault.detail
 
         def find(name: str) -> str | None:
@@ -140,7 +148,10 @@ def fault_reader(spec: ErrorSpec | None) -> Callable[[Fault], ErpFault]:
             found = detail.find(f".//{{*}}{local}")
             return found.text if found is not None and found.text else None
 
-        code = find(spec.code) or "DESCONHECIDO"
+        found = find(spec.code)
+        if found is None and (platform := platform_fault(fault)) is not None:
+            return platform
+        code = found or "DESCONHECIDO"
         return ErpFault(
             spec.codes.get(code, code),
             find(spec.message) or str(fault.message or ""),
