@@ -112,6 +112,7 @@ def serve(
         click.echo(f"  WSDL      {sb.public_url}/soap?wsdl")
     if dialect in ("rest", "both"):
         click.echo(f"  REST      {sb.rest_url}   token: {sb.token_url}")
+    click.echo(f"  FHIR R4   {sb.fhir_url}   (health-unit seed)")
     click.echo(
         f"  inspect   {sb.base_url}/_sandbox/health   effects: {sb.base_url}/_sandbox/effects"
     )
