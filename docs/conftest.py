@@ -66,6 +66,7 @@ PENDING: frozenset[str] = frozenset(
         "cli.md",
         "configuration.md",
         "contract-tools.md",
+        "deployment.md",  # its commands install and start PostgreSQL servers and services
         "erp-adapters.md",
         "hooks.md",
         "invitations.md",

@@ -35,6 +35,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "munivideo.jobs_cli:status",
     "quarantine": "munivideo.jobs_cli:quarantine",
     "demo": "munivideo.demo:demo",
+    "worker": "munivideo.workers.cli:worker",
 }
 
 
@@ -49,6 +50,7 @@ LAZY_HELP: dict[str, str] = {
     "status": "Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant.",
     "quarantine": "Records that could not be processed, with record id, field and reason.",
     "demo": "Run the whole cycle on the embedded sandbox ERP (offline, under a minute).",
+    "worker": "Serve write-backs and periodic syncs for many tenants until SIGTERM.",
 }
 """The one-line help ``munivideo --help`` shows for each lazy command, so listing the commands
 imports none of them (a test keeps these equal to each command's own short help). A command
@@ -63,6 +65,9 @@ EXTRAS: dict[str, str] = {
     "jsonschema": "contracts",
     "werkzeug": "sandbox",
     "rich": "cli",
+    "psycopg": "postgres",
+    "procrastinate": "postgres",
+    "prometheus_client": "metrics",
 }
 """Which extra installs a third-party module a lazy command needs (``pip install munivideo[X]``)."""
 

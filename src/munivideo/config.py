@@ -103,6 +103,37 @@ class SyncConfig(_Section):
     max_pages: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
+class WorkerConfig(_Section):
+    """How ``munivideo worker`` serves this tenant (see docs/deployment.md)."""
+
+    concurrency: int = Field(
+        default=1, ge=1, le=32, description="rows of this tenant delivered in parallel"
+    )
+    batch: int = Field(default=10, ge=1, le=500, description="rows claimed per round trip")
+    max_job_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a write-back job yields after this long, so other cities get their turn",
+    )
+    sync_every_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="periodic sync: under 60 must divide 60, else a whole number of minutes "
+        "dividing 60; 0 turns it off",
+    )
+
+    @field_validator("sync_every_seconds")
+    @classmethod
+    def _cron_friendly(cls, value: int) -> int:
+        if value == 0:
+            return value
+        if value < 60 and 60 % value == 0:
+            return value
+        if value % 60 == 0 and 60 % (value // 60) == 0:
+            return value
+        raise ValueError("use 0, a divisor of 60 seconds or a divisor of 60 minutes")
+
+
 class TenantConfig(_Section):
     """Everything munivideo needs to serve one tenant."""
 
@@ -114,6 +145,7 @@ class TenantConfig(_Section):
     attendance: AttendanceConfig = AttendanceConfig()
     writeback: WritebackConfig = WritebackConfig()
     sync: SyncConfig = SyncConfig()
+    worker: WorkerConfig = WorkerConfig()
     services: tuple[Service, ...] = ()
     departments: tuple[Department, ...] = ()
     locale: Locale = Locale.PT_BR

@@ -98,10 +98,12 @@ def sb(munivideo_sandbox: Sandbox) -> Sandbox:
 
 
 @pytest.fixture
-def make_engine(tmp_path: Path) -> Callable[..., Engine]:
+def make_engine(tmp_path: Path, store_url: str) -> Callable[..., Engine]:
+    """Builds engines on a fresh store: every engine test runs on SQLite and on PostgreSQL."""
     built: list[Engine] = []
 
     def factory(sandbox: Sandbox, *, plugins: Plugins | None = None, **overrides: Any) -> Engine:
+        overrides.setdefault("store", {"url": store_url})
         engine = build_engine(
             make_config(sandbox, tmp_path, **overrides), plugins=plugins or plugins_for_tests()
         )

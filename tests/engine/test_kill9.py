@@ -50,7 +50,8 @@ def _prepare(
         )
         assert result.created
     config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_data(sb, tmp_path)), encoding="utf-8")
+    data = config_data(sb, tmp_path, store={"url": engine.config.store.url})
+    config.write_text(json.dumps(data), encoding="utf-8")
     return engine, config
 
 

@@ -45,6 +45,17 @@ def test_migrations_are_versioned_and_a_newer_revision_is_refused(
         migrate(url)
 
 
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from munivideo.store.postgres import HEAD_REVISION, MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
 def test_enqueue_defers_one_wake_job_per_tenant_in_its_transaction(pg: PostgresStore) -> None:
     for booking_id in ("AG-1", "AG-2"):
         pg.save_binding(binding(booking_id))

@@ -8,7 +8,7 @@ cities served by workers on many machines.
   any number of machines take disjoint rows without waiting for each other.
 * Every change that makes a row due (enqueue, a retry, a requeue, a replay) defers the tenant's
   wake-up job (:mod:`munivideo.store.wake`) in the same transaction.
-* The schema is versioned by Alembic (:mod:`munivideo.store.pg_migrations`), applied when the
+* The schema is versioned by Alembic (:mod:`munivideo.store._pg_migrations`), applied when the
   store opens, under an advisory lock; per-tenant counts are kept by a trigger.
 * Deadlines: ``connect_timeout`` and ``statement_timeout`` bound every call.
 """
@@ -132,9 +132,11 @@ class PostgresStore:
         return self._tx(lambda conn: conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
+        """Close the connection pool (waits up to 2 s for connections in use)."""
         self._pool.close(timeout=2.0)
 
     def schema_version(self) -> str:
+        """The Alembic revision the database is at."""
         rows = self._read("SELECT version_num FROM munivideo_schema_version")
         return str(rows[0]["version_num"])
 
@@ -142,9 +144,32 @@ class PostgresStore:
         if self.wake:
             conn.execute(WAKE_SQL, wake_params(tenant_id, at))
 
+    def wake_tenant(self, tenant_id: str, at: datetime | None = None) -> None:
+        """Defer ``tenant_id``'s wake-up job (merged with a waiting one): a write-back turn
+        that ran out of time puts the tenant at the back of the queue this way."""
+        self._tx(lambda conn: conn.execute(WAKE_SQL, wake_params(tenant_id, at)))
+
+    def due_tenants(self, *, now: datetime) -> list[str]:
+        """Tenants with a due pending row or an expired lease (the sweep wakes them: a safety
+        net for jobs lost with a killed worker). One index probe per tenant with rows."""
+        rows = self._read(
+            """
+            SELECT c.tenant_id FROM outbox_count c
+            WHERE (c.pending > 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id
+                       AND o.state = 'pending' AND o.next_attempt_at <= %(now)s))
+               OR (c.in_flight > 0 AND EXISTS (SELECT 1 FROM outbox o
+                       WHERE o.tenant_id = c.tenant_id AND o.state = 'in_flight'
+                       AND o.lease_expires_at <= %(now)s))
+            ORDER BY c.tenant_id
+            """,
+            {"now": _aware(now)},
+        )
+        return [str(r["tenant_id"]) for r in rows]
+
     # -- bindings ---------------------------------------------------------------------------
 
     def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None:
+        """The binding of (tenant, booking), or None."""
         rows = self._read(
             "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = %s",
             (tenant_id, booking_id),
@@ -152,9 +177,11 @@ class PostgresStore:
         return _binding(rows[0]) if rows else None
 
     def save_binding(self, binding: Binding) -> None:
+        """Insert or update one binding."""
         self._tx(lambda conn: _upsert_bindings(conn, [binding]))
 
     def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]:
+        """The bindings of ``booking_ids`` that exist, by booking id."""
         rows = self._read(
             "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = ANY(%s)",
             (tenant_id, list(booking_ids)),
@@ -176,10 +203,12 @@ class PostgresStore:
         self._tx(work)
 
     def count_bindings(self, tenant_id: str) -> int:
+        """How many bookings ``tenant_id`` has bound."""
         rows = self._read("SELECT COUNT(*) AS n FROM binding WHERE tenant_id = %s", (tenant_id,))
         return int(rows[0]["n"])
 
     def dirty_bindings(self, tenant_id: str, *, limit: int = 1000) -> list[Binding]:
+        """Bindings whose side effects (room, link, invitation) did not all finish."""
         rows = self._read(
             "SELECT * FROM binding WHERE tenant_id = %s AND fingerprint = '' "
             "ORDER BY updated_at LIMIT %s",
@@ -190,12 +219,14 @@ class PostgresStore:
     # -- cursors ----------------------------------------------------------------------------
 
     def get_cursor(self, tenant_id: str) -> Cursor | None:
+        """The tenant's sync cursor, or None before the first sync."""
         rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = %s", (tenant_id,))
         if not rows:
             return None
         return Cursor(updated_at=rows[0]["updated_at"], id=rows[0]["record_id"])
 
     def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
+        """Move the tenant's sync cursor."""
         self._tx(
             lambda conn: conn.execute(
                 """
@@ -211,6 +242,7 @@ class PostgresStore:
     # -- sent messages ----------------------------------------------------------------------
 
     def was_sent(self, tenant_id: str, key: str) -> bool:
+        """Whether message ``key`` was already sent for the tenant."""
         return bool(
             self._read(
                 "SELECT 1 FROM sent_message WHERE tenant_id = %s AND key = %s", (tenant_id, key)
@@ -220,6 +252,7 @@ class PostgresStore:
     def mark_sent(
         self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
     ) -> None:
+        """Remember that message ``key`` was sent (a repeat is a no-op)."""
         self._tx(
             lambda conn: conn.execute(
                 "INSERT INTO sent_message (tenant_id, key, booking_id, reference, sent_at) "
@@ -256,6 +289,7 @@ class PostgresStore:
         return self._tx(work)
 
     def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]:
+        """The stored join/leave events of one booking, in arrival order."""
         rows = self._read(
             "SELECT event FROM attendance_event WHERE tenant_id = %s AND booking_id = %s "
             "ORDER BY received_at, event_id",
@@ -408,6 +442,7 @@ class PostgresStore:
         self._tx(work)
 
     def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+        """Mark the row delivered; LeaseLostError when ``owner`` no longer holds it."""
         ts = _aware(now)
 
         def work(conn: Conn) -> OutboxItem:
@@ -565,6 +600,7 @@ class PostgresStore:
         return self._tx(work)
 
     def get_item(self, item_id: int) -> OutboxItem:
+        """One outbox row with its steps; NotFoundError when there is none."""
         return self._tx(
             lambda conn: _items(
                 conn, [_one(conn, "SELECT * FROM outbox WHERE id = %s", (item_id,))]
@@ -591,6 +627,7 @@ class PostgresStore:
         return self._tx(lambda conn: _items(conn, conn.execute(sql, params).fetchall()))
 
     def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        """Every state change of outbox row ``item_id``, oldest first."""
         rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = %s ORDER BY id", (item_id,))
         return [
             AuditEntry(
@@ -651,6 +688,7 @@ class PostgresStore:
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
     ) -> bool:
+        """Mark a quarantined record resolved; False when none was open."""
         rows = self._read(
             "UPDATE quarantine SET resolved_at = %s WHERE tenant_id = %s AND kind = %s "
             "AND record_id = %s AND resolved_at IS NULL RETURNING id",
@@ -661,6 +699,7 @@ class PostgresStore:
     def list_quarantine(
         self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
     ) -> list[QuarantineItem]:
+        """The tenant's quarantined records (unresolved only, unless asked), by id."""
         rows = self._read(
             "SELECT * FROM quarantine WHERE tenant_id = %s AND (%s OR resolved_at IS NULL) "
             "ORDER BY id LIMIT %s",
@@ -685,6 +724,7 @@ class PostgresStore:
         )
 
     def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        """Cursor, bindings, outbox counts and open quarantine of one tenant."""
         cursor = self.get_cursor(tenant_id)
         quarantined = self._read(
             "SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = %s AND resolved_at IS NULL",
@@ -922,7 +962,7 @@ def _quarantined(row: DictRow) -> QuarantineItem:
 
 # -- migrations ------------------------------------------------------------------------------
 
-MIGRATIONS_DIR = Path(__file__).parent / "pg_migrations"
+MIGRATIONS_DIR = Path(__file__).parent / "_pg_migrations"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -933,9 +973,29 @@ def sqlalchemy_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
+HEAD_REVISION = "0002"
+"""The newest Alembic revision in :data:`MIGRATIONS_DIR` (a test keeps them equal)."""
+
+
+def _current_revision(url: str) -> str | None:
+    try:
+        with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
+            row = conn.execute("SELECT version_num FROM munivideo_schema_version").fetchone()
+    except pg_errors.UndefinedTable:
+        return None
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailableError(f"PostgreSQL unavailable: {exc}", field="store.url") from exc
+    return str(row[0]) if row else None
+
+
 def migrate(url: str) -> str | None:
     """Bring the database at ``url`` to the newest schema with Alembic; returns the revision
-    found before (None: empty database). Refuses a database migrated by a newer munivideo."""
+    found before (None: empty database). Refuses a database migrated by a newer munivideo.
+
+    A database already at :data:`HEAD_REVISION` is recognised with one query, without loading
+    Alembic (every worker process opens the store)."""
+    if _current_revision(url) == HEAD_REVISION:
+        return HEAD_REVISION
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext

@@ -49,6 +49,7 @@ def find_binary(name: str) -> str:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -64,13 +65,16 @@ class Cluster:
 
     @property
     def datadir(self) -> Path:
+        """The cluster's data directory."""
         return self.directory / "data"
 
     def url_for(self, database: str) -> str:
+        """The superuser url of ``database``."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     @property
     def url(self) -> str:
+        """The superuser url of the ``postgres`` database."""
         return self.url_for("postgres")
 
     def _run(self, *args: str, timeout: float = 60.0) -> None:
@@ -80,6 +84,7 @@ class Cluster:
         subprocess.run(command, check=True, capture_output=True, timeout=timeout)
 
     def start(self, *, fast: bool = True) -> None:
+        """Start the server (``fast``: fsync off) and wait until it accepts connections."""
         options = " ".join(
             [
                 f"-p {self.port}",

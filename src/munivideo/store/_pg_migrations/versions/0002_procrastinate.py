@@ -7,7 +7,7 @@ Revises: 0001
 
 from __future__ import annotations
 
-from munivideo.store.pg_migrations import run_raw
+from munivideo.store._pg_migrations import run_raw
 
 revision = "0002"
 down_revision = "0001"

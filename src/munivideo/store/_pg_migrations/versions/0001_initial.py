@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from munivideo.store.pg_migrations import run_raw
+from munivideo.store._pg_migrations import run_raw
 
 revision = "0001"
 down_revision = None
