@@ -92,6 +92,8 @@ class HealthReport(BaseModel):
     faults: str = ""
     faults_fired: int = 0
     consultations: list[ConsultationRow] = Field(default_factory=list)
+    #: Writes the FHIR server executed during the write-back ("create:Encounter": 7, ...).
+    effects: dict[str, int] = Field(default_factory=dict)
     resources_checked: int = 0
     invalid_resources: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
@@ -214,7 +216,9 @@ def run_health_demo(
             recorded = _play_the_morning(mv, ids, say)
             report.outcomes = dict(Counter(o.value for o in recorded.values()))
             sb.inject(faults, seed=fault_seed)
+            before = Counter(sb.ctx.fhir.effects)
             result = mv.writeback(wait_seconds=40)
+            report.effects = dict(sorted((Counter(sb.ctx.fhir.effects) - before).items()))
             rules: list[dict[str, Any]] = sb.faults()["rules"]  # type: ignore[assignment]
             report.faults_fired = sum(int(r["fired"]) for r in rules)
             sb.inject("")
@@ -226,7 +230,8 @@ def run_health_demo(
             )
             delivered = {i.booking_id for i in mv.outbox(OutboxState.DELIVERED)}
             for item in fhir.agenda("MED-0001", utcnow().astimezone(SAO_PAULO).date() + ONE_DAY):
-                who = item.booking.citizen.name if item.booking else "livre"
+                booking = item.booking
+                who = f"{booking.citizen.name} ({booking.status.value})" if booking else "livre"
                 report.agenda.append(
                     f"{item.start.astimezone(SAO_PAULO):%H:%M} {item.slot_status:5} {who}"
                 )
@@ -455,6 +460,11 @@ def print_health_summary(report: HealthReport) -> None:
     console.print(table)
     if report.agenda:
         console.print("Agenda of MED-0001: " + "; ".join(report.agenda))
+    if report.effects:
+        console.print(
+            "Writes the FHIR server executed during the write-back: "
+            + ", ".join(f"{k} {v}" for k, v in report.effects.items())
+        )
     console.print(
         f"{report.bookings} teleconsultations, {report.invitations_written} invitation e-mails; "
         f"{len(report.consultations)} outcomes written back with {report.faults_fired} faults "

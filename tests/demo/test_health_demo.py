@@ -30,3 +30,28 @@ def test_health_demo_runs_a_morning_of_teleconsultations(tmp_path: Path) -> None
     assert report["faults_fired"] > 0
     assert report["resources_checked"] > 100
     assert (out / "report.json").is_file()
+
+
+def test_every_write_back_step_answered_by_a_dropped_connection_lands_once(
+    tmp_path: Path,
+) -> None:
+    """Each kind of write fails once after the server committed it (or before it ran): the
+    server still executes each Encounter, Consent, document and referral exactly once."""
+    from munivideo.demo_health import run_health_demo
+
+    faults = (
+        "transaction=drop_after_commit#2,createDocumentReference=drop_after_commit#1,"
+        "createServiceRequest=drop_after_commit#1,updateAppointment=drop#1,"
+        "updateAppointment=drop_after_commit#1,searchEncounter=unavailable:0#1"
+    )
+    report = run_health_demo(tmp_path / "health", faults=faults)
+    assert report.ok, report.problems
+    outcomes = [row.outcome for row in report.consultations]
+    attended = outcomes.count("attended")
+    assert report.faults_fired == 7
+    assert report.effects["create:Encounter"] == len(outcomes)
+    assert report.effects["create:Consent"] == attended
+    assert report.effects["create:DocumentReference"] == 1
+    assert report.effects["create:ServiceRequest"] == 1
+    # attended: arrived then fulfilled; every other outcome: one status version.
+    assert report.effects["update:Appointment"] == 2 * attended + len(outcomes) - attended
