@@ -62,13 +62,11 @@ STAND_INS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 PENDING: frozenset[str] = frozenset(
     {
-        "api.md",
         "cli.md",
         "configuration.md",
         "contract-tools.md",
         "deployment.md",  # its commands install and start PostgreSQL servers and services
         "erp-adapters.md",
-        "hooks.md",
         "invitations.md",
         "mapping.md",
         "notifiers.md",
