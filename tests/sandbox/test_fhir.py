@@ -141,3 +141,41 @@ def test_drop_after_commit_commits_then_drops(sb: Sandbox) -> None:
     assert again.status_code == 200
     assert sb.ctx.fhir.effects["create:Encounter"] == 1
     assert sb.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
+
+
+def test_conditional_update_creates_then_updates(sb: Sandbox) -> None:
+    url = f"{sb.fhir_url}/Encounter?identifier=urn:test|E-9"
+    body = json.dumps(_encounter("E-9"))
+    created = requests.put(url, data=body, headers=HEADERS, timeout=5)
+    updated = requests.put(url, data=body, headers=HEADERS, timeout=5)
+    assert (created.status_code, updated.status_code) == (201, 200)
+    assert created.json()["id"] == updated.json()["id"]
+    assert updated.headers["ETag"] == 'W/"2"'
+    assert sb.ctx.fhir.effects == {"create:Encounter": 1, "update:Encounter": 1}
+
+
+def test_type_history_since_and_unknown_history_parameters(sb: Sandbox) -> None:
+    first = _post(sb, "Encounter", _encounter("E-10")).json()
+    since = first["meta"]["lastUpdated"]
+    _post(sb, "Encounter", _encounter("E-11"))
+    history = requests.get(
+        f"{sb.fhir_url}/Encounter/_history", params={"_since": since}, timeout=5
+    ).json()
+    assert history["type"] == "history" and history["total"] == 2
+    assert [e["request"]["method"] for e in history["entry"]] == ["POST", "POST"]
+    get_fhir_model_class("Bundle").model_validate(history)
+    bad = requests.get(f"{sb.fhir_url}/Encounter/_history", params={"_at": since}, timeout=5)
+    assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"), [("fault:REQUISICAO_INVALIDA", 400), ("unavailable:2", 503)]
+)
+def test_faults_answer_operation_outcomes(sb: Sandbox, fault: str, status: int) -> None:
+    sb.inject(f"createEncounter={fault}")
+    answer = _post(sb, "Encounter", _encounter("E-12"))
+    assert answer.status_code == status
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    if status == 503:
+        assert answer.headers["Retry-After"] == "2"
+    assert sb.ctx.fhir.effects["create:Encounter"] == 0
