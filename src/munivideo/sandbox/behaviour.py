@@ -82,6 +82,7 @@ class Behaviour(BaseModel):
 
     @property
     def keys_honoured(self) -> bool:
+        """True when a repeated idempotency key replays instead of executing again."""
         return self.idempotency == "honoured"
 
     @classmethod

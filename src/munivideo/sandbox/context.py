@@ -61,10 +61,12 @@ class Context:
             self.plan = plan
 
     def set_behaviour(self, behaviour: Behaviour) -> None:
+        """Replace the ERP behaviour; requests already running keep theirs."""
         with self.plan_lock:
             self.behaviour = behaviour
 
     def current_behaviour(self) -> Behaviour:
+        """The ERP behaviour new requests get."""
         with self.plan_lock:
             return self.behaviour
 
