@@ -191,17 +191,20 @@ class SearchResult:
     count: int
 
 
-def _sort_key(table: dict[str, Param], name: str) -> Callable[[Version], tuple[str, int, str]]:
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _sort_key(table: dict[str, Param], name: str) -> Callable[[Version], tuple[datetime, int, str]]:
     """Sort by a date parameter of the type (``_lastUpdated``, ``date``, ``start``), then id."""
     param = table.get(name)
     if param is None or param.kind != "date":
         raise FhirError(400, "not-supported", f"cannot sort by {name!r}", "_sort")
     extract = param.extract
 
-    def key(v: Version) -> tuple[str, int, str]:
+    def key(v: Version) -> tuple[datetime, int, str]:
         assert v.resource is not None
         found = list(extract(v.resource))
-        stamp = _parse_moment(found[0], name)[0].isoformat() if found else ""
+        stamp = _parse_moment(found[0], name)[0] if found else _NEVER
         return (stamp, int(v.id) if v.id.isdigit() else 0, v.id)
 
     return key

@@ -167,6 +167,7 @@ def to_booking(appointment: Resource, included: dict[str, Resource], tenant_id: 
         raise InvalidRecordError(
             "no Patient participant", record_id=booking_id, field="Appointment.participant"
         )
+    checked_in(patient, booking_id)
     ids = read_patient_ids(patient, booking_id)
     if ids.cpf is None:
         raise InvalidRecordError(
@@ -178,6 +179,7 @@ def to_booking(appointment: Resource, included: dict[str, Resource], tenant_id: 
     practitioners = actor_refs(appointment, "Practitioner")
     practitioner = included.get(practitioners[0]) if practitioners else None
     if practitioner is not None:
+        checked_in(practitioner, booking_id)
         servant = {
             "registration": identifier(practitioner, codes.REGISTRATION_SYSTEM)
             or str(practitioner.get("id")),
