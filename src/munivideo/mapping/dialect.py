@@ -22,6 +22,9 @@ from munivideo.mapping.errors_spec import ErrorSpec
 from munivideo.mapping.formats import check_format
 from munivideo.mapping.operations import OperationSpec, PagingSpec
 
+DEFAULT_ZONE = "America/Sao_Paulo"
+"""The zone of naive ERP times when neither the mapping nor the tenant names one."""
+
 UNKNOWN = "unknown"
 """What an ERP code missing from a strict code table maps to (the record is then rejected)."""
 
@@ -128,7 +131,8 @@ class Dialect(_Spec):
 
     name: str = Field(min_length=1)
     description: str = ""
-    timezone: str = "America/Sao_Paulo"
+    #: The zone the ERP's naive times are in; None (the default): the tenant's zone.
+    timezone: str | None = None
     date_format: str = "%Y-%m-%d"
     time_format: str = "%H:%M"
     tables: dict[str, CodeTable] = Field(default_factory=dict)
@@ -148,7 +152,7 @@ class Dialect(_Spec):
         check_format(self.date_format, "date")
         check_format(self.time_format, "time")
         try:
-            ZoneInfo(self.timezone)
+            ZoneInfo(self.timezone or DEFAULT_ZONE)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {self.timezone!r}") from None
         for name, op in self.operations.items():

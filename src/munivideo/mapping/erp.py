@@ -67,7 +67,7 @@ class StatusChange(BaseModel):
 class ErpMappers:
     """All mappers of one dialect, built once per adapter."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, timezone: str | None = None) -> None:
         self.dialect = dialect
         self.booking = Mapper(
             dialect,
@@ -76,6 +76,7 @@ class ErpMappers:
             functions_in=[split_document("citizen")],
             prepare_out=[join_document("citizen")],
             aliases={"citizen.cpf": "citizen.document", "citizen.cnpj": "citizen.document"},
+            timezone=timezone,
         )
         self.protocol = Mapper(
             dialect,
@@ -84,27 +85,35 @@ class ErpMappers:
             functions_in=[split_document("applicant")],
             prepare_out=[join_document("applicant")],
             aliases={"applicant.cpf": "applicant.document", "applicant.cnpj": "applicant.document"},
+            timezone=timezone,
         )
-        self.receipt = Mapper(dialect, "receipt", ProtocolReceipt)
-        self.document = Mapper(dialect, "document", VerifiedDocument)
-        self.forward = Mapper(dialect, "forward", ForwardedDemand)
-        self.room = Mapper(dialect, "room", RoomLink)
-        self.cursor = Mapper(dialect, "cursor", Cursor) if "cursor" in dialect.records else None
+        self.receipt = Mapper(dialect, "receipt", ProtocolReceipt, timezone=timezone)
+        self.document = Mapper(dialect, "document", VerifiedDocument, timezone=timezone)
+        self.forward = Mapper(dialect, "forward", ForwardedDemand, timezone=timezone)
+        self.room = Mapper(dialect, "room", RoomLink, timezone=timezone)
+        self.cursor = (
+            Mapper(dialect, "cursor", Cursor, timezone=timezone)
+            if "cursor" in dialect.records
+            else None
+        )
         self.status = (
-            Mapper(dialect, "status", StatusChange) if "status" in dialect.records else None
+            Mapper(dialect, "status", StatusChange, timezone=timezone)
+            if "status" in dialect.records
+            else None
         )
         self._statuses = _Table("statuses", dialect.tables["statuses"])
 
     @classmethod
-    def from_file(cls, path: Path | str) -> ErpMappers:
+    def from_file(cls, path: Path | str, timezone: str | None = None) -> ErpMappers:
         """The mappers of a mapping file, shared by every tenant using the same file version
-        (they are read-only): parsing TOML costs more than building a tenant's services."""
+        and zone (they are read-only): parsing TOML costs more than building a tenant's
+        services. ``timezone``: the tenant's, for naive ERP times when the file names none."""
         resolved = Path(path).resolve()
         try:
             stat = resolved.stat()
         except OSError:
-            return cls(load_dialect(resolved))  # load_dialect reports the error clearly
-        return _cached_mappers(str(resolved), stat.st_mtime_ns, stat.st_size)
+            return cls(load_dialect(resolved), timezone)  # load_dialect reports the error
+        return _cached_mappers(str(resolved), stat.st_mtime_ns, stat.st_size, timezone)
 
     def protocol_record(
         self, doc: Mapping[str, Any], attachments: Any, routing: Any
@@ -207,5 +216,5 @@ class ErpMappers:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_mappers(path: str, mtime_ns: int, size: int) -> ErpMappers:
-    return ErpMappers(load_dialect(path))
+def _cached_mappers(path: str, mtime_ns: int, size: int, timezone: str | None) -> ErpMappers:
+    return ErpMappers(load_dialect(path), timezone)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from munivideo.errors import InvalidRecordError
 from munivideo.mapping.converters import CONVERTERS, Context, Converter, _to_str
-from munivideo.mapping.dialect import UNKNOWN, CodeTable, Dialect, FieldSpec
+from munivideo.mapping.dialect import DEFAULT_ZONE, UNKNOWN, CodeTable, Dialect, FieldSpec
 from munivideo.mapping.paths import _MISSING, Path, get_path, set_path, split_path
 from munivideo.redact import redact
 
@@ -129,6 +129,7 @@ class Mapper(Generic[M]):
     :param prepare_out: functions that add derived canonical values before mapping out.
     :param aliases: canonical paths set by code functions -> the declared target they come
         from (so a validation error still names the ERP field).
+    :param timezone: the tenant's zone, for naive ERP times when the dialect names none.
     """
 
     def __init__(
@@ -141,9 +142,10 @@ class Mapper(Generic[M]):
         functions_out: Sequence[CodeFunction] = (),
         prepare_out: Sequence[Callable[[dict[str, Any]], None]] = (),
         aliases: Mapping[str, str] | None = None,
+        timezone: str | None = None,
     ) -> None:
         spec = dialect.record(kind)
-        tz = ZoneInfo(dialect.timezone)
+        tz = ZoneInfo(dialect.timezone or timezone or DEFAULT_ZONE)
         tables = {name: _Table(name, t) for name, t in dialect.tables.items()}
         self.kind = kind
         self.model = model

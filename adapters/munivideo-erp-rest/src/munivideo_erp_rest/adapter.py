@@ -138,7 +138,7 @@ class RestErpAdapter:
         self.tenant = tenant
         self.settings = settings
         self.capabilities = settings.capabilities
-        self.mappers = ErpMappers.from_file(settings.mapping)
+        self.mappers = ErpMappers.from_file(settings.mapping, tenant.timezone)
         check_mapping(self.mappers)
         self.dialect = self.mappers.dialect
         self.ops: Mapping[str, OperationSpec] = self.dialect.operations

@@ -177,7 +177,7 @@ class SoapErpAdapter:
         self.tenant = tenant
         self.settings = settings
         self.capabilities = settings.capabilities
-        self.mappers = ErpMappers.from_file(settings.mapping)
+        self.mappers = ErpMappers.from_file(settings.mapping, tenant.timezone)
         check_mapping(self.mappers)
         self.dialect = self.mappers.dialect
         self.ops: Mapping[str, OperationSpec] = self.dialect.operations
