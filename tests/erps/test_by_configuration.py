@@ -53,6 +53,7 @@ def tenant(tmp_path: Path, peers: tuple[Sandbox, Sandbox], monkeypatch: pytest.M
     text = text.replace("http://127.0.0.1:8001", rest.base_url)
     text = text.replace("http://127.0.0.1:8002", soap.base_url)
     text = text.replace('"tests/erps/atende/atende.wsdl"', f'"{atende_soap.WSDL}"')
+    text = text.replace('path = "outbox"', f'path = "{tmp_path / "outbox"}"')
     path = tmp_path / "prefeitura.toml"
     path.write_text(text, "utf-8")
     monkeypatch.setenv("SIGMUN_API_KEY", rest.credentials[1])
