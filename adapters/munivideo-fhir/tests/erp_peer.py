@@ -21,7 +21,17 @@ from munivideo.sandbox import Sandbox
 from munivideo.sandbox.fhir_store import FhirStore
 from munivideo.values import SAO_PAULO
 
-OPERATIONS = {"criarProtocolo": "transaction", "obterAgendamento": "searchAppointment"}
+OPERATIONS = {
+    "criarProtocolo": "transaction",
+    "obterAgendamento": "searchAppointment",
+    "listarAlterados": "searchAppointment",
+    "atualizarSituacao": "updateAppointment",
+    "registrarSala": "updateAppointment",
+    "buscarPorReferenciaExterna": "searchEncounter",
+    "obterProtocolo": "readEncounter",
+    "anexarDocumento": "createDocumentReference",
+    "tramitarProtocolo": "createServiceRequest",
+}
 """ERP fault targets -> the FHIR interaction the adapter uses for the same work."""
 
 TO_FHIR = {
@@ -221,6 +231,54 @@ class FhirPeer:
                     "validaAte": parts["validUntil"]["valueDateTime"].replace("Z", "+00:00"),
                 }
         return doc
+
+    def effects(self) -> dict[str, dict[str, int]]:
+        """As ``Sandbox.effects()``: what the FHIR server executed, by subject and step
+        (``create``, ``attach:<sha256>``, ``forward:<department>`` per external reference;
+        ``status:<code>`` per booking, one per Appointment version that changed the status)."""
+        out: dict[str, dict[str, int]] = {}
+
+        def count(subject: str, step: str) -> None:
+            out.setdefault(subject, {}).setdefault(step, 0)
+            out[subject][step] += 1
+
+        refs: dict[str, str] = {}
+        for protocol in self.protocols():
+            count(protocol["referenciaExterna"], "create")
+            refs[f"Encounter/{protocol['numero']}"] = protocol["referenciaExterna"]
+        for version in self.fhir.current("DocumentReference"):
+            doc = version.resource or {}
+            sha = next(i["value"] for i in doc["identifier"] if i["system"] == codes.SHA256_SYSTEM)
+            count(refs[doc["context"]["encounter"][0]["reference"]], f"attach:{sha}")
+        for version in self.fhir.current("ServiceRequest"):
+            req = version.resource or {}
+            code = req["performerType"]["coding"][0]["code"]
+            count(refs[req["encounter"]["reference"]], f"forward:{code}")
+        previous: dict[str, str] = {}
+        for version in reversed(self.fhir.history("Appointment")):
+            res = version.resource or {}
+            status = str(res.get("status"))
+            if version.version > 1 and previous.get(version.id) != status:
+                booking = next(
+                    (
+                        i["value"]
+                        for i in res.get("identifier", [])
+                        if i["system"] == codes.BOOKING_SYSTEM
+                    ),
+                    version.id,
+                )
+                count(booking, f"status:{FROM_FHIR.get(status, status)}")
+            previous[version.id] = status
+        return out
+
+    def duplicates(self) -> list[tuple[str, str, int]]:
+        """As ``Sandbox.duplicates()``: every effect executed more than once."""
+        return [
+            (subject, step, n)
+            for subject, steps in self.effects().items()
+            for step, n in steps.items()
+            if n > 1 and not step.startswith("status:")
+        ]
 
     def protocols(self) -> list[dict[str, Any]]:
         """Every Encounter rendered as the sandbox ERP renders a protocol."""
