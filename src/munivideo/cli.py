@@ -33,7 +33,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "writeback": "munivideo.jobs_cli:writeback",
     "replay": "munivideo.jobs_cli:replay",
     "status": "munivideo.jobs_cli:status",
-    "quarantine": "munivideo.jobs_cli:quarantine",
+    "quarantine": "munivideo.operator_cli:quarantine",
+    "outbox": "munivideo.operator_cli:outbox",
+    "console": "munivideo.console.cli:console",
     "demo": "munivideo.demo:demo",
     "worker": "munivideo.workers.cli:worker",
 }

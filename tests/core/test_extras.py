@@ -14,6 +14,7 @@ EXTRA_MODULES = (
     *("zeep", "lxml", "defusedxml", "xmlschema", "openapi_core", "werkzeug", "rich"),
     *("psycopg", "psycopg_pool", "sqlalchemy", "alembic", "procrastinate", "prometheus_client"),
     "matplotlib",
+    *("starlette", "uvicorn", "multipart", "argon2", "itsdangerous"),  # console
 )
 CORE_MODULES = (
     "munivideo",
@@ -28,6 +29,8 @@ CORE_MODULES = (
     "munivideo.invitations",
     "munivideo.mapping",
     "munivideo.cli",
+    "munivideo.operator_cli",  # outbox / quarantine commands work without the console extra
+    "munivideo.console.cli",  # and `munivideo console` says which extra to install
 )
 
 BLOCKER = """

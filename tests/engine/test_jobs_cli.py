@@ -92,14 +92,14 @@ def test_quarantine_lists_reasons_without_personal_data(sb: Sandbox, config_file
     sb.add_booking(doc)
     result, _ = _run("sync", "--config", str(config_file), "--json")
     assert result.exit_code == 1
-    result, out = _run("quarantine", "--config", str(config_file), "--json")
+    result, out = _run("quarantine", "list", "--config", str(config_file), "--json")
     assert result.exit_code == 1
     (item,) = out["tenants"][0]["items"]
     assert item["record_id"] == "AG-BAD"
     assert item["field"]
     assert "raw" not in item
     assert "12345678900" not in result.output
-    result, out = _run("quarantine", "--config", str(config_file), "--json", "--raw")
+    result, out = _run("quarantine", "list", "--config", str(config_file), "--json", "--raw")
     assert "AG-BAD" in out["tenants"][0]["items"][0]["raw"]  # kept (as the adapter masked it)
 
 

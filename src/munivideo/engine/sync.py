@@ -158,6 +158,15 @@ def _unique(engine: Engine, bookings: list[Booking], result: SyncResult) -> list
     return kept
 
 
+def sync_bookings(engine: Engine, bookings: list[Booking]) -> SyncResult:
+    """Process given bookings as if a sync page had brought them (bind, room, link,
+    invitation; quarantine what is refused), without moving the cursor: how a re-admitted
+    record re-enters."""
+    result = SyncResult(tenant_id=engine.tenant_id, received=len(bookings))
+    _page(engine, bookings, result)
+    return result
+
+
 def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool) -> Booking | None:
     """Checks and the ``booking_received`` hook; a refused booking is quarantined (None)."""
     tenant = engine.config.tenant

@@ -171,6 +171,47 @@ class Store(Protocol):
         self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
     ) -> list[QuarantineItem]: ...
 
+    # -- console reads (agenda, a booking's write-back) ------------------------------------------
+    def bindings_starting(
+        self,
+        tenant_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        servant_registration: str | None = None,
+        limit: int = 500,
+    ) -> list[Binding]:
+        """Bindings whose booking starts in ``[start, end)`` (tz-aware), by start time; only the
+        ones assigned to ``servant_registration`` when given. The servant's agenda."""
+        ...
+
+    def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
+        """The outbox row of a booking's attendance, or None before it is recorded."""
+        ...
+
+    def requeue(
+        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
+    ) -> OutboxItem:
+        """An operator's requeue: a ``pending`` row (or an ``in_flight`` one whose lease has
+        expired) becomes due now, attempts kept, with an audit entry. Raises
+        :class:`LifecycleError` for other states (a dead letter is replayed instead)."""
+        ...
+
+    def mark_done_elsewhere(
+        self,
+        item_id: int,
+        *,
+        tenant_id: str,
+        actor: str,
+        reason: str,
+        receipt: ProtocolReceipt,
+        now: datetime,
+    ) -> OutboxItem:
+        """A person did this write-back in the ERP by hand: ``failed`` -> ``delivered``
+        with the protocol they found (``receipt``) and an audit entry naming ``actor`` and
+        ``reason``. Raises :class:`LifecycleError` from any other state."""
+        ...
+
     # -- overview ---------------------------------------------------------------------------
     def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
         """The outbox part of :meth:`status`, cheap enough to call on every empty claim."""

@@ -676,6 +676,127 @@ class SqliteStore:
         )
         return [_quarantined(r) for r in rows]
 
+    # -- console reads ------------------------------------------------------------------------
+
+    def bindings_starting(
+        self,
+        tenant_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        servant_registration: str | None = None,
+        limit: int = 500,
+    ) -> list[Binding]:
+        """Bindings whose booking starts in ``[start, end)``; a scan of the tenant's bindings
+        (the booking is stored as JSON), fine for a day's agenda of one city."""
+        rows = self._read(
+            """
+            SELECT * FROM binding
+            WHERE tenant_id = ?
+              AND julianday(json_extract(booking, '$.start')) >= julianday(?)
+              AND julianday(json_extract(booking, '$.start')) < julianday(?)
+              AND (? IS NULL OR json_extract(booking, '$.servant.registration') = ?)
+            ORDER BY julianday(json_extract(booking, '$.start')), booking_id
+            LIMIT ?
+            """,
+            (
+                tenant_id,
+                stamp(start),
+                stamp(end),
+                servant_registration,
+                servant_registration,
+                limit,
+            ),
+        )
+        return [_binding(r) for r in rows]
+
+    def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
+        with self._lock:
+            cur = self._conn.execute(
+                # through the binding's reference: both lookups use a unique index
+                "SELECT o.* FROM binding b JOIN outbox o ON o.tenant_id = b.tenant_id "
+                "AND o.external_reference = b.external_reference "
+                "WHERE b.tenant_id = ? AND b.booking_id = ?",
+                (tenant_id, booking_id),
+            )
+            cur.row_factory = sqlite3.Row
+            row = cur.fetchone()
+            return self._item(self._conn, row) if row is not None else None
+
+    def requeue(
+        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
+    ) -> OutboxItem:
+        ts = stamp(now)
+        with self._tx() as conn:
+            row = self._owned(conn, item_id, tenant_id)
+            expired = row["lease_expires_at"] is not None and row["lease_expires_at"] <= ts
+            if not (
+                row["state"] == OutboxState.PENDING
+                or (row["state"] == OutboxState.IN_FLIGHT and expired)
+            ):
+                raise LifecycleError(
+                    f"only pending items (or in-flight ones whose lease expired) can be "
+                    f"requeued; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            self._move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, "
+                "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+                (ts, ts, item_id),
+            )
+            return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
+
+    def _owned(self, conn: sqlite3.Connection, item_id: int, tenant_id: str) -> sqlite3.Row:
+        row = self._one(conn, _ITEM_SQL, (item_id,))
+        if row["tenant_id"] != tenant_id:
+            raise NotFoundError(
+                f"outbox item {item_id} does not belong to tenant {tenant_id}",
+                record_id=str(item_id),
+                field="tenant_id",
+            )
+        return row
+
+    def mark_done_elsewhere(
+        self,
+        item_id: int,
+        *,
+        tenant_id: str,
+        actor: str,
+        reason: str,
+        receipt: ProtocolReceipt,
+        now: datetime,
+    ) -> OutboxItem:
+        ts = stamp(now)
+        with self._tx() as conn:
+            row = self._owned(conn, item_id, tenant_id)
+            if row["state"] != OutboxState.FAILED:
+                raise LifecycleError(
+                    f"only failed items can be marked done elsewhere; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            self._move(
+                conn,
+                row,
+                OutboxState.DELIVERED,
+                actor,
+                f"done elsewhere (protocol {receipt.label}): {reason}",
+                ts,
+            )
+            conn.execute(
+                "UPDATE outbox SET state = 'delivered', receipt = ?, delivered_at = ?, "
+                "lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+                (receipt.model_dump_json(), ts, ts, item_id),
+            )
+            conn.execute(
+                "UPDATE binding SET protocol_label = ?, updated_at = ? "
+                "WHERE tenant_id = ? AND booking_id = ?",
+                (receipt.label, ts, tenant_id, row["booking_id"]),
+            )
+            return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
+
     # -- overview ---------------------------------------------------------------------------
 
     def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:

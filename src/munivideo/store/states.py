@@ -30,6 +30,10 @@ TRANSITIONS: dict[OutboxState, frozenset[OutboxState]] = {
     OutboxState.DELIVERED: frozenset(),
     OutboxState.FAILED: frozenset({OutboxState.PENDING}),  # replay, with an audit entry
 }
+# An operator's "done elsewhere": a person did the write-back in the ERP and says which protocol.
+TRANSITIONS[OutboxState.FAILED] |= {OutboxState.DELIVERED}
+# An operator's requeue: a waiting row made due now (audit entry), attempts kept.
+TRANSITIONS[OutboxState.PENDING] |= {OutboxState.PENDING}
 """Allowed state changes; the store refuses anything else."""
 
 FAILURE_ROUTES: dict[Recovery, OutboxState] = {
