@@ -50,7 +50,9 @@ LAZY_HELP: dict[str, str] = {
     "writeback": "Deliver due write-backs to the ERP, exactly once.",
     "replay": "Move dead letters back to pending, with an audit entry.",
     "status": "Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant.",
-    "quarantine": "Records that could not be processed, with record id, field and reason.",
+    "quarantine": "Records that could not be processed: list them, re-admit them.",
+    "outbox": "List and inspect outbox rows; requeue them or mark them done elsewhere.",
+    "console": "The web console for servants and operators (see docs/console.md).",
     "demo": "Run the whole cycle on the embedded sandbox ERP (offline, under a minute).",
     "worker": "Serve write-backs and periodic syncs for many tenants until SIGTERM.",
 }

@@ -30,6 +30,8 @@ class OutboxListing(BaseModel):
 
 
 class OutboxDetail(BaseModel):
+    """One row with its audit trail (``outbox show``)."""
+
     tenant_id: str
     item: dict[str, Any]
     audit: list[dict[str, Any]]

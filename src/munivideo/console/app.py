@@ -71,14 +71,17 @@ class Throttle:
     failures: dict[str, list[float]] = field(default_factory=dict)
 
     def blocked(self, key: str, now: float) -> bool:
+        """True while ``key`` (``tenant/name``) has used up its failures."""
         recent = [t for t in self.failures.get(key, []) if now - t < self.window]
         self.failures[key] = recent
         return len(recent) >= self.limit
 
     def failed(self, key: str, now: float) -> None:
+        """Count one failed sign-in of ``key`` at ``now`` (monotonic seconds)."""
         self.failures.setdefault(key, []).append(now)
 
     def succeeded(self, key: str) -> None:
+        """Forget ``key``'s failures after a good sign-in."""
         self.failures.pop(key, None)
 
 
@@ -90,6 +93,7 @@ def _safe_next(target: str, user: ConsoleUser) -> str:
 
 
 async def home(request: Request) -> Response:
+    """``/``: the signed-in role's first page, or the sign-in form."""
     user = signed_in(request, request.app.state.console)
     return RedirectResponse(HOME[user.role] if user else "/login", status_code=303)
 
@@ -141,6 +145,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Sign out (POST with the CSRF token): the session is cleared."""
     console: Console = request.app.state.console
     form = await request.form(max_files=0, max_fields=10)
     if not csrf_ok(request, form):

@@ -61,6 +61,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agenda.no_room": ("sem sala", "no room"),
     "agenda.open": ("Abrir", "Open"),
     "agenda.protocol": ("protocolo {label}", "protocol {label}"),
+    "agenda.writeback": ("envio ao ERP: {state}", "to the ERP: {state}"),
     "booking.title": ("Agendamento {id}", "Booking {id}"),
     "booking.contact": ("Contato", "Contact"),
     "booking.notes": ("Observações", "Notes"),

@@ -253,6 +253,7 @@ class HealthRow:
 
 
 def health_rows(tenants: list[Munivideo], now: datetime) -> list[HealthRow]:
+    """One row per tenant: its status, the write-back lag and the sync cursor's age."""
     rows = []
     for mv in tenants:
         status = mv.status()

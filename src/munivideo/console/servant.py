@@ -85,6 +85,8 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def agenda_rows(mv: Munivideo, registration: str, day: date) -> list[AgendaRow]:
+    """The bookings of ``registration`` starting on ``day`` (tenant's zone), with links and
+    outbox rows."""
     zone = ZoneInfo(mv.engine.config.tenant.timezone)
     start, end = day_bounds(day, zone)
     store = mv.engine.store

@@ -80,6 +80,7 @@ class ConsoleUser(BaseModel):
 
     @property
     def visible_tenants(self) -> tuple[str, ...]:
+        """The sign-in tenant first, then the operator's other tenants."""
         return (self.tenant, *(t for t in self.tenants if t != self.tenant))
 
 
@@ -99,6 +100,7 @@ class UsersFile(BaseModel):
         return self
 
     def find(self, tenant: str, name: str) -> ConsoleUser | None:
+        """The user ``name`` of ``tenant``, or None."""
         return next((u for u in self.users if u.tenant == tenant and u.name == name), None)
 
     def with_user(self, user: ConsoleUser) -> UsersFile:
@@ -175,6 +177,7 @@ class Authenticator:
         return self.users.find(tenant, name)
 
     def verify(self, tenant: str, name: str, password: str) -> ConsoleUser | None:
+        """The user if ``password`` is theirs, else None (wrong, unknown or bad hash)."""
         user = self.users.find(tenant, name.strip().lower())
         try:
             self._hasher.verify(user.hash if user else self._decoy, password)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -77,6 +77,7 @@ class Console:
     templates: Environment
 
     def tenant(self, tenant_id: str) -> Munivideo | None:
+        """The served tenant ``tenant_id``, or None."""
         return self.tenants.get(tenant_id)
 
 
@@ -97,15 +98,19 @@ class Page:
 
     @property
     def zone(self) -> ZoneInfo:
+        """The signed-in tenant's time zone."""
         return ZoneInfo(self.mv.engine.config.tenant.timezone)
 
     def now(self) -> datetime:
+        """The tenant engine's clock (UTC)."""
         return self.mv.engine.now()
 
     def t(self, key: str, **values: Any) -> str:
+        """The message ``key`` in this page's language."""
         return translate(self.locale, key, **values)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """Render ``template`` for this user and language."""
         return render(
             self.request,
             self.console,
@@ -117,11 +122,13 @@ class Page:
         )
 
     def form_value(self, name: str) -> str:
+        """A text field of the posted form, stripped (``""`` when absent)."""
         value = self.form.get(name) if self.form is not None else None
         return value.strip() if isinstance(value, str) else ""
 
 
 def session_locale(request: Request, console: Console) -> Locale:
+    """The session's chosen language, else the console's default (pt-BR)."""
     chosen = request.session.get("lang")
     return Locale(chosen) if chosen in LOCALES else console.settings.locale
 
@@ -143,6 +150,7 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    """Render a template with the request, language, translator and CSRF token."""
     html = console.templates.get_template(template).render(
         request=request,
         locale=locale.value,
@@ -154,6 +162,7 @@ def render(
 
 
 def signed_in(request: Request, console: Console) -> ConsoleUser | None:
+    """The user the session names, if still in the users file."""
     key = request.session.get("user")
     return console.auth.user(key) if isinstance(key, str) else None
 
@@ -168,6 +177,7 @@ def same_origin(request: Request) -> bool:
 
 
 def csrf_ok(request: Request, form: FormData | None) -> bool:
+    """True when the request carries the session's CSRF token and comes from this site."""
     expected = request.session.get("csrf")
     given = request.headers.get(CSRF_HEADER) or (form.get(CSRF_FIELD) if form else None)
     if not isinstance(expected, str) or not isinstance(given, str) or not expected:
@@ -176,6 +186,7 @@ def csrf_ok(request: Request, form: FormData | None) -> bool:
 
 
 def forbidden(request: Request, console: Console, locale: Locale, reason: str) -> Response:
+    """A 403 page saying ``reason``."""
     return render(request, console, "error.html", locale, 403, user=None, message=reason)
 
 
@@ -195,7 +206,12 @@ def page(
             user = signed_in(request, console)
             if user is None:
                 if request.method == "GET":
-                    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                    target = request.url.path
+                    if request.url.query:
+                        target += "?" + request.url.query
+                    return RedirectResponse(
+                        "/login?" + urlencode({"next": target}), status_code=303
+                    )
                 return forbidden(request, console, locale, translate(locale, "error.signin"))
             if user.role not in roles:
                 return forbidden(request, console, locale, translate(locale, "error.role"))
@@ -287,14 +303,19 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the
+    # console's own forms, which the CSRF check refuses
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 )
 """Sent with every answer: scripts and styles only from the console itself (htmx is served
-from the package), no framing, no referrer (pages hold personal data), no caching."""
+from the package), no framing, no referrer to other sites (pages hold personal data and join
+links), no caching."""
 
 
 class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every answer that does not set them itself."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 

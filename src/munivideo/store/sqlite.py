@@ -711,6 +711,7 @@ class SqliteStore:
         return [_binding(r) for r in rows]
 
     def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
+        """The outbox row of a booking's attendance, or None before it is recorded."""
         with self._lock:
             cur = self._conn.execute(
                 # through the binding's reference: both lookups use a unique index
@@ -726,6 +727,7 @@ class SqliteStore:
     def requeue(
         self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
     ) -> OutboxItem:
+        """An operator's requeue: pending (or in flight with an expired lease) -> due now."""
         ts = stamp(now)
         with self._tx() as conn:
             row = self._owned(conn, item_id, tenant_id)
@@ -768,6 +770,7 @@ class SqliteStore:
         receipt: ProtocolReceipt,
         now: datetime,
     ) -> OutboxItem:
+        """A dead letter a person delivered by hand -> ``delivered`` with their receipt."""
         ts = stamp(now)
         with self._tx() as conn:
             row = self._owned(conn, item_id, tenant_id)
