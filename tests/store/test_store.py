@@ -307,3 +307,93 @@ def test_outbox_counts_follow_every_transition(store: Store) -> None:
     assert len(ids) == 4
     empty = store.outbox_counts("canoas", now=T0)
     assert (empty.pending, empty.delivered, empty.next_attempt_at) == (0, 0, None)
+
+
+# -- console reads and operator actions ----------------------------------------------------------
+
+
+def test_bindings_starting_is_the_servants_day(store: Store) -> None:
+    from munivideo.models import Servant
+
+    def at(booking_id: str, hours: float, servant: str | None) -> None:
+        made = binding(booking_id)
+        start = T0 + timedelta(hours=hours)
+        moved = made.booking.model_copy(
+            update={
+                "start": start,
+                "end": start + timedelta(minutes=30),
+                "servant": Servant(registration=servant, name="Ana") if servant else None,
+            }
+        )
+        store.save_binding(made.model_copy(update={"booking": moved}))
+
+    at("AG-3", 5, "AF-1")
+    at("AG-1", 1, "AF-1")
+    at("AG-2", 2, "AF-2")
+    at("AG-4", 24, "AF-1")  # the next day
+    at("AG-5", 3, None)
+    day = store.bindings_starting("gravatai", start=T0, end=T0 + timedelta(hours=24))
+    assert [b.booking_id for b in day] == ["AG-1", "AG-2", "AG-5", "AG-3"]
+    mine = store.bindings_starting(
+        "gravatai", start=T0, end=T0 + timedelta(hours=24), servant_registration="AF-1"
+    )
+    assert [b.booking_id for b in mine] == ["AG-1", "AG-3"]
+    assert store.bindings_starting("canoas", start=T0, end=T0 + timedelta(days=9)) == []
+
+
+def test_item_for_booking(store: Store) -> None:
+    assert store.item_for_booking("gravatai", "AG-1") is None
+    item_id = _enqueue(store)
+    found = store.item_for_booking("gravatai", "AG-1")
+    assert found is not None and found.id == item_id
+    assert store.item_for_booking("canoas", "AG-1") is None
+
+
+def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
+    item_id = _enqueue(store)
+    later = T0 + timedelta(minutes=5)
+    (claimed,) = store.claim("w1", limit=1, lease_seconds=60, now=T0)
+    store.fail(
+        claimed.id,
+        "w1",
+        to_state=OutboxState.PENDING,
+        next_attempt_at=T0 + timedelta(hours=1),
+        error_type="TransientError",
+        message="busy",
+        now=T0,
+    )
+    item = store.requeue(item_id, tenant_id="gravatai", actor="rui", reason="ERP back", now=later)
+    assert item.state is OutboxState.PENDING
+    assert item.next_attempt_at == later
+    assert item.attempts == 1  # kept
+    assert store.audit_trail(item_id)[-1].reason == "requeue: ERP back"
+    with pytest.raises(NotFoundError):
+        store.requeue(item_id, tenant_id="canoas", actor="rui", reason="x", now=later)
+    receipt = ProtocolReceipt(
+        external_reference=item.external_reference, number=9, year=2026, created_at=later
+    )
+    with pytest.raises(LifecycleError):  # only dead letters are marked done elsewhere
+        store.mark_done_elsewhere(
+            item_id, tenant_id="gravatai", actor="rui", reason="x", receipt=receipt, now=later
+        )
+    assert len(store.claim("w1", limit=1, lease_seconds=60, now=later)) == 1
+    store.fail(
+        item_id,
+        "w1",
+        to_state=OutboxState.FAILED,
+        next_attempt_at=later,
+        error_type="RejectedError",
+        message="no",
+        now=later,
+    )
+    done = store.mark_done_elsewhere(
+        item_id, tenant_id="gravatai", actor="rui", reason="by hand", receipt=receipt, now=later
+    )
+    assert done.state is OutboxState.DELIVERED
+    assert done.receipt == receipt
+    assert store.audit_trail(item_id)[-1].reason == "done elsewhere (protocol 9/2026): by hand"
+    bound = store.get_binding("gravatai", "AG-1")
+    assert bound is not None and bound.protocol_label == "9/2026"
+    with pytest.raises(LifecycleError):
+        store.requeue(item_id, tenant_id="gravatai", actor="rui", reason="x", now=later)
+    assert store.outbox_counts("gravatai", now=later).delivered == 1

@@ -707,6 +707,123 @@ class PostgresStore:
         )
         return [_quarantined(r) for r in rows]
 
+    # -- console reads and operator actions --------------------------------------------------
+
+    def bindings_starting(
+        self,
+        tenant_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        servant_registration: str | None = None,
+        limit: int = 500,
+    ) -> list[Binding]:
+        """Bindings whose booking starts in ``[start, end)``, by start (the servant's agenda)."""
+        rows = self._read(
+            "SELECT * FROM binding WHERE tenant_id = %(t)s "
+            "AND (booking::jsonb ->> 'start')::timestamptz >= %(start)s "
+            "AND (booking::jsonb ->> 'start')::timestamptz < %(end)s "
+            "AND (%(reg)s::text IS NULL "
+            "OR booking::jsonb -> 'servant' ->> 'registration' = %(reg)s) "
+            "ORDER BY (booking::jsonb ->> 'start')::timestamptz, booking_id LIMIT %(limit)s",
+            {
+                "t": tenant_id,
+                "start": _aware(start),
+                "end": _aware(end),
+                "reg": servant_registration,
+                "limit": limit,
+            },
+        )
+        return [_binding(r) for r in rows]
+
+    def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
+        """The outbox row of a booking's attendance, or None before it is recorded."""
+
+        def work(conn: Conn) -> OutboxItem | None:
+            rows = conn.execute(
+                "SELECT o.* FROM binding b JOIN outbox o ON o.tenant_id = b.tenant_id "
+                "AND o.external_reference = b.external_reference "
+                "WHERE b.tenant_id = %s AND b.booking_id = %s",
+                (tenant_id, booking_id),
+            ).fetchall()
+            return _items(conn, rows)[0] if rows else None
+
+        return self._tx(work)
+
+    def requeue(
+        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
+    ) -> OutboxItem:
+        """An operator's requeue: pending (or in flight with an expired lease) -> due now."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _owned(conn, item_id, tenant_id)
+            expired = row["lease_expires_at"] is not None and row["lease_expires_at"] <= ts
+            if not (
+                row["state"] == OutboxState.PENDING
+                or (row["state"] == OutboxState.IN_FLIGHT and expired)
+            ):
+                raise LifecycleError(
+                    f"only pending items (or in-flight ones whose lease expired) can be "
+                    f"requeued; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            _move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+            updated = conn.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = %s, lease_owner = NULL, "
+                "lease_expires_at = NULL, updated_at = %s WHERE id = %s RETURNING *",
+                (ts, ts, item_id),
+            ).fetchall()
+            self._wake(conn, tenant_id)
+            return _items(conn, updated)[0]
+
+        return self._tx(work)
+
+    def mark_done_elsewhere(
+        self,
+        item_id: int,
+        *,
+        tenant_id: str,
+        actor: str,
+        reason: str,
+        receipt: ProtocolReceipt,
+        now: datetime,
+    ) -> OutboxItem:
+        """A dead letter a person delivered by hand -> ``delivered`` with their receipt."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _owned(conn, item_id, tenant_id)
+            if row["state"] != OutboxState.FAILED:
+                raise LifecycleError(
+                    f"only failed items can be marked done elsewhere; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            _move(
+                conn,
+                row,
+                OutboxState.DELIVERED,
+                actor,
+                f"done elsewhere (protocol {receipt.label}): {reason}",
+                ts,
+            )
+            updated = conn.execute(
+                "UPDATE outbox SET state = 'delivered', receipt = %s, delivered_at = %s, "
+                "lease_owner = NULL, lease_expires_at = NULL, updated_at = %s WHERE id = %s "
+                "RETURNING *",
+                (receipt.model_dump_json(), ts, ts, item_id),
+            ).fetchall()
+            conn.execute(
+                "UPDATE binding SET protocol_label = %s, updated_at = %s "
+                "WHERE tenant_id = %s AND booking_id = %s",
+                (receipt.label, ts, tenant_id, row["booking_id"]),
+            )
+            return _items(conn, updated)[0]
+
+        return self._tx(work)
+
     # -- overview ---------------------------------------------------------------------------
 
     def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
@@ -791,6 +908,17 @@ def _one(conn: Conn, sql: LiteralString, params: Sequence[Any]) -> DictRow:
     row = conn.execute(sql, params).fetchone()
     if row is None:
         raise NotFoundError("no such outbox item", record_id=str(params[0]), field="id")
+    return row
+
+
+def _owned(conn: Conn, item_id: int, tenant_id: str) -> DictRow:
+    row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
+    if row["tenant_id"] != tenant_id:
+        raise NotFoundError(
+            f"outbox item {item_id} does not belong to tenant {tenant_id}",
+            record_id=str(item_id),
+            field="tenant_id",
+        )
     return row
 
 
