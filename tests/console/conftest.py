@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
-from engine.conftest import TENANT, make_config, plugins_for_tests
+from engine.conftest import TENANT, config_data, make_config, plugins_for_tests
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from munivideo.api import Munivideo
+from munivideo.config import TenantConfig
 from munivideo.console import create_app
 from munivideo.console.users import Authenticator, ConsoleRole, ConsoleUser, UsersFile
 from munivideo.console.web import ConsoleSettings
@@ -28,6 +29,7 @@ from munivideo.sandbox import Sandbox
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery staple"
 SERVANT = "AF-0001"  # Ana Luíza Gonçalves in the tax-office seed
+WEBHOOK_AUTH = {"Authorization": "Bearer jitsi-secret-for-tests-only-0123456789"}
 
 
 @dataclass
@@ -59,6 +61,13 @@ def users() -> UsersFile:
     )
 
 
+def console_config(sb: Sandbox, folder: Path) -> TenantConfig:
+    """The engine tests' tenant, with a Jitsi webhook secret (webhooks fail closed without)."""
+    video = config_data(sb, folder)["video"]
+    settings = {**video["settings"], "webhook_secret": {"env": "MV_TEST_JITSI_SECRET"}}
+    return make_config(sb, folder, video={**video, "settings": settings})
+
+
 @pytest.fixture(scope="session")
 def synced_store(
     _munivideo_sandbox_session: Sandbox, tmp_path_factory: pytest.TempPathFactory
@@ -68,7 +77,7 @@ def synced_store(
     sb = _munivideo_sandbox_session
     sb.reset()
     folder = tmp_path_factory.mktemp("synced")
-    with Munivideo.from_config(make_config(sb, folder), plugins=plugins_for_tests()) as mv:
+    with Munivideo.from_config(console_config(sb, folder), plugins=plugins_for_tests()) as mv:
         mv.sync(page_size=10, max_pages=1)
     return folder / "munivideo.db"
 
@@ -79,7 +88,7 @@ def console_env(
 ) -> Iterator[ConsoleEnv]:
     sb = munivideo_sandbox
     shutil.copyfile(synced_store, tmp_path / "munivideo.db")
-    mv = Munivideo.from_config(make_config(sb, tmp_path), plugins=plugins_for_tests())
+    mv = Munivideo.from_config(console_config(sb, tmp_path), plugins=plugins_for_tests())
     accounts = users()
     app = create_app(
         {TENANT: mv},

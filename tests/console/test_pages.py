@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.conftest import SECRET_ENV, TENANT, make_config, plugins_for_tests
+from engine.conftest import TENANT, make_config, plugins_for_tests
 from starlette.testclient import TestClient
 
 from munivideo.api import Munivideo
@@ -19,7 +19,7 @@ from munivideo.console.users import Authenticator
 from munivideo.console.web import ConsoleSettings
 from munivideo.store import OutboxState, QuarantineKind
 
-from .conftest import FAST_HASHER, ConsoleEnv, sign_in
+from .conftest import FAST_HASHER, WEBHOOK_AUTH, ConsoleEnv, sign_in
 
 PDF = b"%PDF-1.4\n% certidao negativa de debitos\n" + bytes(range(256)) * 40
 
@@ -269,16 +269,36 @@ JOINED = json.dumps(
 
 def test_webhook_events_reach_the_booking_page(console_env: ConsoleEnv) -> None:
     client = TestClient(console_env.app)
-    body = JOINED
-    answer = client.post(f"/webhooks/{TENANT}/jitsi", content=body)
+    url = f"/webhooks/{TENANT}/jitsi"
+    store = console_env.mv.engine.store
+    assert client.post(url, content=JOINED).status_code == 401  # no secret: nothing kept
+    forged = {"Authorization": "Bearer not-the-secret"}
+    assert client.post(url, content=JOINED, headers=forged).status_code == 401
+    assert store.events_for(TENANT, "AG-000001") == []
+    assert console_env.mv.quarantine() == []  # a forged body is not even quarantined
+    answer = client.post(url, content=JOINED, headers=WEBHOOK_AUTH)
     assert answer.status_code == 200
     assert answer.json() == {"accepted": 1}
-    assert client.post(f"/webhooks/{TENANT}/jitsi", content=body).json() == {"accepted": 0}
-    assert client.post(f"/webhooks/{TENANT}/bbb", content=body).status_code == 404
-    assert client.post(f"/webhooks/{TENANT}/jitsi", content=b"{nope").status_code == 400
-    assert len(console_env.mv.engine.store.events_for(TENANT, "AG-000001")) == 1
+    assert client.post(url, content=JOINED, headers=WEBHOOK_AUTH).json() == {"accepted": 0}
+    assert client.post(f"/webhooks/{TENANT}/bbb", content=JOINED).status_code == 404
+    assert client.post(url, content=b"{nope", headers=WEBHOOK_AUTH).status_code == 400
+    assert len(console_env.mv.quarantine()) == 1  # the authenticated bad body, kept raw
+    assert len(store.events_for(TENANT, "AG-000001")) == 1
     sign_in(client, "ana")
     assert "entrou" in client.get("/bookings/AG-000001").text
+
+
+def test_a_tenant_without_a_webhook_secret_refuses_every_call(
+    console_env: ConsoleEnv, tmp_path: Path
+) -> None:
+    config = make_config(console_env.sb, tmp_path)  # no webhook_secret
+    with Munivideo.from_config(config, plugins=plugins_for_tests()) as mv:
+        auth = Authenticator(console_env.users, hasher=FAST_HASHER)
+        app = create_app({TENANT: mv}, auth, ConsoleSettings(session_secret="s" * 40))
+        client = TestClient(app)
+        url = f"/webhooks/{TENANT}/jitsi"
+        assert client.post(url, content=JOINED, headers=WEBHOOK_AUTH).status_code == 503
+        assert mv.engine.store.events_for(TENANT, "AG-000001") == []
 
 
 def test_english_is_one_click_away(console_env: ConsoleEnv) -> None:
@@ -304,20 +324,23 @@ def test_every_message_id_used_has_both_languages() -> None:
     assert all(pt and en for pt, en in MESSAGES.values())
 
 
-def test_a_webhook_secret_is_checked(console_env: ConsoleEnv, tmp_path: Path) -> None:
-    settings = dict(console_env.mv.engine.config.video.settings)
-    settings["app_secret"] = settings["webhook_secret"] = {"env": "MV_TEST_JITSI_SECRET"}
-    config = make_config(
-        console_env.sb, tmp_path, video={"provider": "jitsi", "settings": settings}
-    )
-    with Munivideo.from_config(config, plugins=plugins_for_tests()) as mv:
-        auth = Authenticator(console_env.users, hasher=FAST_HASHER)
-        app = create_app({TENANT: mv}, auth, ConsoleSettings(session_secret="s" * 40))
-        client = TestClient(app)
-        url = f"/webhooks/{TENANT}/jitsi"
-        assert client.post(url, content=JOINED).status_code == 401
-        wrong = {"Authorization": "Bearer not-the-secret"}
-        assert client.post(url, content=JOINED, headers=wrong).status_code == 401
-        assert mv.engine.store.events_for(TENANT, "AG-000001") == []
-        good = {"Authorization": "Bearer " + SECRET_ENV["MV_TEST_JITSI_SECRET"]}
-        assert client.post(url, content=JOINED, headers=good).json() == {"accepted": 1}
+def test_an_event_for_a_booking_unknown_then_is_readmitted_once_synced(
+    console_env: ConsoleEnv,
+) -> None:
+    from munivideo.engine.operate import readmit
+    from munivideo.engine.sync import sync_bookings
+
+    client = TestClient(console_env.app)
+    body = JOINED.replace(b"AG-000001", b"AG-000020")  # not synced in this store yet
+    answer = client.post(f"/webhooks/{TENANT}/jitsi", content=body, headers=WEBHOOK_AUTH)
+    assert answer.json() == {"accepted": 0}
+    (entry,) = console_env.mv.quarantine()
+    assert entry.record_id == "AG-000020"
+    engine = console_env.mv.engine
+    early = readmit(engine, entry.id)
+    assert not early.admitted
+    assert "sync it first" in early.reason
+    sync_bookings(engine, [engine.erp.get_booking("AG-000020")])
+    assert readmit(engine, entry.id).admitted
+    assert len(engine.store.events_for(TENANT, "AG-000020")) == 1
+    assert console_env.mv.quarantine() == []

@@ -149,5 +149,5 @@ def test_an_open_redirect_after_sign_in_is_refused(console_env: ConsoleEnv) -> N
 
 def test_bodies_over_the_cap_are_refused(console_env: ConsoleEnv) -> None:
     client = TestClient(console_env.app)
-    answer = client.post(f"/webhooks/{TENANT}/jitsi", content=b"x" * (1024 * 1024 + 1))
+    answer = client.post(f"/webhooks/{TENANT}/jitsi", content=b"x" * (256 * 1024 + 1))
     assert answer.status_code == 413

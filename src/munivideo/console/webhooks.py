@@ -8,10 +8,12 @@ is the video server, authenticated by the provider's own secret. Answers:
 
 ======  =============================================================
 200     ``{"accepted": N}``: N new events kept (repeats are not new)
-400     the body is not a payload the provider understands (quarantined)
-401     the shared secret is missing or wrong
+400     an authenticated body the provider cannot read (quarantined)
+401     the shared secret is missing or wrong: nothing is kept
 404     no such tenant, or the tenant uses another provider
 413     the body is larger than the webhook cap
+503     the tenant's provider has no webhook secret configured (fails
+        closed: every call is refused until one is set)
 ======  =============================================================
 """
 
@@ -21,7 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from munivideo.errors import ContractViolationError, MunivideoError, RejectedError
+from munivideo.errors import (
+    ConfigurationError,
+    ContractViolationError,
+    MunivideoError,
+    RejectedError,
+    UnauthenticatedError,
+)
 
 
 async def receive(request: Request) -> Response:
@@ -35,10 +43,12 @@ async def receive(request: Request) -> Response:
     headers = {k: v for k, v in request.headers.items()}
     try:
         accepted = await run_in_threadpool(mv.ingest_webhook, headers, body)
-    except ContractViolationError as exc:
+    except UnauthenticatedError:
+        return JSONResponse({"error": "not authenticated"}, status_code=401)
+    except ConfigurationError:
+        return JSONResponse({"error": "webhook not configured"}, status_code=503)
+    except (ContractViolationError, RejectedError) as exc:
         return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)
-    except RejectedError as exc:
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=401)
     except MunivideoError as exc:
         return JSONResponse({"error": exc.message}, status_code=503)
     return JSONResponse({"accepted": accepted})

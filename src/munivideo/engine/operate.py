@@ -7,7 +7,8 @@ these, so a web action and a command leave the same trace:
   ``delivered`` with the protocol number they found, never without one;
 * :func:`readmit`: a quarantined record is re-processed (a booking is fetched again from the ERP
   by its id, so a fixed mapping takes it; an attendance is recorded again from its kept raw
-  payload) and its quarantine entry resolved when it goes through.
+  payload; a webhook event for a booking unknown then is kept once the booking is known) and
+  its quarantine entry resolved when it goes through.
 
 Replay of dead letters is :func:`munivideo.engine.replay`.
 """
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field, ValidationError
 
 from munivideo.engine.context import Engine
-from munivideo.engine.record import record
+from munivideo.engine.record import ingest_events, record
 from munivideo.engine.sync import sync_bookings
 from munivideo.errors import InvalidRecordError, LifecycleError, MunivideoError, NotFoundError
 from munivideo.models import AttendanceEvent, Booking, OutcomeForm, ProtocolReceipt
@@ -191,12 +192,32 @@ def _readmit_attendance(engine: Engine, item: QuarantineItem, result: ReadmitRes
     result.source = "raw"
     try:
         data = json.loads(item.raw)
-        events = [AttendanceEvent.model_validate(e) for e in data.get("events") or []]
-        form = OutcomeForm.model_validate(data["form"]) if data.get("form") else None
+        if isinstance(data, dict) and "event_id" in data:
+            # a webhook event for a booking unknown then: keep it if the booking is known now
+            event = AttendanceEvent.model_validate(data)
+            events, form = [event], None
+        else:
+            events = [AttendanceEvent.model_validate(e) for e in data.get("events") or []]
+            form = OutcomeForm.model_validate(data["form"]) if data.get("form") else None
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
         result.reason = f"the kept payload is unreadable ({type(exc).__name__})"
         return
-    recorded = record(engine, events, form, booking_id=item.record_id)
+    if form is None and len(events) == 1 and "event_id" in data:
+        if engine.store.get_binding(engine.tenant_id, events[0].booking_id) is None:
+            result.reason = "the booking is still unknown: sync it first"
+            return
+        new = ingest_events(engine, events)
+        result.admitted = True
+        result.actions.append(f"{new} event kept")
+        return
+    if form is None and not events:
+        result.reason = "the kept payload holds no attendance"
+        return
+    try:
+        recorded = record(engine, events, form, booking_id=item.record_id)
+    except MunivideoError as exc:
+        result.reason = str(exc)
+        return
     if recorded.quarantined:
         result.reason = recorded.reason
         return
