@@ -3,11 +3,19 @@ and headers as documented. Starlette's TestClient is enough here: these are HTTP
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from engine.conftest import TENANT
+from engine.conftest import TENANT, plugins_for_tests
 from starlette.testclient import TestClient
 
-from .conftest import PASSWORD, ConsoleEnv, csrf_of, sign_in
+from munivideo.api import Munivideo
+from munivideo.console import create_app
+from munivideo.console.users import Authenticator, ConsoleRole, ConsoleUser, UsersFile
+from munivideo.console.web import ConsoleSettings
+from munivideo.models import Tenant
+
+from .conftest import FAST_HASHER, PASSWORD, ConsoleEnv, console_config, csrf_of, sign_in
 
 SERVANT_PAGES = ["/agenda", "/bookings/AG-000001", "/bookings/AG-000001/writeback"]
 OPERATOR_PAGES = ["/outbox", "/outbox/1", "/quarantine", "/health"]
@@ -151,3 +159,42 @@ def test_bodies_over_the_cap_are_refused(console_env: ConsoleEnv) -> None:
     client = TestClient(console_env.app)
     answer = client.post(f"/webhooks/{TENANT}/jitsi", content=b"x" * (256 * 1024 + 1))
     assert answer.status_code == 413
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(console_env: ConsoleEnv) -> None:
+    client = TestClient(console_env.app)
+    token = sign_in(client, "rui")
+    assert client.post("/logout", data={}).status_code == 403
+    assert client.get("/outbox").status_code == 200  # still signed in
+    out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.headers["location"] == "/login"
+    assert client.get("/outbox", follow_redirects=False).status_code == 303
+
+
+def test_an_operator_sees_only_the_tenants_given(console_env: ConsoleEnv, tmp_path: Path) -> None:
+    canoas = console_config(console_env.sb, tmp_path).model_copy(
+        update={"tenant": Tenant(id="canoas", name="Prefeitura Municipal de Canoas")}
+    )
+    both = ConsoleUser(
+        tenant=TENANT,
+        name="vera",
+        role=ConsoleRole.OPERATOR,
+        tenants=("canoas",),
+        hash=FAST_HASHER.hash(PASSWORD),
+    )
+    accounts = UsersFile(users=(*console_env.users.users, both))
+    with Munivideo.from_config(canoas, plugins=plugins_for_tests()) as other:
+        app = create_app(
+            {TENANT: console_env.mv, "canoas": other},
+            Authenticator(accounts, hasher=FAST_HASHER),
+            ConsoleSettings(session_secret="s" * 40),
+        )
+        rui = TestClient(app)
+        sign_in(rui, "rui")
+        assert rui.get("/outbox?tenant=canoas").status_code == 403
+        assert rui.get("/quarantine?tenant=canoas").status_code == 403
+        assert "Canoas" not in rui.get("/health").text
+        vera = TestClient(app)
+        sign_in(vera, "vera")
+        assert vera.get("/outbox?tenant=canoas").status_code == 200
+        assert "Prefeitura Municipal de Canoas" in vera.get("/health").text
