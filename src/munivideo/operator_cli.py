@@ -174,8 +174,12 @@ def requeue(
     """Make a waiting row due now (a dead letter is replayed with ``munivideo replay``)."""
 
     def work(mv: Any, _p: Any) -> BaseModel:
-        item = mv.engine.store.requeue(
-            item_id, tenant_id=mv.tenant_id, actor=_actor(actor), reason=reason, now=mv.engine.now()
+        (item,) = mv.engine.store.requeue(
+            tenant_id=mv.tenant_id,
+            item_ids=[item_id],
+            actor=_actor(actor),
+            reason=reason,
+            now=mv.engine.now(),
         )
         return _Moved(tenant_id=mv.tenant_id, id=item.id, state=item.state.value)
 

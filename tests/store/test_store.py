@@ -362,13 +362,15 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
         message="busy",
         now=T0,
     )
-    item = store.requeue(item_id, tenant_id="gravatai", actor="rui", reason="ERP back", now=later)
+    (item,) = store.requeue(
+        tenant_id="gravatai", item_ids=[item_id], actor="rui", reason="ERP back", now=later
+    )
     assert item.state is OutboxState.PENDING
     assert item.next_attempt_at == later
     assert item.attempts == 1  # kept
     assert store.audit_trail(item_id)[-1].reason == "requeue: ERP back"
     with pytest.raises(NotFoundError):
-        store.requeue(item_id, tenant_id="canoas", actor="rui", reason="x", now=later)
+        store.requeue(tenant_id="canoas", item_ids=[item_id], actor="rui", reason="x", now=later)
     receipt = ProtocolReceipt(
         external_reference=item.external_reference, number=9, year=2026, created_at=later
     )
@@ -395,5 +397,5 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
     bound = store.get_binding("gravatai", "AG-1")
     assert bound is not None and bound.protocol_label == "9/2026"
     with pytest.raises(LifecycleError):
-        store.requeue(item_id, tenant_id="gravatai", actor="rui", reason="x", now=later)
+        store.requeue(tenant_id="gravatai", item_ids=[item_id], actor="rui", reason="x", now=later)
     assert store.outbox_counts("gravatai", now=later).delivered == 1

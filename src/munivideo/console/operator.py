@@ -98,23 +98,25 @@ async def outbox_item(p: Page) -> Response:
     if isinstance(found, Response):
         return found
     mv, item = found
+    return await _item_page(p, mv, item, notice=p.request.query_params.get("done", ""))
+
+
+async def _item_page(
+    p: Page, mv: Munivideo, item: OutboxItem, *, notice: str = "", error: str = ""
+) -> Response:
     trail = await run_in_threadpool(mv.engine.store.audit_trail, item.id)
-    notice = p.request.query_params.get("done", "")
+    applicant = item.entry.applicant
+    document = applicant.cpf or applicant.cnpj
     return p.render(
         "outbox_item.html",
+        422 if error else 200,
         item=item,
         trail=trail,
-        applicant=_masked_name(item.entry.applicant.name),
-        document=(
-            item.entry.applicant.cpf.masked()
-            if item.entry.applicant.cpf
-            else item.entry.applicant.cnpj.masked()
-            if item.entry.applicant.cnpj
-            else ""
-        ),
+        applicant=_masked_name(applicant.name),
+        document=document.masked() if document is not None else "",
         zone=p.zone,
-        notice=notice,
-        error="",
+        notice=notice if notice in ("replay", "requeue", "done") else "",
+        error=error,
         now=p.now(),
     )
 
@@ -154,25 +156,13 @@ async def _act(p: Page, action: str) -> Response:
     if not error:
         query = urlencode({"tenant": mv.tenant_id, "done": action})
         return RedirectResponse(f"/outbox/{item.id}?{query}", status_code=303)
-    trail = await run_in_threadpool(mv.engine.store.audit_trail, item.id)
-    return p.render(
-        "outbox_item.html",
-        422,
-        item=item,
-        trail=trail,
-        applicant=_masked_name(item.entry.applicant.name),
-        document="",
-        zone=p.zone,
-        notice="",
-        error=error,
-        now=p.now(),
-    )
+    return await _item_page(p, mv, item, error=error)
 
 
 def requeue(mv: Munivideo, item_id: int, *, actor: str, reason: str) -> None:
     """Make a pending row due now (the store's operator requeue)."""
     mv.engine.store.requeue(
-        item_id, tenant_id=mv.tenant_id, actor=actor, reason=reason, now=mv.engine.now()
+        tenant_id=mv.tenant_id, item_ids=[item_id], actor=actor, reason=reason, now=mv.engine.now()
     )
 
 

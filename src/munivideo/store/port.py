@@ -190,11 +190,17 @@ class Store(Protocol):
         ...
 
     def requeue(
-        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
-    ) -> OutboxItem:
-        """An operator's requeue: a ``pending`` row (or an ``in_flight`` one whose lease has
-        expired) becomes due now, attempts kept, with an audit entry. Raises
-        :class:`LifecycleError` for other states (a dead letter is replayed instead)."""
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """An operator makes ``pending`` rows due now, attempts and steps kept, with an audit
+        entry ``requeue: <reason>``. Raises :class:`LifecycleError` for other states (a dead
+        letter is replayed instead)."""
         ...
 
     def mark_done_elsewhere(

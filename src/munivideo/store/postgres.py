@@ -751,32 +751,39 @@ class PostgresStore:
         return self._tx(work)
 
     def requeue(
-        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
-    ) -> OutboxItem:
-        """An operator's requeue: pending (or in flight with an expired lease) -> due now."""
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """An operator makes ``pending`` rows due now; attempts and steps are kept."""
         ts = _aware(now)
 
-        def work(conn: Conn) -> OutboxItem:
-            row = _owned(conn, item_id, tenant_id)
-            expired = row["lease_expires_at"] is not None and row["lease_expires_at"] <= ts
-            if not (
-                row["state"] == OutboxState.PENDING
-                or (row["state"] == OutboxState.IN_FLIGHT and expired)
-            ):
-                raise LifecycleError(
-                    f"only pending items (or in-flight ones whose lease expired) can be "
-                    f"requeued; this one is {row['state']}",
-                    record_id=row["external_reference"],
-                    field="state",
+        def work(conn: Conn) -> list[OutboxItem]:
+            out: list[DictRow] = []
+            for item_id in item_ids:
+                row = _owned(conn, item_id, tenant_id)
+                if row["state"] != OutboxState.PENDING:
+                    raise LifecycleError(
+                        f"only pending items can be requeued (replay dead letters); this one "
+                        f"is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
+                _move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+                out.extend(
+                    conn.execute(
+                        "UPDATE outbox SET next_attempt_at = %s, updated_at = %s WHERE id = %s "
+                        "RETURNING *",
+                        (ts, ts, item_id),
+                    ).fetchall()
                 )
-            _move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
-            updated = conn.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = %s, lease_owner = NULL, "
-                "lease_expires_at = NULL, updated_at = %s WHERE id = %s RETURNING *",
-                (ts, ts, item_id),
-            ).fetchall()
-            self._wake(conn, tenant_id)
-            return _items(conn, updated)[0]
+            if out:
+                self._wake(conn, tenant_id)
+            return _items(conn, out)
 
         return self._tx(work)
 

@@ -725,30 +725,34 @@ class SqliteStore:
             return self._item(self._conn, row) if row is not None else None
 
     def requeue(
-        self, item_id: int, *, tenant_id: str, actor: str, reason: str, now: datetime
-    ) -> OutboxItem:
-        """An operator's requeue: pending (or in flight with an expired lease) -> due now."""
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """An operator makes ``pending`` rows due now; attempts and steps are kept."""
         ts = stamp(now)
+        out = []
         with self._tx() as conn:
-            row = self._owned(conn, item_id, tenant_id)
-            expired = row["lease_expires_at"] is not None and row["lease_expires_at"] <= ts
-            if not (
-                row["state"] == OutboxState.PENDING
-                or (row["state"] == OutboxState.IN_FLIGHT and expired)
-            ):
-                raise LifecycleError(
-                    f"only pending items (or in-flight ones whose lease expired) can be "
-                    f"requeued; this one is {row['state']}",
-                    record_id=row["external_reference"],
-                    field="state",
+            for item_id in item_ids:
+                row = self._owned(conn, item_id, tenant_id)
+                if row["state"] != OutboxState.PENDING:
+                    raise LifecycleError(
+                        f"only pending items can be requeued (replay dead letters); this one "
+                        f"is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
+                self._move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+                conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    (ts, ts, item_id),
                 )
-            self._move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
-            conn.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, "
-                "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
-                (ts, ts, item_id),
-            )
-            return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
+                out.append(self._item(conn, self._one(conn, _ITEM_SQL, (item_id,))))
+        return out
 
     def _owned(self, conn: sqlite3.Connection, item_id: int, tenant_id: str) -> sqlite3.Row:
         row = self._one(conn, _ITEM_SQL, (item_id,))
