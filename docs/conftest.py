@@ -71,7 +71,6 @@ PENDING: frozenset[str] = frozenset(
         "mapping.md",
         "notifiers.md",
         "operations.md",
-        "sandbox.md",
         "transports.md",
         "tutorial-adapter.md",
     }
