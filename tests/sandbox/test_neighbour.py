@@ -112,6 +112,40 @@ def test_allow_remote_binds_and_still_checks_hosts() -> None:
         assert forged.status_code == 403
 
 
+def test_serve_options_set_the_behaviour(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "serve.log"
+    command = [
+        *(sys.executable, "-m", "munivideo", "sandbox", "serve", "--port", "0"),
+        *("--seed", "empty", "--capabilities", "lookup_only", "--lookup", "late"),
+        *("--lookup-delay", "2", "--commit-delay", "0.5", "--commit-delay-on", "criarProtocolo"),
+        *("--receipts", "foreign_reference"),
+    ]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "ERP on " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = log.read_text().split("ERP on ", 1)[1].split()[0]
+        answer = requests.get(f"{base}/_sandbox/behaviour", timeout=5).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert answer == {
+        "idempotency": "ignored",
+        "unique_reference": False,
+        "lookup": "late",
+        "lookup_delay_seconds": 2.0,
+        "commit_delay_seconds": 0.5,
+        "commit_delay_operations": ["criarProtocolo"],
+        "receipts": "foreign_reference",
+    }
+
+
 def test_cli_refuses_bad_behaviour_options() -> None:
     result = CliRunner().invoke(
         sandbox_cli, ["serve", "--port", "0", "--lookup-delay", "-1", "--seed", "empty"]

@@ -7,7 +7,13 @@ from typing import Any, get_args
 import click
 
 from munivideo.errors import MunivideoError
-from munivideo.sandbox.behaviour import CAPABILITY_SETS, Idempotency, Lookup, Receipts
+from munivideo.sandbox.behaviour import (
+    CAPABILITY_SETS,
+    WRITE_OPERATIONS,
+    Idempotency,
+    Lookup,
+    Receipts,
+)
 from munivideo.sandbox.seeds import SEEDS
 
 
@@ -46,6 +52,13 @@ def sandbox() -> None:
 @click.option(
     "--commit-delay", type=float, default=None, help="Seconds writes wait before committing."
 )
+@click.option(
+    "--commit-delay-on",
+    "commit_delay_on",
+    type=click.Choice(sorted(WRITE_OPERATIONS)),
+    multiple=True,
+    help="Only these writes wait --commit-delay (repeatable; default: all four).",
+)
 @click.option("--receipts", type=click.Choice(get_args(Receipts)), default=None)
 @click.option(
     "--allow-remote", is_flag=True, help="Allow a non-loopback --host (exposes the sandbox)."
@@ -71,6 +84,7 @@ def serve(
     lookup: str | None,
     lookup_delay: float | None,
     commit_delay: float | None,
+    commit_delay_on: tuple[str, ...],
     receipts: str | None,
     allow_remote: bool,
     allowed_hosts: tuple[str, ...],
@@ -86,6 +100,7 @@ def serve(
         "lookup": lookup,
         "lookup_delay_seconds": lookup_delay,
         "commit_delay_seconds": commit_delay,
+        "commit_delay_operations": frozenset(commit_delay_on) or None,
         "receipts": receipts,
     }
     try:
