@@ -56,24 +56,32 @@ def contracts() -> None:
 
 @contracts.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--pack", required=True, help="Contract pack NAME/VERSION, e.g. erp-soap/v1.")
+@click.option("--pack", default=None, help="Contract pack NAME/VERSION, e.g. erp-soap/v1.")
+@click.option(
+    "--contract",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The tenant's own contract instead: a WSDL, OpenAPI 3 or Swagger 2.0 file.",
+)
 @click.option("--operation", default=None, help="Operation id (REST bare bodies; SOAP: assert).")
 @click.option("--kind", type=click.Choice(["request", "response"]), default=None)
 @click.option("--status", type=int, default=None, help="HTTP status of a bare REST response body.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(
     files: tuple[Path, ...],
-    pack: str,
+    pack: str | None,
+    contract: Path | None,
     operation: str | None,
     kind: str | None,
     status: int | None,
     as_json: bool,
 ) -> None:
-    """Validate recorded requests/responses FILES against a pack."""
+    """Validate recorded requests/responses FILES against a pack or the tenant's own contract
+    (--contract: WSDL, OpenAPI 3 or Swagger 2.0)."""
     from munivideo.contract_tools.validate import PackValidator
 
     try:
-        validator = PackValidator(pack)
+        validator = PackValidator(pack, contract=contract)
         reports = [
             validator.validate_file(f, operation=operation, kind=kind, status=status) for f in files
         ]

@@ -18,6 +18,7 @@ from munivideo.contract_tools.model import (
     Parameter,
 )
 from munivideo.contract_tools.safeyaml import load_yaml
+from munivideo.contract_tools.swagger2 import is_swagger2, to_openapi3
 from munivideo.errors import ConfigurationError
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -25,9 +26,15 @@ _MAX_DEPTH = 12
 
 
 def load_document(path: Path) -> dict[str, Any]:
+    """An OpenAPI 3 document, or a Swagger 2.0 one rewritten in the OpenAPI 3 shape
+    (:mod:`munivideo.contract_tools.swagger2`)."""
     doc = load_yaml(path, field="openapi")
+    if is_swagger2(doc) and isinstance(doc.get("paths"), dict):
+        return to_openapi3(doc)
     if not isinstance(doc, dict) or "openapi" not in doc or "paths" not in doc:
-        raise ConfigurationError(f"{path} is not an OpenAPI 3 document", field="openapi")
+        raise ConfigurationError(
+            f"{path} is not an OpenAPI 3 or Swagger 2.0 document", field="openapi"
+        )
     return doc
 
 

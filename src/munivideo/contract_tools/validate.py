@@ -386,9 +386,17 @@ class RestPack:
 class PackValidator:
     """Validates recordings against one pack; build it once, validate many files."""
 
-    def __init__(self, pack: str) -> None:
-        self.pack = pack
-        contract = pack_contract(pack)
+    def __init__(self, pack: str | None = None, *, contract: Path | None = None) -> None:
+        """``pack`` (``NAME/VERSION``) or ``contract``: the tenant's own WSDL, OpenAPI 3 or
+        Swagger 2.0 document (a recording is checked against what that ERP publishes)."""
+        if (pack is None) == (contract is None):
+            raise _usage("give a pack or a contract file (one of them)", "pack")
+        self.pack = pack or str(contract)
+        if contract is None:
+            assert pack is not None
+            contract = pack_contract(pack)
+        elif not contract.is_file():
+            raise _usage(f"contract {contract} does not exist", "contract")
         self.soap = SoapPack(contract) if contract.suffix == ".wsdl" else None
         self.rest = None if self.soap is not None else RestPack(contract)
 
