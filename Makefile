@@ -6,7 +6,7 @@ ADAPTERS := $(sort $(dir $(wildcard adapters/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard src tests adapters benchmarks docs/tutorial docs/conftest.py)
 
-.PHONY: install test lint typecheck demo bench docs clean
+.PHONY: install test lint typecheck demo bench docs clean fuzz
 
 $(STAMP): pyproject.toml $(wildcard adapters/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: lint typecheck docs
 
 docs: $(STAMP)
 	@if [ -f mkdocs.yml ]; then NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site; fi
+
+# The hostile-input fuzz harness with a larger budget (make test runs it small and derandomized).
+# MUNIVIDEO_FUZZ_EXAMPLES=N sets examples per test; MUNIVIDEO_FUZZ_TALLY=FILE writes the tally.
+fuzz: $(STAMP)
+	MUNIVIDEO_FUZZ=large $(BIN)/pytest tests/fuzz -q -p no:cacheprovider
 
 demo: $(STAMP)
 	$(BIN)/munivideo demo

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -221,14 +221,19 @@ class Pager:
                 stamp = self.mappers.updated_at_of(record)
                 if stamp is not None:
                     break
-            if stamp is None and cursor is not None:
-                stamp = cursor.updated_at
-            if stamp is not None:
-                next_cursor = Cursor(updated_at=stamp, id=str(token))
+            if stamp is None:
+                # No record of the page has a readable change time (all of them bad): the
+                # token still moves the sync past them, or they would block it for ever.
+                stamp = cursor.updated_at if cursor is not None else _NO_TIME
+            next_cursor = Cursor(updated_at=stamp, id=str(token))
         more = bool(value_at(answer, spec.has_more)) if spec.has_more else False
         return self.mappers.bookings_page(
             records, tenant_id, next_cursor=next_cursor, has_more=more
         )
+
+
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Change time of an opaque cursor after a page where no record had a readable one."""
 
 
 def _number(answer: Any, path: str) -> int:

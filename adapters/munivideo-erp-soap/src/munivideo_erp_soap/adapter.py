@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from zeep.exceptions import Fault
 
 from munivideo.config import parse_settings
-from munivideo.errors import ConfigurationError, NotFoundError
+from munivideo.contract_tools.safexml import local_name, parse_xml
+from munivideo.errors import ConfigurationError, ContractViolationError, NotFoundError
 from munivideo.mapping import ErpMappers, RoomLink
 from munivideo.mapping.errors_spec import ErrorSpec
 from munivideo.mapping.operations import OperationSpec, expand_value
@@ -40,7 +41,13 @@ from munivideo.models import (
 )
 from munivideo.packs import pack_dir
 from munivideo.ports import ErpCapabilities
-from munivideo.transport import AuthSettings, MalformedResponseError, RetryPolicy, Timeouts
+from munivideo.transport import (
+    AuthSettings,
+    MalformedResponseError,
+    RetryPolicy,
+    Timeouts,
+    call_with_retry,
+)
 from munivideo.transport.classify import ErpFault, HttpStatusError
 from munivideo.transport.soap import (
     FaultReader,
@@ -234,8 +241,16 @@ class SoapErpAdapter:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
+        return self._answer(name, self._invoke(name, values, safe, record_id, body, params))
+
+    def _kwargs(
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         op = self.ops[name]
-        operation = op.operation or name
         kwargs: dict[str, Any] = {}
         for path, template in op.args.items():
             value = expand_value(template, values)
@@ -248,7 +263,57 @@ class SoapErpAdapter:
                 set_path(kwargs, split_path(op.body_path), dict(body))
             else:
                 kwargs.update(body)
-        answer = call_soap(
+        return kwargs
+
+    def _answer(self, name: str, answer: Any) -> Any:
+        only = self._single_child.get(name)
+        return {only: answer} if only is not None else answer
+
+    def _lenient_page(self, values: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+        """The list answer as plain dicts and strings, read without the schema (so one record
+        that breaks it cannot hide the others); item lists are always lists."""
+        op = self.ops["list_bookings"]
+        operation = op.operation or "list_bookings"
+        kwargs = self._kwargs("list_bookings", values, None, params)
+        proxy = getattr(self.services[op.service], operation)
+
+        def attempt() -> Any:
+            with self.client.settings(raw_response=True):
+                response = proxy(**kwargs)
+            if response.status_code != 200:
+                raise HttpStatusError(response.status_code, headers=dict(response.headers))
+            root = parse_xml(response.content, source=operation)
+            body = next((e for e in root.iter() if local_name(e.tag) == "Body"), None)
+            answer = next((e for e in body if isinstance(e.tag, str)), None) if body else None
+            return _plain(answer) if answer is not None else {}
+
+        answer = call_with_retry(
+            attempt, self.settings.retry, operation=operation, safe=True, sleep=self._sleep
+        )
+        if not isinstance(answer, dict):
+            raise MalformedResponseError(f"{operation}: the answer is not a structure")
+        *parents, leaf = split_path(self.pager.spec.items)
+        holder = value_at(answer, ".".join(str(p) for p in parents)) if parents else answer
+        if isinstance(holder, dict) and leaf in holder and not isinstance(holder[leaf], list):
+            holder[leaf] = [holder[leaf]]
+        more = self.pager.spec.has_more
+        if more and isinstance(answer.get(more), str):
+            answer[more] = answer[more].strip().lower() in ("true", "1")
+        return answer
+
+    def _invoke(
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        safe: bool,
+        record_id: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+    ) -> Any:
+        op = self.ops[name]
+        operation = op.operation or name
+        kwargs = self._kwargs(name, values, body, params)
+        return call_soap(
             getattr(self.services[op.service], operation),
             self.settings.retry,
             name=operation,
@@ -258,8 +323,6 @@ class SoapErpAdapter:
             read_fault=self._read_fault,
             **kwargs,
         )
-        only = self._single_child.get(name)
-        return {only: answer} if only is not None else answer
 
     def _result(self, name: str, answer: Any) -> Any:
         return value_at(answer, self.ops[name].result)
@@ -285,9 +348,14 @@ class SoapErpAdapter:
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
         limit = min(limit, self.settings.page_limit)
         request = self.pager.request(cursor, limit)
-        answer = self._call(
-            "list_bookings", {"limit": self.pager.limit(limit)}, safe=True, params=request.params
-        )
+        values = {"limit": self.pager.limit(limit)}
+        try:
+            answer = self._call("list_bookings", values, safe=True, params=request.params)
+        except ContractViolationError:
+            # Strict parsing refuses the whole page for one bad record. Read it again without
+            # the schema (a safe read): the mapping then rejects each bad record by id and
+            # field, and the sync quarantines it and moves on.
+            answer = self._lenient_page(values, request.params)
         return self.pager.page(
             cursor,
             limit,
@@ -418,3 +486,23 @@ def create_adapter(tenant: Tenant, settings: Mapping[str, Any]) -> SoapErpAdapte
             f"soap settings: {exc}", record_id=tenant.id, field="erp.settings.base_url"
         ) from None
     return SoapErpAdapter(tenant, validated)
+
+
+def _plain(element: Any) -> Any:
+    """An element as plain data by local names: text for a leaf, a dict for children (a repeated
+    child becomes a list)."""
+    children = [c for c in element if isinstance(c.tag, str)]
+    if not children:
+        return element.text
+    out: dict[str, Any] = {}
+    repeated: set[str] = set()
+    for child in children:
+        name, value = local_name(child.tag), _plain(child)
+        if name not in out:
+            out[name] = value
+            continue
+        if name not in repeated:
+            out[name] = [out[name]]
+            repeated.add(name)
+        out[name].append(value)
+    return out
