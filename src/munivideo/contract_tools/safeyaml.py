@@ -21,6 +21,23 @@ MAX_YAML_ALIASES = 1000
 """Most ``*alias`` references one document may use."""
 MAX_YAML_DEPTH = 100
 """Deepest nesting of mappings and sequences."""
+MAX_YAML_NODES = 1_000_000
+"""Most nodes the document may expand to once every alias is followed ("billion laughs")."""
+
+
+def _expanded(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias followed (memoized by identity)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded(k, memo) + _expanded(v, memo) for k, v in node.value)
+    memo[id(node)] = min(total, MAX_YAML_NODES + 1)
+    return memo[id(node)]
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -60,7 +77,12 @@ def load_yaml(path: Path, *, field: str | None = None) -> Any:
         text = path.read_text(encoding="utf-8")
         loader = _BoundedLoader(text)
         try:
-            return loader.get_single_data()
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded(node, {}) > MAX_YAML_NODES:
+                raise yaml.YAMLError(f"expands to more than {MAX_YAML_NODES} nodes through aliases")
+            return loader.construct_document(node)
         finally:
             loader.dispose()
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
