@@ -55,9 +55,11 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``config check --json`` prints)."""
         return {
             "file": self.file,
             "ok": self.ok,

@@ -39,40 +39,51 @@ class SplitErp:
         return f"SplitErp(bookings={self.bookings!r}, protocols={self.protocols!r})"
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
+        """Bookings changed after ``cursor``, from the bookings system."""
         return self.bookings.list_bookings(cursor, limit)
 
     def get_booking(self, booking_id: str) -> Booking:
+        """One booking, from the bookings system."""
         return self.bookings.get_booking(booking_id)
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
+        """Set a booking's status in the bookings system."""
         self.bookings.update_booking_status(booking_id, status, note)
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
+        """Store the servant's room link on the booking, in the bookings system."""
         self.bookings.record_room_link(booking_id, url, valid_until)
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
+        """The booking's current status in the bookings system (a probe)."""
         return self.bookings.read_booking_status(booking_id)
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
+        """Create the protocol entry in the protocols system."""
         return self.protocols.create_protocol(entry, idempotency_key)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
+        """Look a protocol up by external reference in the protocols system (a probe)."""
         return self.protocols.find_protocol(external_reference)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        """The protocol with its attachments and routing, from the protocols system."""
         return self.protocols.read_protocol(receipt)
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
+        """Attach a verified document in the protocols system."""
         self.protocols.attach_document(receipt, document, idempotency_key)
 
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
+        """Forward the protocol to a department in the protocols system."""
         self.protocols.forward_protocol(receipt, demand, idempotency_key)
 
     def close(self) -> None:
+        """Release both systems' connections (the protocols one even if the first fails)."""
         try:
             self.bookings.close()
         finally:

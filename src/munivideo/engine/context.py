@@ -40,7 +40,7 @@ class Engine:
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     worker_id: str = field(default_factory=default_worker_id)
-    crash: CrashPoints = field(default_factory=CrashPoints.from_env)
+    crash: CrashPoints = field(default_factory=CrashPoints)
 
     @property
     def tenant_id(self) -> str:
