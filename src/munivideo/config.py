@@ -134,6 +134,31 @@ class WorkerConfig(_Section):
         raise ValueError("use 0, a divisor of 60 seconds or a divisor of 60 minutes")
 
 
+class ShortLinksConfig(_Section):
+    """``[invitations.short_links]``: SMS carry ``<base_url>/<token>`` instead of the long join
+    link; the token is signed with ``secret`` and resolved by
+    :func:`munivideo.engine.shortlinks.resolve` (served by :func:`~munivideo.engine.shortlinks.
+    redirect_app`), which mints a fresh join link inside the room window only."""
+
+    base_url: str = Field(
+        pattern=r"^https?://[^\s?#]+$", description="public address of the redirect"
+    )
+    secret: SecretStr
+
+
+class InvitationsConfig(_Section):
+    """``[invitations]``: SMS budget, short links and limits for tenant templates."""
+
+    max_sms_segments: int = Field(default=3, ge=1, le=10)
+    #: Budget used when no short links are configured (a JWT link needs several segments).
+    long_sms_segments: int = Field(default=12, ge=1, le=20)
+    short_links: ShortLinksConfig | None = None
+    #: Wall-clock time one tenant template may take to render.
+    template_seconds: float = Field(default=1.0, gt=0, le=30)
+    #: Characters one tenant template may produce.
+    template_max_chars: int = Field(default=100_000, ge=1_000, le=10_000_000)
+
+
 class TenantConfig(_Section):
     """Everything munivideo needs to serve one tenant."""
 
@@ -150,6 +175,7 @@ class TenantConfig(_Section):
     departments: tuple[Department, ...] = ()
     locale: Locale = Locale.PT_BR
     templates_dir: Path | None = None
+    invitations: InvitationsConfig = InvitationsConfig()
 
     @field_validator("services")
     @classmethod

@@ -11,42 +11,17 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 from munivideo.errors import ConfigurationError, TransientError
 from munivideo.hookspecs import hookimpl
+from munivideo.invitations.messages import WIRE_POLICY, build_email
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
 from munivideo.values import utcnow
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def build_email(message: OutboundMessage, *, sender: str) -> EmailMessage:
-    """A MIME message: text, optional HTML alternative, optional ``text/calendar`` part whose
-    ``method`` parameter matches the calendar's METHOD (what calendar clients check)."""
-    mail = EmailMessage(policy=SMTP)
-    mail["From"] = sender
-    mail["To"] = message.to
-    mail["Subject"] = message.subject
-    mail["X-Munivideo-Booking"] = message.booking_id
-    mail["Message-ID"] = f"<{_SAFE.sub('-', message.idempotency_key)}@munivideo>"
-    mail.set_content(message.text)
-    if message.html is not None:
-        mail.add_alternative(message.html, subtype="html")
-    if message.ics is not None:
-        method = message.ics_method.value if message.ics_method else "REQUEST"
-        mail.add_attachment(
-            message.ics,
-            maintype="text",
-            subtype="calendar",
-            filename="invite.ics",
-            params={"method": method, "charset": "utf-8"},
-        )
-    return mail
 
 
 class FileNotifier:
@@ -55,6 +30,8 @@ class FileNotifier:
     name = "file"
     #: Sending a message twice leaves one file (named by its key): safe to repeat.
     dedupes = True
+    #: The outbox takes every channel (``.eml`` for e-mail, ``.txt`` for SMS and WhatsApp).
+    channels = frozenset(Channel)
 
     def __init__(self, outbox: Path, sender: str) -> None:
         self.outbox = outbox
@@ -65,7 +42,7 @@ class FileNotifier:
         suffix = ".eml" if message.channel is Channel.EMAIL else ".txt"
         target = folder / f"{_SAFE.sub('-', message.idempotency_key)}{suffix}"
         if message.channel is Channel.EMAIL:
-            data = build_email(message, sender=self.sender).as_bytes()
+            data = build_email(message, sender=self.sender).as_bytes(policy=WIRE_POLICY)
         else:
             data = f"To: {message.to}\n\n{message.text}\n".encode()
         try:

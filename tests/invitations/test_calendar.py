@@ -45,10 +45,11 @@ def test_request_calendar(tenant: Tenant, booking: Booking, service: Service) ->
     assert event["SEQUENCE"] == 0
     assert event["STATUS"] == "CONFIRMED"
     assert event.decoded("DTSTART") == booking.start
-    assert event.decoded("DTSTART").utcoffset() == timedelta(0)
+    assert event.decoded("DTSTART").utcoffset() == timedelta(hours=-3)
     assert event.decoded("DTEND") == booking.end
     assert event.decoded("DTSTAMP").tzinfo is not None
-    assert "DTSTART:20261207T170000Z" in inv.ics.decode()
+    assert "DTSTART;TZID=America/Sao_Paulo:20261207T140000" in inv.ics.decode()
+    assert "BEGIN:VTIMEZONE" in inv.ics.decode()
     organizer = event["ORGANIZER"]
     assert str(organizer) == "mailto:atendimento@gravatai.invalid"
     assert organizer.params["CN"] == "Prefeitura de Gravataí"

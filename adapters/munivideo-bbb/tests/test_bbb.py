@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 import pytest
 import requests
 import responses
-from munivideo_bbb import BbbProvider, checksum, make_bbb_provider
+from munivideo_bbb import BbbProvider, BbbSettings, checksum, make_bbb_provider
 from pydantic import SecretStr
 
 from munivideo.attendance import classify
@@ -312,3 +312,34 @@ def test_settings_validated_and_registered() -> None:
     assert isinstance(
         factory(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s")}), BbbProvider
     )
+
+
+def test_on_demand_meetings_make_join_links_work_inside_the_window_only(
+    bbb_server: FakeBbb,
+) -> None:
+    now = [START - timedelta(hours=2)]
+    p = BbbProvider(
+        TENANT,
+        BbbSettings(url=bbb_server.url, secret=SecretStr(SECRET), meeting_on_demand=True),
+        clock=lambda: now[0],
+    )
+    assert p.links_expire is False  # the engine routes BBB links through its join redirect
+    room = p.create_room(booking())
+    assert bbb_server.calls == []  # nothing exists at BBB before the window
+    link = p.join_link(room, CITIZEN)
+    assert b"notFound" in requests.get(link.url, timeout=5).content  # too early: no meeting
+    with pytest.raises(LifecycleError) as early:
+        p.ensure_meeting(room)
+    assert early.value.field == "room.valid_from"
+
+    now[0] = room.valid_from + timedelta(minutes=1)
+    p.ensure_meeting(room)
+    created = bbb_server.meetings[room.provider_ref]
+    remaining = (room.valid_until - now[0]).total_seconds() / 60
+    assert int(created["duration"]) == int(remaining)  # BBB ends it with the window
+    assert b"SUCCESS" in requests.get(link.url, timeout=5).content
+
+    now[0] = room.valid_until
+    with pytest.raises(LifecycleError) as late:
+        p.ensure_meeting(room)
+    assert late.value.field == "room.valid_until"

@@ -33,6 +33,8 @@ class SyncResult(_Result):
     #: True when the run stopped at the page budget (``[sync] max_pages``) with more to read.
     more: bool = False
     errors: list[str] = Field(default_factory=list)
+    #: Messages of a channel no configured notifier delivers, by channel (reported, not fatal).
+    undeliverable: dict[str, int] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from munivideo.engine import invite
 from munivideo.engine.context import Engine
-from munivideo.engine.delivery import deliver
 from munivideo.engine.keys import booking_fingerprint, short_hash
 from munivideo.engine.results import SyncResult
 from munivideo.errors import (
@@ -179,6 +178,7 @@ def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool)
             )
         if not retry:
             booking = engine.plugins.booking_received(tenant, booking)
+        invite.check_booking(engine, booking)  # brdata: the tenant's phone policy
         if engine.config.services and engine.config.service(booking.service_code) is None:
             raise InvalidRecordError(
                 f"service {booking.service_code!r} is not configured for this tenant",
@@ -405,9 +405,15 @@ def _follow(
         return binding
     if booking.status not in _INVITED:
         return binding  # requested (no servant yet) or finished: bound, nothing to send
-
     content_sequence = max(booking.sequence, binding.invitation_sequence + 1)
     _preflight(engine, binding, InvitationMethod.REQUEST, content_sequence)
+    # brdata (engine/invite.py): no invitation for a slot already over; a new recipient gets
+    # the old one cancelled and the old room (and its links) closed first.
+    if invite.slot_over(engine, booking):
+        return binding
+    if invite.recipient_changed(before, booking) and binding.invitation_sequence >= 0:
+        assert before is not None
+        binding = invite.replace_recipient(engine, done, before, result)
     existing = binding.room
     if existing is None or existing.closed:
         room = engine.video.create_room(booking)
@@ -567,12 +573,8 @@ def _invite(
         invitation = invite.render(
             engine, booking, room, link, role=role, uid=uid, sequence=sequence, method=method
         )
-        for message in invite.messages(engine, booking, invitation, role):
-            for notifier in engine.notifiers:
-                outcome = deliver(engine, notifier, message)
-                result.messages_sent += outcome == "sent"
-                result.unconfirmed += outcome == "unconfirmed"
-                sent_any = sent_any or outcome == "sent"
+        outbound = invite.messages(engine, booking, invitation, role)
+        sent_any = invite.deliver(engine, booking, outbound, result) or sent_any
     if sent_any and method is InvitationMethod.REQUEST:
         result.invitations_sent += 1
     binding = binding.model_copy(

@@ -8,20 +8,28 @@ What calendar clients check, and what Cal.com users keep filing bugs about:
 * METHOD lives in VCALENDAR and must equal the MIME ``text/calendar; method=...`` parameter;
 * a cancel is METHOD:CANCEL + STATUS:CANCELLED + same UID + higher SEQUENCE + same ORGANIZER,
   which is why the organizer is the tenant's address, not the (changeable) servant's;
-* times in UTC, so no VTIMEZONE is needed and no client shifts the slot by an hour.
+* RFC 5546 requires an ATTENDEE in a REQUEST and a CANCEL: each copy names its recipient
+  (the citizen, or the servant as chair);
+* DTSTAMP is when the file was rendered (not when the ERP last touched the booking);
+* one PRODID for every file munivideo writes;
+* times carry the tenant's zone (``DTSTART;TZID=America/Manaus``) with its VTIMEZONE, so a
+  client shows the slot in the city's wall time whatever the reader's own zone.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
-from munivideo.models import Booking, InvitationMethod, Tenant
-from munivideo.values import utcnow
+from munivideo.models import Booking, InvitationMethod, Participant, Role, Tenant
+from munivideo.values import SAO_PAULO, local, utcnow
 
 PRODID = "-//munivideo//video attendance//EN"
+"""The one PRODID of every calendar file munivideo writes."""
+
 _UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://munivideo.invalid/calendar-uid")
 
 
@@ -31,7 +39,20 @@ def booking_uid(tenant_id: str, booking_id: str) -> str:
 
 
 def organizer_address(tenant: Tenant, organizer_email: str | None) -> str:
+    """The ORGANIZER's address: the configured sender, else ``atendimento@<tenant>.invalid``."""
     return organizer_email or f"atendimento@{tenant.id.lower()}.invalid"
+
+
+def _attendee(person: Participant) -> vCalAddress:
+    address = vCalAddress(f"mailto:{person.email}")
+    address.params["cn"] = vText(person.name)
+    address.params["cutype"] = vText("INDIVIDUAL")
+    address.params["role"] = vText("CHAIR" if person.role is Role.SERVANT else "REQ-PARTICIPANT")
+    address.params["partstat"] = vText(
+        "ACCEPTED" if person.role is Role.SERVANT else "NEEDS-ACTION"
+    )
+    address.params["rsvp"] = vText("FALSE")
+    return address
 
 
 def build_ics(
@@ -45,8 +66,18 @@ def build_ics(
     organizer_email: str | None = None,
     reminder_minutes: int = 15,
     stamp: datetime | None = None,
+    attendee: Participant | None = None,
+    tz: ZoneInfo | None = None,
 ) -> bytes:
-    """The calendar file (UTF-8 bytes, CRLF lines) for one invitation."""
+    """The calendar file (UTF-8 bytes, CRLF lines) for one invitation.
+
+    :param attendee: the recipient named as ATTENDEE (default: the citizen, when they have an
+        e-mail address); a participant without an e-mail address is left out.
+    :param stamp: DTSTAMP, the time of rendering (default: now).
+    :param tz: the zone DTSTART/DTEND are written in, with its VTIMEZONE (default: the
+        tenant's zone).
+    """
+    zone = tz or (ZoneInfo(tenant.timezone) if tenant.timezone else SAO_PAULO)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -57,12 +88,13 @@ def build_ics(
     event.add("uid", booking_uid(tenant.id, booking.id))
     event.add("sequence", booking.sequence)
     event.add("dtstamp", stamp or utcnow())
-    event.add("dtstart", booking.start)
-    event.add("dtend", booking.end)
+    event.add("dtstart", local(booking.start, zone))
+    event.add("dtend", local(booking.end, zone))
     event.add("summary", summary)
-    event.add("description", f"{description}\n\n{join_url}")
-    event.add("location", join_url)
-    event.add("url", join_url)
+    event.add("description", f"{description}\n\n{join_url}" if join_url else description)
+    if join_url:
+        event.add("location", join_url)
+        event.add("url", join_url)
     cancelled = method is InvitationMethod.CANCEL
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
@@ -70,14 +102,15 @@ def build_ics(
     organizer = vCalAddress(f"mailto:{organizer_address(tenant, organizer_email)}")
     organizer.params["cn"] = vText(tenant.name)
     event.add("organizer", organizer)
-    if booking.citizen.email is not None:
-        attendee = vCalAddress(f"mailto:{booking.citizen.email}")
-        attendee.params["cn"] = vText(booking.citizen.name)
-        attendee.params["cutype"] = vText("INDIVIDUAL")
-        attendee.params["role"] = vText("REQ-PARTICIPANT")
-        attendee.params["partstat"] = vText("NEEDS-ACTION")
-        attendee.params["rsvp"] = vText("FALSE")
-        event.add("attendee", attendee)
+    if attendee is None and booking.citizen.email is not None:
+        attendee = Participant(
+            id=f"citizen-{booking.id}",
+            name=booking.citizen.name,
+            email=booking.citizen.email,
+            role=Role.CITIZEN,
+        )
+    if attendee is not None and attendee.email is not None:
+        event.add("attendee", _attendee(attendee))
 
     if not cancelled and reminder_minutes > 0:
         alarm = Alarm()
@@ -87,5 +120,6 @@ def build_ics(
         event.add_component(alarm)
 
     cal.add_component(event)
+    cal.add_missing_timezones()
     data: bytes = cal.to_ical()
     return data

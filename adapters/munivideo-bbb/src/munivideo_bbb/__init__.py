@@ -81,6 +81,10 @@ class BbbSettings(BaseModel):
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     early_open_minutes: int = Field(default=15, ge=0, le=240)
     grace_minutes: int = Field(default=30, ge=0, le=240)
+    #: Create the meeting only inside the room window (at the first click through the engine's
+    #: join redirect, ``[invitations.short_links]``) and let BBB end it when the window closes:
+    #: join URLs then work only inside the window, as Jitsi's JWTs do.
+    meeting_on_demand: bool = False
     #: Token the webhook receiver must present as ``Authorization: Bearer <token>``.
     webhook_secret: SecretStr | None = None
 
@@ -105,6 +109,9 @@ class BbbProvider:
     """Rooms, links, attendance and webhooks for one tenant's BigBlueButton server."""
 
     name = "bbb"
+    #: BBB checksums never expire: the engine hands out its join redirect instead, when short
+    #: links are configured (see :mod:`munivideo.engine.shortlinks`).
+    links_expire = False
 
     def __init__(
         self,
@@ -190,17 +197,29 @@ class BbbProvider:
             valid_until=valid_until,
             provider_ref=meeting_id,
         )
-        self.ensure_meeting(room)
+        if not self.settings.meeting_on_demand:
+            self.ensure_meeting(room)
         return room
 
     def ensure_meeting(self, room: Room) -> None:
         """``create`` the meeting; BBB answers an existing one with a duplicate warning, so this
-        is safe to repeat (call it when the room opens)."""
+        is safe to repeat (call it when the room opens).
+
+        With ``meeting_on_demand`` it refuses outside the room window (:class:`LifecycleError`)
+        and asks BBB to end the meeting when the window closes (``duration``), so a join URL,
+        which BBB never expires, works only inside the window."""
         if room.closed:
             raise LifecycleError(
                 "the room is closed", record_id=room.booking_id, field="room.closed"
             )
-        minutes = max(5, int((room.valid_until - self._clock()).total_seconds() // 60))
+        now = self._clock()
+        if self.settings.meeting_on_demand and not room.valid_from <= now < room.valid_until:
+            raise LifecycleError(
+                "the room is not open now (outside its window)",
+                record_id=room.booking_id,
+                field="room.valid_from" if now < room.valid_from else "room.valid_until",
+            )
+        minutes = max(5, int((room.valid_until - now).total_seconds() // 60))
         params = {
             "name": f"{self.tenant.name} - {room.booking_id}",
             "meetingID": room.provider_ref,
@@ -210,6 +229,11 @@ class BbbProvider:
             "meetingExpireIfNoUserJoinedInMinutes": str(minutes),
             "meta_munivideo-booking": room.booking_id,
         }
+        if self.settings.meeting_on_demand:
+            # BBB ends the meeting when it has run this long: the end of the room window.
+            params["duration"] = str(
+                max(1, -(-int((room.valid_until - now).total_seconds()) // 60))
+            )
         self._call("create", params, room.booking_id)
 
     def update_room(self, room: Room, booking: Booking) -> Room:

@@ -26,8 +26,8 @@ from munivideo.errors import (
     RejectedError,
     TransientError,
 )
-from munivideo.file_notifier import build_email
 from munivideo.hookspecs import hookimpl
+from munivideo.invitations.messages import build_email
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
 from munivideo.transport.deadline import current_watchdog, effective, watch
@@ -82,6 +82,8 @@ class SmtpNotifier:
     attributable to the message that caused them."""
 
     name = "smtp"
+    #: The engine routes only e-mail here (SMS and WhatsApp go to notifiers that declare them).
+    channels = frozenset({Channel.EMAIL})
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings

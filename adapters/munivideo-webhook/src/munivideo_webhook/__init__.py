@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from munivideo.config import parse_settings
 from munivideo.errors import AmbiguousError, RejectedError, TransientError
 from munivideo.hookspecs import hookimpl
-from munivideo.models import DeliveryReceipt, OutboundMessage, Tenant
+from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
 from munivideo.transport.http import Timeouts, build_session
 from munivideo.values import utcnow
@@ -45,6 +45,8 @@ class WebhookSettings(BaseModel):
     #: Wall-clock bound of one whole call and the cap on the answer's size.
     total_seconds: float = Field(default=30.0, gt=0, le=600)
     max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: The channels this gateway delivers (the engine routes only these here).
+    channels: frozenset[Channel] = frozenset(Channel)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -106,6 +108,7 @@ class WebhookNotifier:
             ),
             pool_size=2,
         )
+        self.channels = settings.channels
         self._clock = clock
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
