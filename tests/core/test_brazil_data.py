@@ -153,3 +153,32 @@ def test_an_unknown_tenant_zone_is_a_configuration_error() -> None:
         Tenant(id="x", name="X", timezone="America/Atlantis")
     with pytest.raises(ValidationError, match="unknown locale"):
         Tenant(id="x", name="X", date_locale="xx_YY")
+
+
+def test_a_mapped_erp_time_in_a_dst_gap_is_refused_naming_the_field() -> None:
+    # A REST ERP's naive date + time, read in Sao Paulo: 2018-11-04 00:30 never happened there.
+    from pathlib import Path
+
+    from munivideo.mapping import ErpMappers
+
+    mapping = Path(__file__).parents[1] / "erps" / "sigmun" / "mapping.toml"
+    record = {
+        "codigo_agendamento": "AG-DST",
+        "servico": {"codigo": "IPTU"},
+        "cidadao": {"nome_completo": "Íris", "cpf": "052.789.341-23"},
+        "data_atendimento": "04/11/2018",
+        "hora_inicio": "00:30",
+        "hora_fim": "01:30",
+        "situacao": 2,
+        "ultima_alteracao": "01/11/2018 10:00:00",
+        "versao_agenda": 0,
+    }
+    mapper = ErpMappers.from_file(mapping, "America/Sao_Paulo").booking
+    with pytest.raises(InvalidRecordError, match="does not exist") as info:
+        mapper.to_canonical(record, {"tenant_id": "gravatai"})
+    assert info.value.record_id == "AG-DST"
+    assert info.value.field == "data_atendimento+hora_inicio"  # the ERP fields it came from
+    manaus = ErpMappers.from_file(mapping, "America/Manaus").booking  # no DST there in 2018
+    assert manaus.to_canonical(record, {"tenant_id": "manaus"}).start == datetime(
+        2018, 11, 4, 4, 30, tzinfo=UTC
+    )
