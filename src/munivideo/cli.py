@@ -37,6 +37,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "outbox": "munivideo.operator_cli:outbox",
     "console": "munivideo.console.cli:console",
     "demo": "munivideo.demo:demo",
+    "retention": "munivideo.retention:retention",
     "worker": "munivideo.workers.cli:worker",
 }
 
@@ -54,6 +55,7 @@ LAZY_HELP: dict[str, str] = {
     "outbox": "List and inspect outbox rows; requeue them or mark them done elsewhere.",
     "console": "The web console for servants and operators (see docs/console.md).",
     "demo": "Run the whole cycle on the embedded sandbox ERP (offline, under a minute).",
+    "retention": "LGPD retention: erase personal data older than the configured period.",
     "worker": "Serve write-backs and periodic syncs for many tenants until SIGTERM.",
 }
 """The one-line help ``munivideo --help`` shows for each lazy command, so listing the commands

@@ -159,6 +159,14 @@ class InvitationsConfig(_Section):
     template_max_chars: int = Field(default=100_000, ge=1_000, le=10_000_000)
 
 
+class RetentionConfig(_Section):
+    """``[retention]``: how long personal data is kept (LGPD), see ``munivideo retention``."""
+
+    #: Days after a row's last change (a binding, a delivered outbox row, a quarantine row)
+    #: before ``munivideo retention purge`` erases its personal data.
+    personal_data_days: int = Field(default=365, ge=1, le=36500)
+
+
 class TenantConfig(_Section):
     """Everything munivideo needs to serve one tenant."""
 
@@ -170,6 +178,7 @@ class TenantConfig(_Section):
     attendance: AttendanceConfig = AttendanceConfig()
     writeback: WritebackConfig = WritebackConfig()
     sync: SyncConfig = SyncConfig()
+    retention: RetentionConfig = RetentionConfig()
     worker: WorkerConfig = WorkerConfig()
     services: tuple[Service, ...] = ()
     departments: tuple[Department, ...] = ()

@@ -19,9 +19,17 @@ _CNPJ_ALNUM_COMPACT = re.compile(
     r"(?<![0-9A-Za-z])(?=[0-9A-Z]*[A-Z])([0-9A-Z]{12}\d{2})(?![0-9A-Za-z])"
 )
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+# ``name=value`` pairs whose name ends in a secret-looking word: ``password=``, ``shared_secret=``,
+# ``moderatorPW=`` (BBB), ``senha:``, ``X-API-Key: ...``.
 _SECRET_KV = re.compile(
-    r"(?i)\b(password|passwd|secret|client_secret|token|access_token|api[_-]?key|jwt|"
-    r"authorization|checksum)(\"?\s*[:=]\s*\"?|=)(bearer\s+|basic\s+)?([^\s\"'&,;}]+)"
+    r"(?i)\b([\w-]*?(?:password|passwd|passwort|senha|pwd|pw|secret|token|api[_-]?key|jwt|"
+    r"authorization|checksum|credential|private[_-]?key))(\"?\s*[:=]\s*\"?|=)"
+    r"(bearer\s+|basic\s+)?([^\s\"'&,;}<]+)"
+)
+# Phone numbers in free text: Brazilian forms (+55, (51) 98765-4321, 51 9876-5432) and E.164.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\s?55[\s.-]?)?(?:\(\d{2}\)\s?|\d{2}[\s.-])?9?\d{4}[\s.-]\d{4}(?![\w-])"
+    r"|(?<![\w+])\+\d{10,14}(?!\d)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
@@ -56,7 +64,8 @@ def mask_phone(value: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask CPF/CNPJ, e-mail addresses, bearer tokens, JWTs and ``secret=...`` pairs in text."""
+    """Mask CPF/CNPJ, phone numbers, e-mail addresses, bearer tokens, JWTs and ``secret=...``
+    pairs (any name ending in password, secret, token, key, pw, ...) in text."""
     text = _JWT.sub("<jwt>", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} <redacted>", text)
     text = _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
@@ -64,26 +73,67 @@ def redact(text: str) -> str:
     text = _CNPJ_ALNUM_FORMATTED.sub(_mask_alnum_cnpj, text)
     text = _CNPJ_ALNUM_COMPACT.sub(_mask_alnum_cnpj, text)
     text = _CPF.sub(lambda m: mask_cpf("".join(m.groups())), text)
+    text = _PHONE.sub(lambda m: mask_phone(m[0]), text)
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks personal data and secrets in every record it passes.
-
-    Installed on the ``munivideo`` logger by :func:`install_log_redaction`; integrators can add
-    it to their own handlers too.
-    """
+    """A logging filter that masks personal data and secrets in every record it passes
+    (message, arguments and the formatted traceback). Integrators can add it to any handler;
+    :func:`install_log_redaction` makes it a guarantee for the loggers munivideo drives."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = redact(str(record.msg))
+        scrub(record)
         return True
 
 
+def scrub(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact ``record`` in place (once): the message with its arguments, and its traceback."""
+    if getattr(record, "_mv_redacted", False):
+        return record
+    if record.args:
+        try:
+            record.msg = record.getMessage()
+        except (TypeError, ValueError):
+            record.msg = f"{record.msg} {record.args!r}"
+        record.args = None
+    record.msg = redact(str(record.msg))
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    setattr(record, "_mv_redacted", True)  # noqa: B010 - a marker on a foreign object
+    return record
+
+
+REDACTED_LOGGERS = ("munivideo", "zeep", "urllib3", "requests", "smtplib", "jinja2")
+"""Logger names (and their children) whose records are always redacted: ours and the
+third-party libraries munivideo drives (zeep logs whole SOAP envelopes at DEBUG, urllib3 the
+URLs with BBB meeting passwords)."""
+
+
 def install_log_redaction(logger_name: str = "munivideo") -> None:
-    """Make every record logged under ``logger_name`` pass through :class:`RedactingFilter`."""
-    logger = logging.getLogger(logger_name)
+    """Redact every record of :data:`REDACTED_LOGGERS` (and ``logger_name``) whatever handler
+    emits it, including handlers added later and child loggers (``munivideo.engine.*``).
+
+    Done at record creation (:func:`logging.setLogRecordFactory`, wrapping the factory in
+    place), so no handler, formatter or propagation path sees the unredacted text. Idempotent.
+    """
+    previous = logging.getLogRecordFactory()
+    names = tuple(sorted({*REDACTED_LOGGERS, logger_name}))
+    if getattr(previous, "_mv_redacting", None) == names:
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if any(record.name == n or record.name.startswith(n + ".") for n in names):
+            scrub(record)
+        return record
+
+    factory._mv_redacting = names  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+    logger = logging.getLogger(logger_name)  # kept for code that looks for the filter
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())

@@ -8,6 +8,7 @@ from munivideo.config import TenantConfig
 from munivideo.engine.context import Engine
 from munivideo.erp_sources import build_erp
 from munivideo.plugins import Plugins, load_plugins
+from munivideo.redact import install_log_redaction
 from munivideo.store.factory import open_store
 from munivideo.store.port import Store
 
@@ -26,7 +27,12 @@ def build_engine(
     :param plugins: a loaded plugin set (default: :func:`munivideo.plugins.load_plugins`).
     :param store: a store to share between tenants (default: open ``config.store.url``).
     :param base_dir: where a relative store path resolves (default: the current directory).
+
+    Building an engine installs log redaction (:func:`munivideo.redact.install_log_redaction`):
+    whatever an embedding application's logging does, records of munivideo and of the
+    libraries it drives (zeep, urllib3, ...) are masked.
     """
+    install_log_redaction()
     plugins = plugins or load_plugins()
     tenant = config.tenant
     erp = build_erp(plugins, tenant, config.erp)

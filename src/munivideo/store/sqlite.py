@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,6 +203,66 @@ class SqliteStore:
                 "sent_at) VALUES (?, ?, ?, ?, ?)",
                 (tenant_id, key, booking_id, reference, stamp(now)),
             )
+
+    def purge_personal_data(
+        self,
+        tenant_id: str,
+        *,
+        before: datetime,
+        booking: Callable[[dict[str, Any]], dict[str, Any]],
+        attendance: Callable[[dict[str, Any]], dict[str, Any]],
+        entry: Callable[[dict[str, Any]], dict[str, Any]],
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        """Rewrite rows older than ``before`` with the given erasers (see
+        :mod:`munivideo.retention`), in one transaction; returns counts per table."""
+        cutoff = stamp(before)
+        counts = {"bindings": 0, "outbox": 0, "quarantine": 0}
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT booking_id, booking, attendance FROM binding b WHERE tenant_id = ? "
+                "AND updated_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                "o.tenant_id = b.tenant_id AND o.booking_id = b.booking_id "
+                "AND o.state != 'delivered')",
+                (tenant_id, cutoff),
+            ).fetchall()
+            for booking_id, doc, attended in rows:
+                erased = json.dumps(booking(json.loads(doc)), ensure_ascii=False)
+                done = json.dumps(attendance(json.loads(attended))) if attended else None
+                if erased == doc and done == attended:
+                    continue
+                counts["bindings"] += 1
+                if not dry_run:
+                    conn.execute(
+                        "UPDATE binding SET booking = ?, attendance = ? "
+                        "WHERE tenant_id = ? AND booking_id = ?",
+                        (erased, done, tenant_id, booking_id),
+                    )
+            rows = conn.execute(
+                "SELECT id, entry FROM outbox WHERE tenant_id = ? AND state = 'delivered' "
+                "AND updated_at < ?",
+                (tenant_id, cutoff),
+            ).fetchall()
+            for item_id, doc in rows:
+                erased = json.dumps(entry(json.loads(doc)), ensure_ascii=False)
+                if erased == doc:
+                    continue
+                counts["outbox"] += 1
+                if not dry_run:
+                    conn.execute("UPDATE outbox SET entry = ? WHERE id = ?", (erased, item_id))
+            rows = conn.execute(
+                "SELECT record_id, kind, reason FROM quarantine WHERE tenant_id = ? "
+                "AND last_seen_at < ? AND raw != ''",
+                (tenant_id, cutoff),
+            ).fetchall()
+            counts["quarantine"] = len(rows)
+            if not dry_run:
+                conn.executemany(
+                    "UPDATE quarantine SET raw = '', reason = ? WHERE tenant_id = ? AND kind = ? "
+                    "AND record_id = ?",
+                    [(redact(reason), tenant_id, kind, rid) for rid, kind, reason in rows],
+                )
+        return counts
 
     def forget_sent(self, tenant_id: str, key: str) -> None:
         """Drop a sent-message mark (a pending mark whose send surely did not happen)."""
