@@ -140,9 +140,9 @@ def run_demo(
         data = _fill(raw, {"sandbox": sb.base_url, "out": out.as_posix()})
         plugins = load_plugins()
         if "jitsi" not in plugins.video_providers:
-            from munivideo import _demo_rooms
+            from munivideo.sandbox import rooms as demo_rooms
 
-            plugins.add(_demo_rooms, name="munivideo.demo-rooms", source="builtin", version="demo")
+            plugins.add(demo_rooms, name="munivideo.demo-rooms", source="builtin", version="demo")
             data["video"] = {"provider": "demo-rooms", "settings": {}}
             say("video provider 'jitsi' is not installed: using the demo's placeholder rooms")
         config = parse_config(data, source="examples/demo.toml", env={**os.environ, **SECRETS})

@@ -192,9 +192,9 @@ def run_health_demo(
         },
     }
     if "jitsi" not in plugins.video_providers:
-        from munivideo import _demo_rooms
+        from munivideo.sandbox import rooms as demo_rooms
 
-        plugins.add(_demo_rooms, name="munivideo.demo-rooms", source="builtin", version="demo")
+        plugins.add(demo_rooms, name="munivideo.demo-rooms", source="builtin", version="demo")
         video = {"provider": "demo-rooms", "settings": {}}
     with Sandbox(dialect="rest", seed="empty", port=0) as sb:
         say(f"sandbox FHIR R4 endpoint on {sb.fhir_url} (health-unit seed)")
