@@ -49,6 +49,44 @@ TECHNICAL_FAILURE = "AG-000006"
 FORWARDED = "AG-000005"
 
 
+ERP_CODES: dict[str, str] = {
+    "AG": "requested (no servant or slot confirmed yet: no room)",
+    "CF": "confirmed",
+    "RM": "rescheduled (confirmed at a new time)",
+    "CA": "cancelled (no room)",
+    "AT": "attended",
+    "FA": "citizen did not show up",
+    "FS": "servant did not show up",
+    "FT": "technical failure",
+}
+"""The sandbox ERP's booking status codes (``situacao``), also its attendance results
+(``resultadoAtendimento``): the legend the demo prints under its table."""
+
+FAULT_KINDS: tuple[tuple[str, str], ...] = (
+    ("drop_after_commit", "the ERP did the write, then the connection was cut before the answer"),
+    ("error_after_commit", "the ERP did the write, then answered with an HTTP error"),
+    ("timeout", "the ERP did the write too slowly: the engine stopped waiting"),
+    ("malformed", "the ERP did the write, then answered with a truncated body"),
+    ("drop", "the connection was cut before the ERP did anything"),
+    ("error", "the ERP answered with an HTTP error (nothing written)"),
+    ("fault", "the ERP answered with a contract error (nothing written)"),
+    ("unavailable", "the ERP answered 503 'unavailable, retry later' (nothing written)"),
+    ("ratelimit", "the ERP answered 429 'too many requests' (nothing written)"),
+    ("latency", "the ERP answered late, but normally"),
+)
+"""Fault kind of a ``--faults`` rule (its action, see :mod:`munivideo.sandbox.faults`) -> what
+it does to a write, in words."""
+
+OUTCOME_WORDS: dict[str, str] = {
+    "attended": "attended",
+    "citizen_no_show": "citizen did not show up",
+    "servant_no_show": "servant did not show up",
+    "technical_failure": "technical failure",
+    "cancelled": "cancelled",
+}
+"""Attendance outcome (``munivideo.models.Outcome`` value) -> words for the summary."""
+
+
 class ProtocolRow(BaseModel):
     booking_id: str
     protocol: str
@@ -64,6 +102,13 @@ class DemoReport(BaseModel):
     output: str
     video_provider: str = ""
     bookings: int = 0
+    #: The ERP's booking ids by status code before the first sync (``{"AG": ["AG-000007",
+    #: ...], "CF": [...]}``; codes in :data:`ERP_CODES`).
+    erp_statuses: dict[str, list[str]] = Field(default_factory=dict)
+    rooms: int = 0
+    invitations: int = 0
+    messages: int = 0
+    rooms_closed: int = 0
     invitations_written: int = 0
     calendar_files: int = 0
     rescheduled: str = RESCHEDULED
@@ -135,6 +180,8 @@ def run_demo(
     _fresh(out)
     report = DemoReport(output=str(out), faults=faults)
     with Sandbox(dialect="both", seed="tax-office", port=0) as sb:
+        for booking in sb.bookings():
+            report.erp_statuses.setdefault(booking["situacao"], []).append(booking["id"])
         say(f"sandbox ERP on {sb.base_url} (tax-office seed: {len(sb.bookings())} bookings)")
         raw = tomllib.loads(demo_config_text())
         data = _fill(raw, {"sandbox": sb.base_url, "out": out.as_posix()})
@@ -150,6 +197,9 @@ def run_demo(
         with Munivideo.from_config(config, plugins=plugins) as mv:
             first = mv.sync()
             report.bookings = first.bound
+            report.rooms = first.rooms_created
+            report.invitations = first.invitations_sent
+            report.messages = first.messages_sent
             say(
                 f"sync: {first.bound} bookings bound, {first.rooms_created} rooms, "
                 f"{first.invitations_sent} invitations ({first.messages_sent} messages)"
@@ -160,6 +210,7 @@ def run_demo(
             sb.reschedule_booking(RESCHEDULED, day, "16:00", "16:30")
             sb.cancel_booking(CANCELLED, "Cidadão pediu o cancelamento pelo portal.")
             second = mv.sync()
+            report.rooms_closed = second.rooms_closed
             say(
                 f"sync after changes: {second.rooms_updated} room moved, "
                 f"{second.rooms_closed} room closed, {second.invitations_sent} new invitation, "
@@ -181,7 +232,7 @@ def run_demo(
             }
             sb.inject("")
             say(
-                f"writeback: {result.delivered} delivered, {result.retrying} retries after "
+                f"writeback: {result.delivered} delivered, {result.retrying} retried later after "
                 f"faults, {result.pending_left} waiting, {result.failed_total} failed"
             )
             delivered = {i.booking_id for i in mv.outbox(OutboxState.DELIVERED)}
@@ -399,13 +450,100 @@ def demo(
     raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def fault_kind(rule: str) -> str:
+    """The kind of a fault rule (``"criarProtocolo=drop_after_commit@0.1"`` ->
+    ``"drop_after_commit"``; ``"*=error:502@0.05"`` -> ``"error"``): a key of
+    :data:`FAULT_KINDS`, or the rule's own action text when it is none of them."""
+    return rule.split("=", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+
+
+def explain(report: DemoReport) -> list[str]:
+    """The demo's story in numbered paragraphs a newcomer can follow, every number taken from
+    ``report`` (what ``munivideo demo`` prints above its table)."""
+    codes = report.erp_statuses
+    with_room = len(codes.get("CF", [])) + len(codes.get("RM", []))
+    order = {code: n for n, code in enumerate(ERP_CODES)}
+
+    def group(code: str, ids: list[str]) -> str:
+        words = ERP_CODES.get(code, code).split(" (")[0]
+        listed = "" if code == "CF" else ": " + ", ".join(sorted(ids))
+        return f"{len(ids)} {words} ({code}{listed})"
+
+    by_code = "; ".join(
+        group(c, ids) for c, ids in sorted(codes.items(), key=lambda kv: order.get(kv[0], 99))
+    )
+    outcomes = ", ".join(
+        f"{n} {OUTCOME_WORDS.get(o, o)}" for o, n in sorted(report.outcomes.items())
+    )
+    fired = sum(report.faults_fired.values())
+    kinds: Counter[str] = Counter()
+    for rule, n in report.faults_fired.items():
+        kinds[fault_kind(rule)] += n
+    words = dict(FAULT_KINDS)
+    fault_lines = [
+        f"   - {n} {kind}: {words.get(kind, 'as the rule says')}"
+        for kind, n in kinds.most_common()
+        if n
+    ]
+    forwards = [r for r in report.protocols if r.forwards]
+    forwarded = "; ".join(
+        f"{r.booking_id} attached {_count(r.attachments, 'document')} and forwarded a demand "
+        f"to {', '.join(r.forwards)}"
+        for r in forwards
+    )
+    return [
+        f"1. The ERP had {_count(report.bookings, 'booking')}: {by_code}. Only confirmed and "
+        f"rescheduled bookings ({with_room}) have a servant and a time, so the first sync made "
+        f"{_count(report.rooms, 'video room')} and sent {_count(report.invitations, 'invitation')} "
+        f"({_count(report.messages, 'message')}: e-mail with a calendar file, SMS, WhatsApp). "
+        "Requested and cancelled bookings got no room.",
+        f"2. Then the citizen of {report.rescheduled} moved it to 16:00 (same room, an updated "
+        f"invitation) and the citizen of {report.cancelled} cancelled it "
+        f"({_count(report.rooms_closed, 'room')} closed, a cancellation sent).",
+        f"3. {_count(report.attendances, 'video attendance')} took place in the rooms still open: "
+        f"{outcomes}. {forwarded}.",
+        f"4. The outcome of each attendance was written back to the ERP (a protocol, its "
+        f"documents, forwards and the booking status) while the sandbox failed "
+        f"{_count(fired, 'write call')} on purpose:",
+        *fault_lines,
+        "   Before repeating a write whose answer was lost, the engine looks it up in the ERP by "
+        "its idempotency key, so a write that already happened is not done again. "
+        f"{_count(report.delivered, 'outcome')} delivered; {_count(report.retries, 'delivery')} "
+        "had to wait and be retried later (retries).",
+    ]
+
+
+def legend() -> str:
+    """One line per ERP status code (``AG requested ...``), for under the protocol table."""
+    return "\n".join(f"  {code}  {words}" for code, words in ERP_CODES.items())
+
+
 def _print_summary(report: DemoReport) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    table = Table(title="Protocols in the ERP (read back through the sandbox inspection API)")
-    for column in ("booking", "protocol", "outcome", "attachments", "forwarded to", "booking"):
+    console.print("\nWhat the demo did")
+    for line in explain(report):
+        console.print(escape(line))
+    table = Table(
+        title="Protocols in the ERP, one per attendance (read back through the sandbox "
+        "inspection API)"
+    )
+    columns = (
+        "booking",
+        "protocol no./year",
+        "result",
+        "documents",
+        "forwarded to",
+        "booking status now",
+    )
+    for column in columns:
         table.add_column(column)
     for row in report.protocols:
         table.add_row(
@@ -417,17 +555,22 @@ def _print_summary(report: DemoReport) -> None:
             row.booking_status,
         )
     console.print(table)
+    console.print("Codes (the ERP's result and booking status):\n" + legend())
     fired = sum(report.faults_fired.values())
     console.print(
-        f"{report.bookings} bookings, {report.invitations_written} invitation e-mails "
-        f"({report.calendar_files} with .ics) in {report.output}/outbox; "
-        f"{report.attendances} attendances -> {len(report.protocols)} protocols; "
-        f"{fired} faults fired, {report.retries} retries; {report.seconds:.1f} s"
+        f"\n{report.bookings} bookings -> {report.rooms} rooms -> {report.attendances} "
+        f"attendances -> {len(report.protocols)} protocols; "
+        f"{report.invitations_written} e-mail files (citizens' and servants', updates and "
+        f"cancellations included; {report.calendar_files} with .ics) in {report.output}/outbox; "
+        f"{fired} faults fired, {report.retries} retried; "
+        f"{report.seconds:.1f} s"
     )
     if report.ok:
         console.print(
-            "[green]OK: every attendance has exactly one protocol entry, each document and "
-            "forward executed once (counted by the ERP); none lost.[/]"
+            f"[green]OK: read back from the ERP, each of the {report.attendances} attendances "
+            "has exactly one protocol (none missing, none twice, none unexpected) and its "
+            "booking has the status its result requires; the ERP's own counters show every "
+            "protocol, document, forward and status update executed exactly once.[/]"
         )
     else:
         console.print(

@@ -5,10 +5,12 @@ import json
 from email.policy import default
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
 from munivideo.cli import main
+from munivideo.demo import ERP_CODES, DemoReport, _print_summary, explain, legend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +26,9 @@ def _calendars(out: Path, booking_id: str) -> list[Calendar]:
     return found
 
 
-def test_demo_runs_the_whole_cycle_and_keeps_the_invariant(tmp_path: Path) -> None:
+def test_demo_runs_the_whole_cycle_and_keeps_the_invariant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "demo-output"
     result = CliRunner().invoke(main, ["demo", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
@@ -46,6 +50,28 @@ def test_demo_runs_the_whole_cycle_and_keeps_the_invariant(tmp_path: Path) -> No
     assert rows["AG-000002"]["booking_status"] == "FA"
     assert "AG-000004" not in rows  # cancelled: no attendance, no protocol
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["ok"] is True
+
+    # the summary tells the story with this run's numbers, and which bookings are which
+    parsed = DemoReport.model_validate(report)
+    story = "\n".join(explain(parsed))
+    assert sorted(report["erp_statuses"]) == ["AG", "CA", "CF", "RM"]
+    assert sum(len(ids) for ids in report["erp_statuses"].values()) == 30
+    rooms = len(report["erp_statuses"]["CF"]) + len(report["erp_statuses"]["RM"])
+    assert report["rooms"] == rooms
+    assert "The ERP had 30 bookings" in story
+    assert f"made {rooms} video rooms" in story
+    assert ", ".join(sorted(report["erp_statuses"]["AG"])) in story  # the requested ones
+    assert f"{report['attendances']} video attendances took place" in story
+    assert "the citizen of AG-000004 cancelled it" in story
+    assert f"failed {sum(fired.values())} write calls on purpose" in story
+    assert "drop_after_commit: the ERP did the write" in story
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: headers on one line
+    _print_summary(parsed)
+    printed = capsys.readouterr().out
+    assert "What the demo did" in printed
+    assert "booking status now" in printed and "protocol no./year" in printed
+    assert "OK: read back from the ERP" in printed
+    assert all(f"{code}  {words}" in legend() for code, words in ERP_CODES.items())
 
     # invitations on disk: a reschedule (same UID, higher SEQUENCE) and a cancellation
     moved = _calendars(out, "AG-000003")
