@@ -14,6 +14,7 @@ namespace), so a page is a path to follow literally:
   expected output, compared as doctest does with ELLIPSIS (``...`` stands for any text);
 * ``toml`` / ``json`` / ``yaml`` blocks must parse; preceded by ``<!-- file: NAME -->`` they are
   written to ``NAME`` first, for the next blocks to use;
+* ``python`` blocks preceded by ``<!-- file: NAME -->`` are written to ``NAME`` too, then run;
 * ``text`` blocks (output, diagrams) are prose, not code.
 
 A few commands cannot run inside the test suite itself; :data:`STAND_INS` says, per command, what
@@ -55,6 +56,12 @@ PROSE = ("text",)
 STAND_INS: tuple[tuple[re.Pattern[str], str], ...] = (
     # `make test` is the run that executes this page: check its recipe without recursing.
     (re.compile(r"^make test\b"), "make -n test"),
+    # An adapter the page scaffolded is installed for real, but into the page's own folder (on
+    # its PYTHONPATH), so the shared .venv never gains the page's entry points.
+    (
+        re.compile(r"^pip install -e (adapters/[\w.-]+)$"),
+        r"pip install --quiet --no-deps --no-build-isolation --no-index --target .docs-site \1",
+    ),
     # Installing from PyPI needs the network the suite does not have: the extras must exist.
     (re.compile(r"^pip install (.*)$"), "python -m docs_check_extras \\1"),
 )
@@ -63,16 +70,14 @@ STAND_INS: tuple[tuple[re.Pattern[str], str], ...] = (
 PENDING: frozenset[str] = frozenset(
     {
         "cli.md",
-        "configuration.md",
-        "contract-tools.md",
+        "mapping.md",
+        "tutorial-adapter.md",
         "deployment.md",  # its commands install and start PostgreSQL servers and services
         "erp-adapters.md",
         "invitations.md",
-        "mapping.md",
         "notifiers.md",
         "operations.md",
         "transports.md",
-        "tutorial-adapter.md",
     }
 )
 """Pages whose blocks do not run yet (being rewritten as runnable paths); this set must end empty
@@ -90,7 +95,7 @@ def _stand_in(line: str) -> str:
     return line
 
 
-COPIED = ("examples", "docs")
+COPIED = ("examples", "docs", "adapters")
 """Top-level folders a page may change: copied. The rest of the clone is linked (read-only by
 convention: no page edits the library's own sources)."""
 
@@ -138,7 +143,7 @@ def _env(work: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{work / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(work / ".venv")
-    env["PYTHONPATH"] = str(ROOT / "tests" / "docs")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "docs"), str(work / ".docs-site")])
     env.pop("NO_COLOR", None)
     return env
 
@@ -199,7 +204,13 @@ def _run(example: Example, script: str) -> str:
 
 
 def run_python(example: Example) -> None:
-    """A Python block sees the environment the page's shell blocks exported."""
+    """A Python block sees the environment the page's shell blocks exported; preceded by
+    ``<!-- file: NAME -->`` it is also written to ``NAME`` (a module or test file the page uses)."""
+    named = DataBlockParser.NAMED.search(example.document.text, 0, example.start)
+    if named is not None:
+        target = Path(example.namespace["__work__"]) / named.group("name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(example.parsed), encoding="utf-8")
     before = dict(os.environ)
     os.environ.update(example.namespace["__env__"])
     try:
@@ -213,6 +224,7 @@ class DataBlockParser:
     """``toml``/``json``/``yaml`` blocks parse; a ``<!-- file: NAME -->`` before one writes it."""
 
     FILE = re.compile(r"<!--\s*file:\s*(?P<name>\S+)\s*-->\s*\n```(?P<lang>\w+)\n", re.S)
+    NAMED = re.compile(r"<!--\s*file:\s*(?P<name>\S+)\s*-->\s*\n\Z")
 
     def __call__(self, document: Document) -> Iterable[Region]:
         named = {m.start("lang") - 3: m.group("name") for m in self.FILE.finditer(document.text)}

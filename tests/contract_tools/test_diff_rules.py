@@ -87,6 +87,16 @@ def test_mixed_flavors_are_a_usage_error() -> None:
     assert "cannot compare" in result.output
 
 
+def test_output_creates_its_missing_parent_folders(tmp_path: Path) -> None:
+    breaking = FIXTURES / "rest" / "request-field-removed"
+    out = tmp_path / "reports" / "ci" / "diff.xml"
+    args = ["contracts", "diff", str(breaking / "old.yaml"), str(breaking / "new.yaml")]
+    result = CliRunner().invoke(main, [*args, "--format", "junit", "--output", str(out)])
+    assert result.exit_code == 3, result.output
+    suite = ElementTree.fromstring(out.read_text()).find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "junit"])
 def test_breaking_change_exits_3_in_every_format(fmt: str, tmp_path: Path) -> None:
     folder = FIXTURES / "rest" / "response-enum-widened"

@@ -45,6 +45,8 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
+        # A CI recipe names `reports/diff.xml` before anything created `reports/`.
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         click.echo(f"report written to {output}", err=True)
 
