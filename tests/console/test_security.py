@@ -198,3 +198,15 @@ def test_an_operator_sees_only_the_tenants_given(console_env: ConsoleEnv, tmp_pa
         sign_in(vera, "vera")
         assert vera.get("/outbox?tenant=canoas").status_code == 200
         assert "Prefeitura Municipal de Canoas" in vera.get("/health").text
+
+
+def test_the_sign_in_throttle_stays_bounded() -> None:
+    from munivideo.console.app import Throttle
+
+    throttle = Throttle(limit=2, window=60, max_names=3)
+    for name in ("a", "b", "c", "d", "e"):
+        throttle.failed(name, 0.0)
+    assert len(throttle.failures) == 3
+    throttle.failed("e", 1.0)
+    assert throttle.blocked("e", 2.0)
+    assert not throttle.blocked("e", 100.0)  # the window passed

@@ -68,6 +68,7 @@ class Throttle:
 
     limit: int = 5
     window: float = 900.0
+    max_names: int = 10_000  # names tracked at once: guessing many names cannot fill memory
     failures: dict[str, list[float]] = field(default_factory=dict)
 
     def blocked(self, key: str, now: float) -> bool:
@@ -78,6 +79,12 @@ class Throttle:
 
     def failed(self, key: str, now: float) -> None:
         """Count one failed sign-in of ``key`` at ``now`` (monotonic seconds)."""
+        if key not in self.failures and len(self.failures) >= self.max_names:
+            self.failures = {
+                k: v for k, v in self.failures.items() if v and now - v[-1] < self.window
+            }
+            while len(self.failures) >= self.max_names:  # still full: forget the oldest
+                del self.failures[next(iter(self.failures))]
         self.failures.setdefault(key, []).append(now)
 
     def succeeded(self, key: str) -> None:
