@@ -12,16 +12,24 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from munivideo.cli import EXIT_FAILED, EXIT_OK, fail
 from munivideo.errors import ConfigurationError, InvalidRecordError, MunivideoError
+from munivideo.store.records import TenantStatus
+
+if TYPE_CHECKING:
+    from munivideo.api import Munivideo
+    from munivideo.engine.results import RecordResult, ReplayResult, SyncResult, WritebackResult
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
+Progress = Callable[[int], None]
 
 _config_option = click.option(
     "--config",
@@ -34,16 +42,16 @@ _config_option = click.option(
 _json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-def _open(configs: Sequence[Path]) -> list[Any]:
+def _open(configs: Sequence[Path], *, worker_id: str | None = None) -> list[Munivideo]:
     from munivideo.api import Munivideo
     from munivideo.plugins import load_plugins
 
     plugins = load_plugins()
-    return [Munivideo.from_config(path, plugins=plugins) for path in configs]
+    return [Munivideo.from_config(p, plugins=plugins, worker_id=worker_id) for p in configs]
 
 
 @contextmanager
-def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+def _progress(label: str, enabled: bool) -> Iterator[Progress | None]:
     if not enabled or not sys.stdout.isatty():
         yield None
         return
@@ -67,15 +75,17 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | Non
 def _run(
     configs: Sequence[Path],
     as_json: bool,
-    work: Callable[[Any, Callable[[int], None] | None], BaseModel],
-    ok: Callable[[Any], bool],
-    describe: Callable[[Any], str],
+    work: Callable[[Munivideo, Progress | None], R],
+    ok: Callable[[R], bool],
+    describe: Callable[[R], str],
     label: str,
+    *,
+    worker_id: str | None = None,
 ) -> None:
     results: list[dict[str, Any]] = []
     all_ok = True
     try:
-        tenants = _open(configs)
+        tenants = _open(configs, worker_id=worker_id)
     except MunivideoError as exc:
         fail(exc, as_json=as_json)
         return
@@ -121,30 +131,30 @@ def sync(
     page_size: int,
     max_pages: int | None,
     reset_cursor: bool,
-    since: Any,
+    since: datetime | None,
 ) -> None:
     """Pull changed bookings from the ERP; provision rooms; send invitations."""
     if reset_cursor and since is not None:
         raise click.UsageError("--reset-cursor and --since exclude each other")
 
-    def work(mv: Any, progress: Callable[[int], None] | None) -> BaseModel:
+    def work(mv: Munivideo, progress: Progress | None) -> SyncResult:
         if reset_cursor or since is not None:
             mv.restart_sync(since)
-        return mv.sync(page_size=page_size, max_pages=max_pages, progress=progress)  # type: ignore[no-any-return]
+        return mv.sync(page_size=page_size, max_pages=max_pages, progress=progress)
 
-    _run(
-        configs,
-        as_json,
-        work,
-        lambda r: r.ok,
-        lambda r: (
+    def describe(r: SyncResult) -> str:
+        return (
             f"{r.tenant_id}: {r.received} bookings in {r.pages} pages, {r.unchanged} unchanged, "
             f"{r.rooms_created} rooms, {r.invitations_sent} invitations "
             f"({r.messages_sent} messages), {r.cancellations_sent} cancellations, "
             f"{r.deferred} deferred, {r.quarantined} quarantined"
-        ),
-        "sync",
-    )
+        )
+
+    _run(configs, as_json, work, _ok, describe, "sync")
+
+
+def _ok(result: SyncResult | RecordResult | WritebackResult) -> bool:
+    return result.ok
 
 
 def _load_json(path: Path | None, adapter: TypeAdapter[T], what: str) -> T | None:
@@ -199,19 +209,19 @@ def record(
     except MunivideoError as exc:
         fail(exc, as_json=as_json)
         return
-    _run(
-        configs,
-        as_json,
-        lambda mv, _p: mv.record(events, form, booking_id=booking_id),
-        lambda r: r.ok,
-        lambda r: (
-            f"{r.tenant_id}: booking {r.booking_id} quarantined: {r.reason}"
-            if r.quarantined
-            else f"{r.tenant_id}: booking {r.booking_id} {r.outcome.value} -> outbox "
+
+    def work(mv: Munivideo, _progress: Progress | None) -> RecordResult:
+        return mv.record(events, form, booking_id=booking_id)
+
+    def describe(r: RecordResult) -> str:
+        if r.quarantined or r.outcome is None:
+            return f"{r.tenant_id}: booking {r.booking_id} quarantined: {r.reason}"
+        return (
+            f"{r.tenant_id}: booking {r.booking_id} {r.outcome.value} -> outbox "
             f"#{r.outbox_id}{'' if r.created else ' (already recorded)'}"
-        ),
-        "record",
-    )
+        )
+
+    _run(configs, as_json, work, _ok, describe, "record")
 
 
 @click.command()
@@ -236,24 +246,17 @@ def writeback(
 ) -> None:
     """Deliver due write-backs to the ERP, exactly once."""
 
-    def work(mv: Any, progress: Callable[[int], None] | None) -> BaseModel:
-        if worker_id:
-            mv.engine.worker_id = worker_id
-        result: BaseModel = mv.writeback(limit=limit, wait_seconds=wait_seconds, progress=progress)
-        return result
+    def work(mv: Munivideo, progress: Progress | None) -> WritebackResult:
+        return mv.writeback(limit=limit, wait_seconds=wait_seconds, progress=progress)
 
-    _run(
-        configs,
-        as_json,
-        work,
-        lambda r: r.ok,
-        lambda r: (
+    def describe(r: WritebackResult) -> str:
+        return (
             f"{r.tenant_id}: {r.delivered} delivered, {r.retrying} retrying, "
             f"{r.dead_lettered} dead-lettered now, {r.pending_left} waiting, "
             f"{r.failed_total} failed in total, {r.requeued_stale} stale leases requeued"
-        ),
-        "writeback",
-    )
+        )
+
+    _run(configs, as_json, work, _ok, describe, "writeback", worker_id=worker_id or None)
 
 
 @click.command()
@@ -275,14 +278,14 @@ def replay(
     if bool(item_ids) == replay_all:
         fail(ConfigurationError("give --id ... or --all", field="id"), as_json=as_json)
     who = actor or getpass.getuser()
-    _run(
-        configs,
-        as_json,
-        lambda mv, _p: mv.replay(None if replay_all else list(item_ids), reason=reason, actor=who),
-        lambda _r: True,
-        lambda r: f"{r.tenant_id}: replayed {len(r.replayed)} ({', '.join(map(str, r.replayed))})",
-        "replay",
-    )
+
+    def work(mv: Munivideo, _progress: Progress | None) -> ReplayResult:
+        return mv.replay(None if replay_all else list(item_ids), reason=reason, actor=who)
+
+    def describe(r: ReplayResult) -> str:
+        return f"{r.tenant_id}: replayed {len(r.replayed)} ({', '.join(map(str, r.replayed))})"
+
+    _run(configs, as_json, work, lambda _r: True, describe, "replay")
 
 
 @click.command()
@@ -291,23 +294,22 @@ def replay(
 def status(configs: tuple[Path, ...], as_json: bool) -> None:
     """Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant."""
 
-    def ok(s: Any) -> bool:
+    def ok(s: TenantStatus) -> bool:
         o = s.outbox
         return not (o.pending or o.in_flight or o.failed or o.stale_leases or s.quarantined)
 
-    _run(
-        configs,
-        as_json,
-        lambda mv, _p: mv.status(),
-        ok,
-        lambda s: (
+    def work(mv: Munivideo, _progress: Progress | None) -> TenantStatus:
+        return mv.status()
+
+    def describe(s: TenantStatus) -> str:
+        return (
             f"{s.tenant_id}: cursor {s.cursor_id or '-'}, {s.bindings} bookings bound; outbox "
             f"{s.outbox.pending} pending, {s.outbox.in_flight} in flight "
             f"({s.outbox.stale_leases} stale), {s.outbox.delivered} delivered, "
             f"{s.outbox.failed} failed; {s.quarantined} quarantined"
-        ),
-        "status",
-    )
+        )
+
+    _run(configs, as_json, work, ok, describe, "status")
 
 
 class _QuarantineList(BaseModel):
@@ -325,7 +327,7 @@ def quarantine(
 ) -> None:
     """Records that could not be processed, with record id, field and reason."""
 
-    def work(mv: Any, _p: Any) -> BaseModel:
+    def work(mv: Munivideo, _progress: Progress | None) -> _QuarantineList:
         items = mv.quarantine(include_resolved=include_resolved)
         exclude = None if show_raw else {"raw"}
         return _QuarantineList(
@@ -333,7 +335,7 @@ def quarantine(
             items=[i.model_dump(mode="json", exclude=exclude) for i in items],
         )
 
-    def describe(q: Any) -> str:
+    def describe(q: _QuarantineList) -> str:
         lines = [f"{q.tenant_id}: {len(q.items)} quarantined"]
         lines += [
             f"  {i['kind']} {i['record_id']} [{i['field'] or '-'}] {i['reason']} "

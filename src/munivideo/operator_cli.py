@@ -173,7 +173,7 @@ def requeue(
 ) -> None:
     """Make a waiting row due now (a dead letter is replayed with ``munivideo replay``)."""
 
-    def work(mv: Any, _p: Any) -> BaseModel:
+    def work(mv: Any, _p: Any) -> _Moved:
         (item,) = mv.engine.store.requeue(
             tenant_id=mv.tenant_id,
             item_ids=[item_id],
@@ -215,7 +215,7 @@ def done(
 
     number, _, year = protocol.partition("/")
 
-    def work(mv: Any, _p: Any) -> BaseModel:
+    def work(mv: Any, _p: Any) -> _Moved:
         if not (number.isdigit() and year.isdigit()):
             raise InvalidRecordError(
                 "give the protocol as NUMBER/YEAR", record_id=str(item_id), field="protocol"
