@@ -70,8 +70,6 @@ STAND_INS: tuple[tuple[re.Pattern[str], str], ...] = (
 PENDING: frozenset[str] = frozenset(
     {
         "cli.md",
-        "mapping.md",
-        "tutorial-adapter.md",
         "deployment.md",  # its commands install and start PostgreSQL servers and services
         "erp-adapters.md",
         "invitations.md",
