@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from munivideo.cli import EXIT_FAILED, EXIT_OK, fail
 from munivideo.errors import ConfigurationError, InvalidRecordError, MunivideoError
@@ -250,11 +251,13 @@ def writeback(
         return mv.writeback(limit=limit, wait_seconds=wait_seconds, progress=progress)
 
     def describe(r: WritebackResult) -> str:
-        return (
+        lines = [
             f"{r.tenant_id}: {r.delivered} delivered, {r.retrying} retrying, "
             f"{r.dead_lettered} dead-lettered now, {r.pending_left} waiting, "
             f"{r.failed_total} failed in total, {r.requeued_stale} stale leases requeued"
-        )
+        ]
+        lines += [f"  error: {e}" for e in r.errors]
+        return "\n".join(lines)
 
     _run(configs, as_json, work, _ok, describe, "writeback", worker_id=worker_id or None)
 
@@ -288,6 +291,64 @@ def replay(
     _run(configs, as_json, work, lambda _r: True, describe, "replay")
 
 
+_READABLE_ID = re.compile(r"[\w.:/-]{1,40}")
+DEAD_LETTERS_SHOWN = 20
+"""``status`` lists at most this many dead letters per tenant (``munivideo outbox list`` has
+them all)."""
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def describe_cursor(updated_at: datetime | None, cursor_id: str | None) -> str:
+    """The sync cursor in words, as ``munivideo status`` prints it.
+
+    ``"- (no sync yet)"`` without a cursor; otherwise the change time it stands at (UTC, to
+    the second) and what marks the position: ``booking <id>`` (the last booking read, from the
+    JSON position the page/offset/link styles keep, or a readable id), or ``ERP token <first
+    12 characters>... (opaque)`` when the ERP's own page token is not readable text (a base64
+    token, for example). A ``--since`` cursor (empty id) reads ``changes from <time> (--since)``.
+    """
+    if updated_at is None:
+        return "- (no sync yet)"
+    when, ident, page = _utc(updated_at), cursor_id or "", ""
+    if ident.startswith("{"):
+        from munivideo.mapping.paging import decode
+        from munivideo.models import Cursor
+
+        position = decode(Cursor(updated_at=updated_at, id=ident))
+        key = position.high or position.since
+        if key is not None and key[1] != ident:
+            when, ident = _utc(key[0]), key[1]
+            page = "" if position.token is None else f", next page {position.token}"
+    if not ident:
+        return f"changes from {when} (--since){page}"
+    if _READABLE_ID.fullmatch(ident):
+        return f"changes up to {when}, booking {ident}{page}"
+    return f"changes up to {when}, ERP token {ident[:12]}... (opaque)"
+
+
+class DeadLetter(BaseModel):
+    """A write-back given up on (outbox state ``failed``) and why, as ``status`` lists it."""
+
+    id: int
+    booking_id: str
+    attempts: int
+    error_type: str | None = None
+    #: The last error's message (typed errors name the record and field).
+    error: str | None = None
+
+
+class StatusView(TenantStatus):
+    """``munivideo status`` for one tenant: the store's :class:`TenantStatus` (same fields in
+    ``--json``), the cursor in words (:func:`describe_cursor`) and up to
+    :data:`DEAD_LETTERS_SHOWN` dead letters with their reasons."""
+
+    cursor: str = "-"
+    dead_letters: list[DeadLetter] = Field(default_factory=list)
+
+
 @click.command()
 @_config_option
 @_json_option
@@ -298,16 +359,47 @@ def status(configs: tuple[Path, ...], as_json: bool) -> None:
         o = s.outbox
         return not (o.pending or o.in_flight or o.failed or o.stale_leases or s.quarantined)
 
-    def work(mv: Munivideo, _progress: Progress | None) -> TenantStatus:
-        return mv.status()
+    def work(mv: Munivideo, _progress: Progress | None) -> StatusView:
+        from munivideo.store import OutboxState
 
-    def describe(s: TenantStatus) -> str:
-        return (
-            f"{s.tenant_id}: cursor {s.cursor_id or '-'}, {s.bindings} bookings bound; outbox "
+        found = mv.status()
+        failed = (
+            mv.outbox(OutboxState.FAILED, limit=DEAD_LETTERS_SHOWN) if found.outbox.failed else []
+        )
+        return StatusView(
+            **found.model_dump(),
+            cursor=describe_cursor(found.cursor_updated_at, found.cursor_id),
+            dead_letters=[
+                DeadLetter(
+                    id=i.id,
+                    booking_id=i.booking_id,
+                    attempts=i.attempts,
+                    error_type=i.last_error_type,
+                    error=i.last_error,
+                )
+                for i in failed
+            ],
+        )
+
+    def describe(s: StatusView) -> str:
+        lines = [
+            f"{s.tenant_id}: cursor: {s.cursor}; {s.bindings} bookings bound; outbox "
             f"{s.outbox.pending} pending, {s.outbox.in_flight} in flight "
             f"({s.outbox.stale_leases} stale), {s.outbox.delivered} delivered, "
             f"{s.outbox.failed} failed; {s.quarantined} quarantined"
-        )
+        ]
+        lines += [
+            f"  dead letter #{d.id} booking {d.booking_id} after {d.attempts} attempts: "
+            f"{d.error_type or 'error'}: {d.error or '-'}"
+            for d in s.dead_letters
+        ]
+        if s.outbox.failed > len(s.dead_letters):
+            lines.append(
+                f"  ... {s.outbox.failed - len(s.dead_letters)} more: munivideo outbox list"
+            )
+        if s.dead_letters:
+            lines.append("  (munivideo replay --id N --reason ... puts one back in the queue)")
+        return "\n".join(lines)
 
     _run(configs, as_json, work, ok, describe, "status")
 

@@ -81,9 +81,74 @@ def test_sync_status_record_writeback_round_trip(
     assert out["tenants"][0]["delivered"] == 1
     assert [p["idAgendamento"] for p in sb.protocols()] == ["AG-000001"]
 
+    result, out = _run("status", "--config", str(config_file), "--json")
+    raw_cursor = out["tenants"][0]["cursor_id"]
     result, _ = _run("status", "--config", str(config_file))
     assert result.exit_code == 0
     assert "1 delivered" in result.output
+    # the cursor in words: its time and what marks the position, never the ERP's base64 token
+    assert "cursor: changes up to 20" in result.output and " UTC" in result.output
+    assert raw_cursor and raw_cursor not in result.output
+
+
+def _recorded(sb: Sandbox, config_file: Path, tmp_path: Path, booking_id: str) -> None:
+    from munivideo.api import Munivideo
+
+    result, _ = _run("sync", "--config", str(config_file), "--json")
+    assert result.exit_code == 0, result.output
+    with Munivideo.from_config(config_file) as mv:
+        canonical = mv.engine.erp.get_booking(booking_id)
+    events = tmp_path / "events.json"
+    events.write_text(
+        json.dumps([e.model_dump(mode="json") for e in _play.attended(canonical)]), "utf-8"
+    )
+    result, _ = _run("record", "--config", str(config_file), "--events", str(events))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_dead_letters_reason_shows_without_json(
+    sb: Sandbox, config_file: Path, tmp_path: Path
+) -> None:
+    _recorded(sb, config_file, tmp_path, "AG-000001")
+    sb.inject("criarProtocolo=fault:REQUISICAO_INVALIDA")  # the ERP refuses: no retry helps
+    result, _ = _run("writeback", "--config", str(config_file))
+    assert result.exit_code == 1
+    assert "1 dead-lettered now" in result.output
+    assert "  error: munivideo:gravatai:AG-000001: " in result.output
+    assert sb.protocols() == []
+
+    result, out = _run("status", "--config", str(config_file), "--json")
+    (dead,) = out["tenants"][0]["dead_letters"]
+    assert dead["booking_id"] == "AG-000001" and dead["error"]
+    result, _ = _run("status", "--config", str(config_file))
+    assert result.exit_code == 1
+    assert (
+        f"  dead letter #{dead['id']} booking AG-000001 after {dead['attempts']} attempts: "
+        f"{dead['error_type']}: {dead['error']}"
+    ) in result.output
+
+
+def test_cursor_in_words() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from munivideo.jobs_cli import describe_cursor
+    from munivideo.mapping.paging import Position, encode
+
+    at = datetime(2026, 11, 30, 9, 15, 2, tzinfo=timezone(timedelta(hours=-3)))
+    assert describe_cursor(None, None) == "- (no sync yet)"
+    assert describe_cursor(at, "") == "changes from 2026-11-30 12:15:02 UTC (--since)"
+    assert describe_cursor(at, "AG-000030") == (
+        "changes up to 2026-11-30 12:15:02 UTC, booking AG-000030"
+    )
+    token = "MjAyNi0xMS0zMFQxMjoxNTowMiswMDowMHxBRy0wMDAwMzA="
+    assert describe_cursor(at, token) == (
+        "changes up to 2026-11-30 12:15:02 UTC, ERP token MjAyNi0xMS0z... (opaque)"
+    )
+    mid_scan = encode(Position(since=(at, "AG-000001"), token=3, high=(at, "AG-000030")))
+    assert mid_scan is not None
+    assert describe_cursor(mid_scan.updated_at, mid_scan.id) == (
+        "changes up to 2026-11-30 12:15:02 UTC, booking AG-000030, next page 3"
+    )
 
 
 def test_quarantine_lists_reasons_without_personal_data(sb: Sandbox, config_file: Path) -> None:
