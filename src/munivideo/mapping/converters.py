@@ -217,10 +217,13 @@ def _document(value: Any, kinds: tuple[str, ...]) -> str:
     """Bare or punctuated CPF/CNPJ -> the bare value (leading zeros kept, letters upper case).
 
     Only the shape is checked here; check digits are the canonical model's job."""
-    if value.__class__ is str and value.isdigit():
-        # Fast path: bare digits, what most ERPs send.
-        if ("cpf" in kinds and len(value) == 11) or ("cnpj" in kinds and len(value) == 14):
-            return value
+    # Fast path: bare digits, what most ERPs send.
+    if (
+        value.__class__ is str
+        and value.isdigit()
+        and (("cpf" in kinds and len(value) == 11) or ("cnpj" in kinds and len(value) == 14))
+    ):
+        return str(value)
     if not isinstance(value, str):
         raise ValueError("expected a CPF/CNPJ as text (a number loses leading zeros)")
     text = value.strip().translate(_PUNCTUATION).upper()
