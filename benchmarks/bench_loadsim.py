@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -255,25 +256,12 @@ def _simulate(
         assert time.monotonic() < deadline, "workers did not start"
         time.sleep(0.2)
     run.started = time.monotonic()
-    kills = [seconds * f for f in (0.3, 0.6, 0.9)] if chaos else []
-    restart_at = seconds * 0.5 if chaos else None
+    if chaos is not None:
+        threading.Thread(
+            target=_chaos, args=(run, chaos, procs, folder, seconds, concurrency), daemon=True
+        ).start()
     for n, (at, city, booking_id) in enumerate(schedule):
-        while (now := time.monotonic() - run.started) < at:
-            if kills and now >= kills[0]:
-                kills.pop(0)
-                victim = rng.randrange(len(procs))
-                procs[victim].kill()
-                procs[victim].wait()
-                run.events.append(f"{now:.0f}s: worker w{victim} killed (-9), restarted")
-                procs[victim] = _worker(folder, f"w{victim}", concurrency)
-            if restart_at is not None and now >= restart_at:
-                restart_at = None
-                started = time.monotonic()
-                chaos.restart()
-                run.events.append(
-                    f"{now:.0f}s: PostgreSQL restarted ({time.monotonic() - started:.1f} s down)"
-                )
-            time.sleep(min(0.05, max(0.0, at - now)))
+        time.sleep(max(0.0, at - (time.monotonic() - run.started)))
         for attempt in range(20):  # the store may be restarting: a caller retries
             try:
                 _record(engines[city], booking_id, n)
@@ -284,6 +272,34 @@ def _simulate(
                 time.sleep(0.5)
         run.recorded[(city, booking_id)] = time.monotonic() - run.started
     return store, procs
+
+
+def _chaos(
+    run: Run,
+    cluster: Any,
+    procs: list[subprocess.Popen[bytes]],
+    folder: Path,
+    seconds: float,
+    concurrency: int,
+) -> None:
+    """Kill a worker with -9 (and start it again) at 30%, 60% and 90% of the run; restart
+    PostgreSQL at 50%."""
+    rng = random.Random(9)
+    plan = sorted([(seconds * f, "kill") for f in (0.3, 0.6, 0.9)] + [(seconds * 0.5, "pg")])
+    for at, what in plan:
+        time.sleep(max(0.0, at - (time.monotonic() - run.started)))
+        now = time.monotonic() - run.started
+        if what == "kill":
+            victim = rng.randrange(len(procs))
+            procs[victim].kill()
+            procs[victim].wait()
+            procs[victim] = _worker(folder, f"w{victim}", concurrency)
+            run.events.append(f"{now:.0f}s: worker w{victim} killed (-9), restarted")
+        else:
+            started = time.monotonic()
+            cluster.restart()
+            down = time.monotonic() - started
+            run.events.append(f"{now:.0f}s: PostgreSQL restarted ({down:.1f} s down)")
 
 
 def _drain(store: Any, cities: list[str], run: Run, timeout: float) -> float:
@@ -338,7 +354,7 @@ def _report(
     healthy = sorted(v for (c, _), v in lags.items() if kinds[c] == "healthy")
     first = min((i.created_at for i in items), default=None)
     last = max((i.delivered_at for i in delivered if i.delivered_at), default=None)
-    backlog_keys = {k for k, t in run.recorded.items() if t < 1.0}
+    backlog_keys = {k for k, t in run.recorded.items() if t < 1.0 and kinds[k[0]] == "healthy"}
     backlog_done = max(
         (i.delivered_at for i in delivered if (i.tenant_id, i.booking_id) in backlog_keys),
         default=None,

@@ -871,7 +871,7 @@ UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
     lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
 FROM (SELECT id FROM outbox
       WHERE tenant_id = %(tenant)s AND state = 'pending' AND next_attempt_at <= %(now)s
-      ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
+      ORDER BY tenant_id, state, next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
 WHERE o.id = picked.id RETURNING o.*
 """
 
@@ -880,30 +880,39 @@ UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
     lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
 FROM (SELECT id FROM outbox
       WHERE state = 'pending' AND next_attempt_at <= %(now)s
-      ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
+      ORDER BY state, next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
 WHERE o.id = picked.id AND %(tenant)s::text IS NULL RETURNING o.*
 """
 
 _LIST_ALL: LiteralString = """
-SELECT * FROM outbox WHERE tenant_id = %(t)s AND id > %(after)s AND %(s)s::text IS NULL
-ORDER BY id LIMIT %(limit)s
+SELECT * FROM outbox WHERE id = ANY(ARRAY(
+    SELECT id FROM outbox WHERE tenant_id = %(t)s AND id > %(after)s AND %(s)s::text IS NULL
+    ORDER BY tenant_id, id LIMIT %(limit)s))
+ORDER BY id
 """
 
 _LIST_STATE: LiteralString = """
-SELECT * FROM outbox WHERE tenant_id = %(t)s AND state = %(s)s AND id > %(after)s
-ORDER BY id LIMIT %(limit)s
+SELECT * FROM outbox WHERE id = ANY(ARRAY(
+    SELECT id FROM outbox WHERE tenant_id = %(t)s AND state = %(s)s AND id > %(after)s
+    ORDER BY tenant_id, state, id LIMIT %(limit)s))
+ORDER BY id
 """
 
 # Counts from the counters; the oldest pending row is the pending row with the lowest id (ids
 # grow with creation time), found through (tenant_id, state, id) without reading the others.
+# Pages and the oldest row take their ids from an index-only scan first, then read the rows by
+# id: asked for whole rows in id order, the planner walks the primary key and filters, reading
+# every delivered row before the pending ones (it assumes states are spread evenly over ids;
+# they are not: old rows are delivered). Measured: 1.6 s -> under 3 ms with 1M rows.
 _COUNTS_SQL: LiteralString = """
 SELECT c.pending, c.in_flight, c.delivered, c.failed,
   (SELECT COUNT(*) FROM outbox WHERE tenant_id = %(t)s AND state = 'in_flight'
      AND lease_expires_at <= %(now)s) AS stale,
-  (SELECT created_at FROM outbox WHERE tenant_id = %(t)s AND state = 'pending'
-     ORDER BY id LIMIT 1) AS oldest,
+  (SELECT created_at FROM outbox WHERE id = (SELECT id FROM outbox
+     WHERE tenant_id = %(t)s AND state = 'pending' ORDER BY tenant_id, state, id LIMIT 1))
+     AS oldest,
   (SELECT next_attempt_at FROM outbox WHERE tenant_id = %(t)s AND state = 'pending'
-     ORDER BY next_attempt_at LIMIT 1) AS next_at
+     ORDER BY tenant_id, state, next_attempt_at LIMIT 1) AS next_at
 FROM (SELECT %(t)s AS tenant_id) AS t LEFT JOIN outbox_count c USING (tenant_id)
 """
 

@@ -386,20 +386,26 @@ class SqliteStore:
         """Take up to ``limit`` due pending rows for ``owner`` under a lease, atomically."""
         ts = stamp(now)
         expires = stamp(now + timedelta(seconds=lease_seconds))
-        params: list[Any] = [owner, expires, ts, ts, tenant_id, tenant_id, limit]
+        # one statement per case: "(? IS NULL OR tenant_id = ?)" would hide the tenant index
+        which = "" if tenant_id is None else "tenant_id = ? AND "
+        order = (
+            "state, next_attempt_at, id"
+            if tenant_id is None
+            else ("tenant_id, state, next_attempt_at, id")
+        )
+        params: list[Any] = [owner, expires, ts, *([tenant_id] if tenant_id else []), ts, limit]
         with self._tx() as conn:
             cur = conn.execute(
-                """
+                f"""
                 UPDATE outbox SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?,
                     attempts = attempts + 1, updated_at = ?
                 WHERE id IN (
                     SELECT id FROM outbox
-                    WHERE state = 'pending' AND next_attempt_at <= ?
-                      AND (? IS NULL OR tenant_id = ?)
-                    ORDER BY next_attempt_at, id LIMIT ?
+                    WHERE {which}state = 'pending' AND next_attempt_at <= ?
+                    ORDER BY {order} LIMIT ?
                 ) AND state = 'pending'
                 RETURNING *
-                """,
+                """,  # noqa: S608 - two fixed fragments, no input
                 params,
             )
             cur.row_factory = sqlite3.Row
@@ -632,10 +638,10 @@ class SqliteStore:
         """A page of a tenant's rows in id order; ``after``: the last id of the previous page
         (keyset pagination: each page costs the same however deep it is)."""
         sql = (
-            "SELECT * FROM outbox WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+            "SELECT * FROM outbox WHERE tenant_id = ? AND id > ? ORDER BY tenant_id, id LIMIT ?"
             if state is None
             else "SELECT * FROM outbox WHERE tenant_id = ? AND state = ? AND id > ? "
-            "ORDER BY id LIMIT ?"
+            "ORDER BY tenant_id, state, id LIMIT ?"
         )
         start = after if after is not None else 0
         params: list[Any] = (
@@ -644,7 +650,18 @@ class SqliteStore:
         with self._lock:
             cur = self._conn.execute(sql, params)
             cur.row_factory = sqlite3.Row
-            return [self._item(self._conn, r) for r in cur.fetchall()]
+            rows = cur.fetchall()
+            # the page's steps in one query (not one per row)
+            steps: dict[int, dict[str, str]] = {int(r["id"]): {} for r in rows}
+            if rows:
+                marks = ",".join("?" * len(steps))
+                for oid, step, detail in self._conn.execute(
+                    "SELECT outbox_id, step, detail FROM outbox_step "  # noqa: S608
+                    f"WHERE outbox_id IN ({marks}) ORDER BY outbox_id, seq",
+                    list(steps),
+                ).fetchall():
+                    steps[int(oid)][step] = detail
+            return [self._item(self._conn, r, steps[int(r["id"])]) for r in rows]
 
     def audit_trail(self, item_id: int) -> list[AuditEntry]:
         rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = ? ORDER BY id", (item_id,))
@@ -876,7 +893,7 @@ class SqliteStore:
               (SELECT COUNT(*) FROM outbox WHERE tenant_id = :t AND state = 'in_flight'
                  AND lease_expires_at <= :now) AS stale,
               (SELECT created_at FROM outbox WHERE tenant_id = :t AND state = 'pending'
-                 ORDER BY id LIMIT 1) AS oldest,
+                 ORDER BY tenant_id, state, id LIMIT 1) AS oldest,
               (SELECT MIN(next_attempt_at) FROM outbox WHERE tenant_id = :t
                  AND state = 'pending') AS next_at
             FROM (SELECT :t AS tenant_id) AS t LEFT JOIN outbox_count c USING (tenant_id)
@@ -963,14 +980,17 @@ class SqliteStore:
         self._audit(conn, row["id"], row["tenant_id"], old, new, actor, reason, ts)
 
     @staticmethod
-    def _item(conn: sqlite3.Connection, row: sqlite3.Row) -> OutboxItem:
-        steps = {
-            s: d
-            for s, d in conn.execute(
-                "SELECT step, detail FROM outbox_step WHERE outbox_id = ? ORDER BY seq",
-                (row["id"],),
-            ).fetchall()
-        }
+    def _item(
+        conn: sqlite3.Connection, row: sqlite3.Row, steps: dict[str, str] | None = None
+    ) -> OutboxItem:
+        if steps is None:
+            steps = {
+                s: d
+                for s, d in conn.execute(
+                    "SELECT step, detail FROM outbox_step WHERE outbox_id = ? ORDER BY seq",
+                    (row["id"],),
+                ).fetchall()
+            }
         return OutboxItem(
             id=row["id"],
             tenant_id=row["tenant_id"],

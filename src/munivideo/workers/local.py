@@ -86,33 +86,36 @@ class LocalWorker:
             self._cond.notify_all()
 
     def run(self) -> None:
-        """Serve until :meth:`stop`: ``concurrency`` threads take turns."""
+        """Serve until :meth:`stop`: ``concurrency`` threads take turns (one SQLite connection,
+        shared: SQLite has one writer at a time anyway)."""
+        store = open_store(self._url)
         threads = [
-            threading.Thread(target=self._serve, name=f"munivideo-worker-{i}", daemon=True)
+            threading.Thread(
+                target=self._serve, args=(store,), name=f"munivideo-worker-{i}", daemon=True
+            )
             for i in range(self.concurrency)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    def _serve(self) -> None:
-        store = open_store(self._url)
         try:
-            while (job := self._pop()) is not None:
-                kind, tenant = job
-                try:
-                    due = self._turn(kind, tenant, store)
-                except MunivideoError as exc:
-                    log.error("turn of %s failed: %s", tenant, exc, extra={"tenant": tenant})
-                    due = time.monotonic() + self.poll_seconds
-                self._push(due, kind, tenant)
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         finally:
-            self.tenants.close_thread()
+            self.tenants.close()
             store.close()
 
+    def _serve(self, store: Store) -> None:
+        while (job := self._pop()) is not None:
+            kind, tenant = job
+            try:
+                due = self._turn(kind, tenant, store)
+            except MunivideoError as exc:
+                log.error("turn of %s failed: %s", tenant, exc, extra={"tenant": tenant})
+                due = time.monotonic() + self.poll_seconds
+            self._push(due, kind, tenant)
+
     def _turn(self, kind: Kind, tenant: str, store: Store) -> float:
-        engines = self.tenants.engines(tenant, store, self.name)
+        engines = self.tenants.engines(tenant, store, self.name, kind)
         config = self.tenants.configs[tenant].worker
         if kind == "sync":
             sync(engines[0])

@@ -82,7 +82,7 @@ class QueueWorker:
 
         @app.task(name=SYNC_TASK, queue=QUEUE)
         def sync_turn(timestamp: int, tenant_id: str) -> None:
-            engines = self.tenants.engines(tenant_id, self.store, self.name)
+            engines = self.tenants.engines(tenant_id, self.store, self.name, "sync")
             sync(engines[0])
 
         for tid in self.tenants.ids:
@@ -154,6 +154,7 @@ class QueueWorker:
             finally:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+        self.tenants.close()
         self.store.close()
 
     def stop(self, *_: Any) -> None:

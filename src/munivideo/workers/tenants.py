@@ -26,7 +26,8 @@ class TenantSet:
     bases: dict[str, Path | None]
     plugins: Plugins
     metrics: Any | None = None  # munivideo.workers.metrics.Metrics when metrics are on
-    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _engines: dict[tuple[str, str, int], list[Engine]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(
@@ -71,30 +72,44 @@ class TenantSet:
                 return f"{prefix}{base / raw}"
         return url
 
-    def engines(self, tenant_id: str, store: Store, worker: str) -> list[Engine]:
-        """This thread's ``worker.concurrency`` engines for ``tenant_id`` on ``store``."""
+    def engines(
+        self, tenant_id: str, store: Store, worker: str, purpose: str = "writeback"
+    ) -> list[Engine]:
+        """The ``worker.concurrency`` engines for ``tenant_id`` and ``purpose``, built once.
+
+        Shared by the threads of this process: both workers run at most one turn per tenant and
+        purpose at a time (the local scheduler has one slot per tenant; Procrastinate's per-city
+        lock one running job), so an engine (its ERP session) is never used by two threads at
+        once, and a city costs one set of engines, not one per thread."""
         if tenant_id not in self.configs:
             raise ConfigurationError(
                 f"this worker has no configuration for tenant {tenant_id}", field="tenant.id"
             )
-        cache: dict[str, list[Engine]] = self._local.__dict__.setdefault("engines", {})
-        if tenant_id not in cache:
-            config = self.configs[tenant_id]
-            observed = cast(Store, ObservedStore(store, self.metrics, worker))
-            built = []
-            for _ in range(config.worker.concurrency):
-                engine = build_engine(
-                    config, plugins=self.plugins, store=observed, base_dir=self.bases[tenant_id]
-                )
-                if self.metrics is not None:
-                    engine.erp = self.metrics.timed_erp(engine.erp)
-                built.append(engine)
-            cache[tenant_id] = built
-        return cache[tenant_id]
+        key = (tenant_id, purpose, id(store))
+        with self._lock:
+            built = self._engines.get(key)
+            if built is None:
+                built = self._build(tenant_id, store, worker)
+                self._engines[key] = built
+        return built
 
-    def close_thread(self) -> None:
-        """Close this thread's engines (their ERP sessions)."""
-        cache: dict[str, list[Engine]] = self._local.__dict__.pop("engines", {})
-        for engines in cache.values():
-            for engine in engines:
+    def _build(self, tenant_id: str, store: Store, worker: str) -> list[Engine]:
+        config = self.configs[tenant_id]
+        observed = cast(Store, ObservedStore(store, self.metrics, worker))
+        built = []
+        for _ in range(config.worker.concurrency):
+            engine = build_engine(
+                config, plugins=self.plugins, store=observed, base_dir=self.bases[tenant_id]
+            )
+            if self.metrics is not None:
+                engine.erp = self.metrics.timed_erp(engine.erp)
+            built.append(engine)
+        return built
+
+    def close(self) -> None:
+        """Close every engine built (their ERP sessions)."""
+        with self._lock:
+            engines, self._engines = self._engines, {}
+        for group in engines.values():
+            for engine in group:
                 engine.close()
