@@ -71,11 +71,7 @@ PENDING: frozenset[str] = frozenset(
     {
         "cli.md",
         "deployment.md",  # its commands install and start PostgreSQL servers and services
-        "erp-adapters.md",
-        "invitations.md",
-        "notifiers.md",
         "operations.md",
-        "transports.md",
     }
 )
 """Pages whose blocks do not run yet (being rewritten as runnable paths); this set must end empty
