@@ -71,7 +71,6 @@ PENDING: frozenset[str] = frozenset(
     {
         "cli.md",
         "deployment.md",  # its commands install and start PostgreSQL servers and services
-        "operations.md",
     }
 )
 """Pages whose blocks do not run yet (being rewritten as runnable paths); this set must end empty
