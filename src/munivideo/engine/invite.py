@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from munivideo.engine import delivery
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import operation_key
-from munivideo.engine.results import SyncResult
+from munivideo.engine.results import BindingSoFar, SyncResult
 from munivideo.errors import InvalidRecordError
 from munivideo.invitations import invitation_messages, render_invitation
 from munivideo.invitations.limits import TemplateLimits
@@ -92,17 +92,17 @@ def recipient_changed(before: Booking | None, booking: Booking) -> bool:
 
 
 def replace_recipient(
-    engine: Engine, done: list[Binding], before: Booking, result: SyncResult
+    engine: Engine, done: BindingSoFar, before: Booking, result: SyncResult
 ) -> Binding:
     """Revoke what the old recipient holds: close the room (its links stop working) and send
     them a CANCEL (same UID, next SEQUENCE). The caller then opens a new room and invites the
-    new recipient. ``done[0]`` follows each step, so a failure keeps what was done."""
-    binding = done[0]
+    new recipient. ``done.binding`` follows each step, so a failure keeps what was done."""
+    binding = done.binding
     room = binding.room
     if room is not None and not room.closed:
         room = engine.video.close_room(room)
         binding = binding.model_copy(update={"room": room})
-        done[0] = binding
+        done.binding = binding
         result.rooms_closed += 1
     if room is None or binding.invitation_sequence < 0 or binding.invitation_method == "CANCEL":
         return binding
@@ -122,7 +122,7 @@ def replace_recipient(
     binding = binding.model_copy(
         update={"invitation_sequence": sequence, "invitation_method": "CANCEL"}
     )
-    done[0] = binding
+    done.binding = binding
     log.info("booking %s: recipient changed, old invitation cancelled", before.id)
     return binding
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from munivideo.models import Cursor, Outcome
+from munivideo.store.records import Binding
 
 
 class _Result(BaseModel):
@@ -77,3 +80,14 @@ class WritebackResult(_Result):
 class ReplayResult(_Result):
     tenant_id: str
     replayed: list[int] = Field(default_factory=list)
+
+
+@dataclass
+class BindingSoFar:
+    """One booking's binding as far as its side effects went during a sync.
+
+    Each step that succeeds (room closed or made, link recorded, invitation sent) sets
+    :attr:`binding` to the binding that includes it, so when a later step fails the caller
+    saves exactly what was done and the next sync reuses it instead of repeating it."""
+
+    binding: Binding

@@ -13,13 +13,15 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from munivideo.engine import invite
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import booking_fingerprint, short_hash
-from munivideo.engine.results import SyncResult
+from munivideo.engine.results import BindingSoFar, SyncResult
 from munivideo.errors import (
     ConfigurationError,
     InvalidRecordError,
@@ -45,6 +47,7 @@ from munivideo.models import (
 from munivideo.store.records import Binding, QuarantineKind
 
 log = logging.getLogger("munivideo.engine.sync")
+T = TypeVar("T")
 
 _INVITED = {BookingStatus.CONFIRMED, BookingStatus.RESCHEDULED}
 _QUARANTINED = "quarantined:"  # fingerprint prefix of a binding kept for its effects
@@ -70,7 +73,7 @@ def sync(
     result = SyncResult(tenant_id=engine.tenant_id)
     budget = max_pages if max_pages is not None else engine.config.sync.max_pages
     for binding in engine.store.dirty_bindings(engine.tenant_id):
-        _guarded(engine, binding.booking, result, retry=True)
+        _guarded(engine, binding.booking, result, partial(_finish, engine, binding.booking, result))
     cursor = engine.store.get_cursor(engine.tenant_id)
     # Positions read in this run, by the cursor's token (an ERP's opaque cursor carries a
     # change time we derive from its records, so the token alone says where paging is).
@@ -166,18 +169,34 @@ def sync_bookings(engine: Engine, bookings: list[Booking]) -> SyncResult:
     return result
 
 
-def _admit(engine: Engine, booking: Booking, result: SyncResult, *, retry: bool) -> Booking | None:
-    """Checks and the ``booking_received`` hook; a refused booking is quarantined (None)."""
+def _admit(engine: Engine, booking: Booking, result: SyncResult) -> Booking | None:
+    """A booking read from the ERP: the ``booking_received`` hook, then :func:`_check`; a
+    refused booking is quarantined (None)."""
     tenant = engine.config.tenant
     try:
-        if booking.tenant_id != tenant.id:
-            raise InvalidRecordError(
-                f"booking belongs to tenant {booking.tenant_id}, not {tenant.id}",
-                record_id=booking.id,
-                field="tenant_id",
-            )
-        if not retry:
-            booking = engine.plugins.booking_received(tenant, booking)
+        _check_tenant(tenant.id, booking)
+        booking = engine.plugins.booking_received(tenant, booking)
+    except RejectedError as exc:  # VetoedError and InvalidRecordError are RejectedErrors
+        engine.quarantine(QuarantineKind.BOOKING, booking.id, exc, booking.model_dump_json())
+        result.quarantined += 1
+        return None
+    return _check(engine, booking, result)
+
+
+def _check_tenant(tenant_id: str, booking: Booking) -> None:
+    if booking.tenant_id != tenant_id:
+        raise InvalidRecordError(
+            f"booking belongs to tenant {booking.tenant_id}, not {tenant_id}",
+            record_id=booking.id,
+            field="tenant_id",
+        )
+
+
+def _check(engine: Engine, booking: Booking, result: SyncResult) -> Booking | None:
+    """The tenant's checks (tenant, phone policy, configured service) without the hook (a
+    stored booking already went through it); a refused booking is quarantined (None)."""
+    try:
+        _check_tenant(engine.tenant_id, booking)
         invite.check_booking(engine, booking)  # brdata: the tenant's phone policy
         if engine.config.services and engine.config.service(booking.service_code) is None:
             raise InvalidRecordError(
@@ -209,34 +228,13 @@ def _unexpected(booking_id: str, exc: Exception) -> InvalidRecordError:
     )
 
 
-def _admit_guarded(engine: Engine, booking: Booking, result: SyncResult) -> Booking | None:
-    try:
-        return _admit(engine, booking, result, retry=False)
-    except Exception as exc:
-        if _infrastructure(exc):
-            raise
-        engine.quarantine(
-            QuarantineKind.BOOKING,
-            booking.id,
-            _unexpected(booking.id, exc),
-            booking.model_dump_json(),
-        )
-        result.quarantined += 1
-        return None
-
-
 def _guarded(
-    engine: Engine,
-    booking: Booking,
-    result: SyncResult,
-    *,
-    retry: bool,
-    admitted: bool = False,
-    previous: Binding | None = None,
-) -> None:
-    """:func:`_process` one booking; a raw failure quarantines it instead of stopping the run."""
+    engine: Engine, booking: Booking, result: SyncResult, step: Callable[[], T]
+) -> T | None:
+    """Run ``step`` for one booking; a raw failure (not the store's or the machine's)
+    quarantines the booking and gives None instead of stopping the run."""
     try:
-        _process(engine, booking, result, retry=retry, admitted=admitted, previous=previous)
+        return step()
     except Exception as exc:
         if _infrastructure(exc):
             raise
@@ -248,6 +246,7 @@ def _guarded(
             booking.model_dump_json(),
         )
         result.quarantined += 1
+        return None
 
 
 def _needs_effects(booking: Booking, previous: Binding | None) -> bool:
@@ -264,7 +263,11 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
     """One page: bookings that only need binding are bound in one transaction; the others go
     through :func:`_process` one by one (room, link, invitation)."""
     tenant_id = engine.tenant_id
-    admitted = [b for b in (_admit_guarded(engine, b, result) for b in bookings) if b]
+    admitted = [
+        b
+        for b in (_guarded(engine, b, result, partial(_admit, engine, b, result)) for b in bookings)
+        if b
+    ]
     existing = engine.store.get_bindings(tenant_id, [b.id for b in admitted])
     now = engine.now()
     plain: list[Binding] = []
@@ -274,7 +277,7 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
         if previous is not None and previous.fingerprint == fingerprint:
             result.unchanged += 1
         elif _needs_effects(booking, previous):
-            _guarded(engine, booking, result, retry=False, admitted=True, previous=previous)
+            _guarded(engine, booking, result, partial(_process, engine, booking, result, previous))
         else:
             result.bound += previous is None
             plain.append(
@@ -296,30 +299,25 @@ def _page(engine: Engine, bookings: list[Booking], result: SyncResult) -> None:
         engine.store.save_bindings(plain, now=now)
 
 
+def _finish(engine: Engine, booking: Booking, result: SyncResult) -> None:
+    """A dirty binding's stored booking (it went through the hook when it was read): checked
+    again, then :func:`_process` completes its side effects."""
+    checked = _check(engine, booking, result)
+    if checked is not None:
+        _process(engine, checked, result, engine.store.get_binding(engine.tenant_id, booking.id))
+
+
 def _process(
-    engine: Engine,
-    booking: Booking,
-    result: SyncResult,
-    *,
-    retry: bool,
-    admitted: bool = False,
-    previous: Binding | None = None,
+    engine: Engine, booking: Booking, result: SyncResult, previous: Binding | None
 ) -> None:
+    """Bring one admitted booking's room, link and invitation in line with it and save its
+    binding (``previous``: the stored one, None for a new booking). Unchanged bookings never
+    get here: :func:`_page` counts them."""
     tenant = engine.config.tenant
     store = engine.store
     raw = booking.model_dump_json()
-    if not admitted:
-        checked = _admit(engine, booking, result, retry=retry)
-        if checked is None:
-            return
-        booking = checked
-        previous = store.get_binding(tenant.id, booking.id)
-
     fingerprint = booking_fingerprint(booking)
     now = engine.now()
-    if previous is not None and previous.fingerprint == fingerprint and not retry:
-        result.unchanged += 1
-        return
     binding = (
         previous.model_copy(update={"booking": booking, "fingerprint": "", "updated_at": now})
         if previous is not None
@@ -334,17 +332,17 @@ def _process(
         )
     )
     result.bound += previous is None
-    # Side effects update ``done[0]`` as they succeed. A crash before the final save re-reads
+    # Side effects update ``done.binding`` as they succeed. A crash before the final save re-reads
     # the page (the cursor has not moved) and every effect is idempotent; a transient failure
     # saves what was done, dirty, for the next sync to finish.
-    done = [binding]
+    done = BindingSoFar(binding)
     try:
         binding = _follow(engine, done, previous.booking if previous else None, result)
     except (TransientError, ConfigurationError) as exc:
         # Transient, or our own configuration (a template): retried by the next sync from the
         # stored copy, reusing whatever was already made.
         log.warning("booking %s deferred: %s", booking.id, exc)
-        store.save_binding(done[0].model_copy(update={"fingerprint": ""}))
+        store.save_binding(done.binding.model_copy(update={"fingerprint": ""}))
         result.deferred += 1
         result.errors.append(str(exc))
         return
@@ -357,11 +355,11 @@ def _process(
             error = _invalid(booking.id, exc)
         else:
             error = _unexpected(booking.id, exc)
-        if done[0] is not binding or done[0].room is not None:
+        if done.binding is not binding or done.binding.room is not None:
             # Keep what was made (a room, a recorded link, sent messages) for the next try of
             # this booking; not dirty: it waits for a changed record or a readmission.
             store.save_binding(
-                done[0].model_copy(update={"fingerprint": _QUARANTINED + fingerprint})
+                done.binding.model_copy(update={"fingerprint": _QUARANTINED + fingerprint})
             )
         engine.quarantine(QuarantineKind.BOOKING, booking.id, error, raw)
         result.quarantined += 1
@@ -378,10 +376,10 @@ def _invalid(record_id: str, exc: ValidationError) -> InvalidRecordError:
 
 
 def _follow(
-    engine: Engine, done: list[Binding], before: Booking | None, result: SyncResult
+    engine: Engine, done: BindingSoFar, before: Booking | None, result: SyncResult
 ) -> Binding:
     """Make the room, the ERP's room link and the invitation match the booking."""
-    binding = done[0]
+    binding = done.binding
     booking = binding.booking
     tenant = engine.config.tenant
     if booking.status is BookingStatus.CANCELLED:
@@ -395,11 +393,11 @@ def _follow(
         if binding.room is not None and not binding.room.closed:
             room = engine.video.close_room(binding.room)
             binding = binding.model_copy(update={"room": room})
-            done[0] = binding
+            done.binding = binding
             result.rooms_closed += 1
         if binding.invitation_sequence >= 0 and binding.invitation_method != "CANCEL":
             sequence = max(booking.sequence, binding.invitation_sequence + 1)
-            done[0] = binding
+            done.binding = binding
             binding = _invite(engine, done, InvitationMethod.CANCEL, sequence, result)
             result.cancellations_sent += 1
         return binding
@@ -430,7 +428,7 @@ def _follow(
         room = existing
     if room != binding.room:
         binding = binding.model_copy(update={"room": room})
-        done[0] = binding
+        done.binding = binding
 
     if booking.servant is not None:
         servant = Participant(
@@ -444,7 +442,7 @@ def _follow(
         if binding.room_link_recorded != link_key:
             engine.erp.record_room_link(booking.id, link.url, link.expires_at)
             binding = binding.model_copy(update={"room_link_recorded": link_key})
-            done[0] = binding
+            done.binding = binding
             result.links_recorded += 1
 
     content = short_hash(
@@ -457,7 +455,7 @@ def _follow(
         sequence = booking.sequence
         if binding.invitation_sequence >= sequence:
             sequence = binding.invitation_sequence + 1  # content changed, ERP did not bump
-        done[0] = binding
+        done.binding = binding
         binding = _invite(engine, done, InvitationMethod.REQUEST, sequence, result, content=content)
     return binding
 
@@ -550,14 +548,14 @@ def _participant(booking: Booking, role: Role) -> Participant:
 
 def _invite(
     engine: Engine,
-    done: list[Binding],
+    done: BindingSoFar,
     method: InvitationMethod,
     sequence: int,
     result: SyncResult,
     *,
     content: str = "",
 ) -> Binding:
-    binding = done[0]
+    binding = done.binding
     booking = binding.booking
     room = binding.room
     assert room is not None or method is InvitationMethod.CANCEL
@@ -585,5 +583,5 @@ def _invite(
             "invitation_key": content or binding.invitation_key,
         }
     )
-    done[0] = binding
+    done.binding = binding
     return binding
