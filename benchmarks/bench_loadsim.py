@@ -77,7 +77,7 @@ adapter = "rest"
 
 [erp.settings]
 base_url = "{base_url}"
-timeouts = {{ connect_seconds = 5, read_seconds = 20 }}
+timeouts = {{ connect_seconds = 2, read_seconds = 10 }}
 retry = {{ max_attempts = 1, initial_backoff_seconds = 0.05, max_backoff_seconds = 0.2 }}
 
 [erp.settings.auth]
@@ -105,7 +105,7 @@ url = "{store_url}"
 
 [writeback]
 max_attempts = 40
-lease_seconds = 10
+lease_seconds = 30
 backoff_base_seconds = 0.5
 backoff_max_seconds = 8
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROWS = 1_000_000
-SMOKE_ROWS = 20_000
+SMOKE_ROWS = 5_000
 REPEAT = 21
 BUSY, QUIET = "busy", "quiet"
 NOW = datetime(2030, 3, 5, 12, 0, tzinfo=UTC)
