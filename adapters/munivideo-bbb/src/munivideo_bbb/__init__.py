@@ -38,7 +38,6 @@ from munivideo.errors import (
     LifecycleError,
     RejectedError,
     TransientError,
-    UnauthenticatedError,
 )
 from munivideo.hookspecs import hookimpl
 from munivideo.models import (
@@ -54,10 +53,14 @@ from munivideo.models import (
 )
 from munivideo.ports import VideoProviderFactory
 from munivideo.transport.http import Timeouts, build_session
+from munivideo.video import (
+    check_webhook_secret,
+    parse_participant_user_id,
+    participant_user_id,
+)
 
 log = logging.getLogger("munivideo.bbb")
 
-USER_ID_PREFIX = "mv1"
 Algorithm = Literal["sha1", "sha256", "sha384", "sha512"]
 
 
@@ -87,17 +90,6 @@ class BbbSettings(BaseModel):
     meeting_on_demand: bool = False
     #: Token the webhook receiver must present as ``Authorization: Bearer <token>``.
     webhook_secret: SecretStr | None = None
-
-
-def participant_user_id(booking_id: str, participant: Participant) -> str:
-    return f"{USER_ID_PREFIX}|{booking_id}|{participant.role.value}|{participant.id}"
-
-
-def _parse_user_id(value: str) -> tuple[str, Role, str] | None:
-    parts = value.split("|")
-    if len(parts) != 4 or parts[0] != USER_ID_PREFIX or parts[2] not in {r.value for r in Role}:
-        return None
-    return parts[1], Role(parts[2]), parts[3]
 
 
 def _text(node: Element, tag: str) -> str:
@@ -288,7 +280,7 @@ class BbbProvider:
         seen = self._clock()
         events = []
         for attendee in root.iter("attendee"):
-            user = _parse_user_id(_text(attendee, "userID"))
+            user = parse_participant_user_id(_text(attendee, "userID"))
             if user is None or user[0] != room.booking_id:
                 continue
             booking_id, role, participant_id = user
@@ -308,18 +300,7 @@ class BbbProvider:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[AttendanceEvent]:
         """``user-joined`` / ``user-left`` events from bbb-webhooks (JSON list, or the form
         field ``event`` holding it)."""
-        expected = self.settings.webhook_secret
-        if expected is None:  # fail closed: an unauthenticated receiver accepts forgeries
-            raise ConfigurationError(
-                "BBB webhook: no webhook_secret configured, so no call can be trusted",
-                field="video.settings.webhook_secret",
-            )
-        given = {str(k).lower(): str(v) for k, v in headers.items()}.get("authorization", "")
-        if not hmac.compare_digest(
-            given.removeprefix("Bearer ").strip().encode("utf-8", "replace"),
-            expected.get_secret_value().encode(),
-        ):
-            raise UnauthenticatedError("BBB webhook: token missing or wrong", field="Authorization")
+        check_webhook_secret(headers, self.settings.webhook_secret, what="BBB webhook")
         try:
             text = body.decode()
             if text.lstrip().startswith(("[", "{")):
@@ -367,7 +348,7 @@ def _read_event(item: Any) -> AttendanceEvent | None:
         raise ContractViolationError(
             f"BBB webhook {data.get('id')}: missing {exc}", field="data.attributes"
         ) from None
-    parsed = _parse_user_id(str(user.get("external-user-id", "")))
+    parsed = parse_participant_user_id(str(user.get("external-user-id", "")))
     if parsed is None:
         log.info(
             "BBB webhook %s in %s: user without a munivideo id, skipped", data.get("id"), meeting

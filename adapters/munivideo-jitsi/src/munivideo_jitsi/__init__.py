@@ -13,7 +13,6 @@ booking participants without any lookup table.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -31,7 +30,6 @@ from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
     LifecycleError,
-    UnauthenticatedError,
 )
 from munivideo.hookspecs import hookimpl
 from munivideo.models import (
@@ -46,10 +44,14 @@ from munivideo.models import (
     room_window,
 )
 from munivideo.ports import VideoProviderFactory
+from munivideo.video import (
+    check_webhook_secret,
+    parse_participant_user_id,
+    participant_user_id,
+)
 
 log = logging.getLogger("munivideo.jitsi")
 
-USER_ID_PREFIX = "mv1"
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -85,17 +87,6 @@ def display_name_fragment(name: str) -> str:
     so the name is JSON-encoded first (a double quote in ``Padaria "Pão Quente" & Cia`` would
     otherwise end the string and Jitsi would drop the name), then percent-encoded."""
     return "#userInfo.displayName=" + quote(json.dumps(name, ensure_ascii=False), safe="")
-
-
-def participant_user_id(booking_id: str, participant: Participant) -> str:
-    return f"{USER_ID_PREFIX}|{booking_id}|{participant.role.value}|{participant.id}"
-
-
-def _parse_user_id(value: str) -> tuple[str, Role, str] | None:
-    parts = value.split("|")
-    if len(parts) != 4 or parts[0] != USER_ID_PREFIX or parts[2] not in {r.value for r in Role}:
-        return None
-    return parts[1], Role(parts[2]), parts[3]
 
 
 class JitsiProvider:
@@ -194,20 +185,7 @@ class JitsiProvider:
     def check_webhook_secret(self, headers: Mapping[str, str]) -> None:
         """Fail closed: no ``webhook_secret`` configured refuses every call
         (:class:`ConfigurationError`); a missing or wrong one is :class:`UnauthenticatedError`."""
-        expected = self.settings.webhook_secret
-        if expected is None:
-            raise ConfigurationError(
-                "event_sync webhook: no webhook_secret configured, so no call can be trusted",
-                field="video.settings.webhook_secret",
-            )
-        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-        given = lowered.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(
-            given.encode("utf-8", "replace"), expected.get_secret_value().encode()
-        ):
-            raise UnauthenticatedError(
-                "event_sync webhook: shared secret missing or wrong", field="Authorization"
-            )
+        check_webhook_secret(headers, self.settings.webhook_secret, what="event_sync webhook")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[AttendanceEvent]:
         self.check_webhook_secret(headers)
@@ -234,7 +212,7 @@ class JitsiProvider:
                 f"event_sync {name}: occupant.{stamp_field} is not a number",
                 field=f"occupant.{stamp_field}",
             )
-        user = _parse_user_id(str(occupant.get("id") or ""))
+        user = parse_participant_user_id(str(occupant.get("id") or ""))
         if user is None:
             # Anonymous occupants (no-JWT mode, or a guest) cannot be tied to a participant.
             log.info(
