@@ -32,6 +32,7 @@ from munivideo.engine import ingest_events as _ingest_events
 from munivideo.engine import ingest_webhook as _ingest_webhook
 from munivideo.engine import record as _record
 from munivideo.engine import replay as _replay
+from munivideo.engine import requeue as _requeue
 from munivideo.engine import sync as _sync
 from munivideo.engine import writeback as _writeback
 from munivideo.engine.sync import Progress
@@ -137,9 +138,28 @@ class Munivideo:
         *,
         reason: str = "replayed",
         actor: str = "api",
+        landed: Sequence[str] = (),
+        absent: Sequence[str] = (),
+        protocol: tuple[int, int] | None = None,
     ) -> ReplayResult:
-        """Move dead letters (all, or ``item_ids``) back to pending."""
-        return _replay(self.engine, item_ids=item_ids, actor=actor, reason=reason)
+        """Move dead letters (all, or ``item_ids``) back to pending; steps that may have
+        landed are probed first. ``landed``/``absent``/``protocol``: what a person found in
+        the ERP for one row's steps (see :func:`munivideo.engine.replay.replay`)."""
+        return _replay(
+            self.engine,
+            item_ids=item_ids,
+            actor=actor,
+            reason=reason,
+            landed=landed,
+            absent=absent,
+            protocol=protocol,
+        )
+
+    def requeue(
+        self, item_ids: Sequence[int], *, reason: str = "requeued", actor: str = "api"
+    ) -> ReplayResult:
+        """Make pending rows due now, keeping their history."""
+        return _requeue(self.engine, item_ids, actor=actor, reason=reason)
 
     def status(self) -> TenantStatus:
         return self.engine.store.status(self.tenant_id, now=self.engine.now())

@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "record": "munivideo.jobs_cli:record",
     "writeback": "munivideo.jobs_cli:writeback",
     "replay": "munivideo.jobs_cli:replay",
+    "requeue": "munivideo.jobs_cli:requeue",
     "status": "munivideo.jobs_cli:status",
     "quarantine": "munivideo.operator_cli:quarantine",
     "outbox": "munivideo.operator_cli:outbox",

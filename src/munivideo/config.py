@@ -89,10 +89,22 @@ class AttendanceConfig(_Section):
 
 
 class WritebackConfig(_Section):
+    """``[writeback]``: how outbox rows are delivered (see docs/operations.md)."""
+
     max_attempts: int = Field(default=8, ge=1, le=100)
-    lease_seconds: int = Field(default=120, ge=5)
+    #: How long a worker holds a row without renewing; renewed before every ERP call and
+    #: refused when shorter than the worst-case time of one ERP call.
+    lease_seconds: float = Field(default=300, gt=0)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=900.0, gt=0)
+    #: A peer's ``Retry-After`` longer than this is cut to it when a row is routed.
+    max_retry_after_seconds: float = Field(default=900.0, ge=0)
+    #: How long after a step was sent a probe's "not found" is trusted (commits that land after
+    #: our timeout); default: twice the worst-case ERP call time.
+    settle_seconds: float | None = Field(default=None, ge=0)
+    #: Worst-case time of one ERP call, for adapters whose settings do not tell it (adapters
+    #: built on munivideo.transport: derived from their ``timeouts`` and ``retry``).
+    erp_call_seconds: float | None = Field(default=None, gt=0)
 
 
 class SyncConfig(_Section):

@@ -253,6 +253,7 @@ def writeback(
     def describe(r: WritebackResult) -> str:
         lines = [
             f"{r.tenant_id}: {r.delivered} delivered, {r.retrying} retrying, "
+            f"{r.settling} settling, "
             f"{r.dead_lettered} dead-lettered now, {r.pending_left} waiting, "
             f"{r.failed_total} failed in total, {r.requeued_stale} stale leases requeued"
         ]
@@ -269,6 +270,19 @@ def writeback(
 @click.option("--all", "replay_all", is_flag=True, help="Every dead letter of the tenant(s).")
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
 @click.option("--actor", default=None, help="Who (default: the current user).")
+@click.option(
+    "--landed",
+    multiple=True,
+    metavar="STEP",
+    help="A step you found done in the ERP (create, attach:..., forward:..., status).",
+)
+@click.option("--absent", multiple=True, metavar="STEP", help="A step you found missing.")
+@click.option(
+    "--protocol",
+    default=None,
+    metavar="NUMBER/YEAR",
+    help="The protocol you found, with --landed create.",
+)
 def replay(
     configs: tuple[Path, ...],
     as_json: bool,
@@ -276,14 +290,34 @@ def replay(
     replay_all: bool,
     reason: str,
     actor: str | None,
+    landed: tuple[str, ...],
+    absent: tuple[str, ...],
+    protocol: str | None,
 ) -> None:
-    """Move dead letters back to pending, with an audit entry."""
+    """Move dead letters back to pending, with an audit entry.
+
+    Steps that may have landed are probed before they are re-sent. When the ERP could not be
+    asked, say what you found there: --landed STEP or --absent STEP (one --id).
+    """
     if bool(item_ids) == replay_all:
         fail(ConfigurationError("give --id ... or --all", field="id"), as_json=as_json)
+    number_year: tuple[int, int] | None = None
+    if protocol is not None:
+        number, _, year = protocol.partition("/")
+        if not (number.isdigit() and year.isdigit()):
+            fail(ConfigurationError("--protocol is NUMBER/YEAR", field="protocol"), as_json=as_json)
+        number_year = (int(number), int(year))
     who = actor or getpass.getuser()
 
     def work(mv: Munivideo, _progress: Progress | None) -> ReplayResult:
-        return mv.replay(None if replay_all else list(item_ids), reason=reason, actor=who)
+        return mv.replay(
+            None if replay_all else list(item_ids),
+            reason=reason,
+            actor=who,
+            landed=landed,
+            absent=absent,
+            protocol=number_year,
+        )
 
     def describe(r: ReplayResult) -> str:
         return f"{r.tenant_id}: replayed {len(r.replayed)} ({', '.join(map(str, r.replayed))})"
@@ -347,6 +381,31 @@ class StatusView(TenantStatus):
 
     cursor: str = "-"
     dead_letters: list[DeadLetter] = Field(default_factory=list)
+
+
+@click.command()
+@_config_option
+@_json_option
+@click.option("--id", "item_ids", multiple=True, type=int, required=True, help="Outbox id.")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+@click.option("--actor", default=None, help="Who (default: the current user).")
+def requeue(
+    configs: tuple[Path, ...],
+    as_json: bool,
+    item_ids: tuple[int, ...],
+    reason: str,
+    actor: str | None,
+) -> None:
+    """Make pending rows due now (e.g. after a long Retry-After), keeping their history."""
+    who = actor or getpass.getuser()
+    _run(
+        configs,
+        as_json,
+        lambda mv, _p: mv.requeue(list(item_ids), reason=reason, actor=who),
+        lambda _r: True,
+        lambda r: f"{r.tenant_id}: requeued {len(r.replayed)} ({', '.join(map(str, r.replayed))})",
+        "requeue",
+    )
 
 
 @click.command()

@@ -61,9 +61,10 @@ def config_data(sb: Sandbox, folder: Path, **overrides: Any) -> dict[str, Any]:
         "store": {"url": f"sqlite:///{folder / 'munivideo.db'}"},
         "writeback": {
             "max_attempts": 8,
-            "lease_seconds": 5,
+            "lease_seconds": 15,  # outlasts one ERP call: 2 tries x (2 s + 2 s) + 1 s wait
             "backoff_base_seconds": 0.01,
             "backoff_max_seconds": 0.05,
+            "settle_seconds": 0.5,
         },
         "services": [
             {

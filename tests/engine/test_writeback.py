@@ -197,7 +197,7 @@ def test_out_of_attempts_goes_to_dead_letters(
         sb,
         writeback={
             "max_attempts": 2,
-            "lease_seconds": 5,
+            "lease_seconds": 15,
             "backoff_base_seconds": 0.01,
             "backoff_max_seconds": 0.02,
         },

@@ -57,6 +57,7 @@ def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
     for trigger in ("insert", "update", "delete"):
         conn.execute(f"DROP TRIGGER outbox_count_{trigger}")
     conn.execute("DROP TABLE outbox_count")
+    conn.execute("DROP TABLE outbox_attempt")
     conn.execute("DELETE FROM schema_version WHERE version > 1")
     conn.commit()
     conn.close()

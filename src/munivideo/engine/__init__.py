@@ -10,11 +10,16 @@ from munivideo.engine.context import Engine
 from munivideo.engine.crash import CrashPoints
 from munivideo.engine.keys import external_reference, operation_key
 from munivideo.engine.record import build_entry, classify, ingest_events, ingest_webhook, record
-from munivideo.engine.replay import replay
+from munivideo.engine.replay import replay, requeue
 from munivideo.engine.results import RecordResult, ReplayResult, SyncResult, WritebackResult
 from munivideo.engine.service import build_engine
 from munivideo.engine.sync import sync
-from munivideo.engine.writeback import create_once, deliver, writeback
+from munivideo.engine.writeback import (
+    UnverifiableStepError,
+    deliver,
+    verify_receipt,
+    writeback,
+)
 
 __all__ = [
     "CrashPoints",
@@ -22,11 +27,11 @@ __all__ = [
     "RecordResult",
     "ReplayResult",
     "SyncResult",
+    "UnverifiableStepError",
     "WritebackResult",
     "build_engine",
     "build_entry",
     "classify",
-    "create_once",
     "deliver",
     "external_reference",
     "ingest_events",
@@ -34,6 +39,8 @@ __all__ = [
     "operation_key",
     "record",
     "replay",
+    "requeue",
     "sync",
+    "verify_receipt",
     "writeback",
 ]

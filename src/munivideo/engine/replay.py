@@ -1,4 +1,11 @@
-"""Replay: move dead letters back to ``pending`` (with an audit entry naming who and why)."""
+"""Replay and requeue: operators move rows back to work, keeping their history.
+
+Replay moves dead letters back to ``pending`` (fresh attempt budget); requeue makes ``pending``
+rows due now (a long ``Retry-After``, an ERP fixed). Neither forgets a step's attempt marker:
+a step that may have landed is probed before it is re-sent. When the ERP can neither
+deduplicate nor be asked, the person who checked it tells the replay what they found
+(``landed`` / ``absent`` steps).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from collections.abc import Sequence
 
 from munivideo.engine.context import Engine
 from munivideo.engine.results import ReplayResult
+from munivideo.errors import ConfigurationError
+from munivideo.models import ProtocolReceipt
 
 
 def replay(
@@ -14,8 +23,53 @@ def replay(
     item_ids: Sequence[int] | None = None,
     actor: str = "operator",
     reason: str = "replayed",
+    landed: Sequence[str] = (),
+    absent: Sequence[str] = (),
+    protocol: tuple[int, int] | None = None,
 ) -> ReplayResult:
-    items = engine.store.replay(
+    """Move dead letters (all of the tenant's, or ``item_ids``) back to ``pending``.
+
+    :param landed: steps (``create``, ``attach:<sha>``, ``forward:<i>:<dept>``, ``status``)
+        a person found done in the ERP: recorded done, never sent again.
+    :param absent: steps a person found missing: sent again without a probe.
+    :param protocol: ``(number, year)`` of the protocol found, with ``landed=["create"]``.
+    :raises ConfigurationError: ``landed``/``absent`` without exactly one ``item_ids``.
+    """
+    if (landed or absent) and (item_ids is None or len(item_ids) != 1):
+        raise ConfigurationError("name one outbox row to resolve steps of", field="id")
+    store, now = engine.store, engine.now()
+    for item_id in item_ids or ():
+        if not (landed or absent):
+            break
+        item = store.get_item(item_id)
+        for step in landed:
+            receipt = None
+            if step == "create" and protocol is not None:
+                receipt = ProtocolReceipt(
+                    external_reference=item.external_reference,
+                    booking_id=item.booking_id,
+                    number=protocol[0],
+                    year=protocol[1],
+                    created_at=now,
+                )
+            store.resolve_step(item_id, step, landed=True, actor=actor, now=now, receipt=receipt)
+        for step in absent:
+            store.resolve_step(item_id, step, landed=False, actor=actor, now=now)
+    items = store.replay(
+        tenant_id=engine.tenant_id, item_ids=item_ids, actor=actor, reason=reason, now=now
+    )
+    return ReplayResult(tenant_id=engine.tenant_id, replayed=[i.id for i in items])
+
+
+def requeue(
+    engine: Engine,
+    item_ids: Sequence[int],
+    *,
+    actor: str = "operator",
+    reason: str = "requeued",
+) -> ReplayResult:
+    """Make ``pending`` rows due now, keeping attempts, steps and attempt markers."""
+    items = engine.store.requeue(
         tenant_id=engine.tenant_id, item_ids=item_ids, actor=actor, reason=reason, now=engine.now()
     )
     return ReplayResult(tenant_id=engine.tenant_id, replayed=[i.id for i in items])

@@ -66,6 +66,7 @@ class WritebackResult(_Result):
     claimed: int = 0
     delivered: int = 0
     retrying: int = 0
+    settling: int = 0  # a probe found nothing yet; probing again after the settle window
     dead_lettered: int = 0
     lease_lost: int = 0
     pending_left: int = 0

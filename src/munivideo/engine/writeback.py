@@ -1,11 +1,24 @@
-"""Write-back: deliver outbox rows to the ERP exactly once, resumable at every sub-step.
+"""Write-back: deliver outbox rows to the ERP exactly once, whatever the ERP can do.
 
-Each row goes: create the protocol (deterministic idempotency key; ambiguous outcomes re-sent
-with the same key or probed by external reference) -> attach each verified document -> forward
-each demand -> set the booking's status. Every sub-step is recorded in the store right after the
-ERP confirms it, so a crash (even ``kill -9``) between any two steps resumes at the right step
-when the lease expires; every ERP write carries its own idempotency key, so a step that landed
-but was not recorded is answered as a replay, never done twice.
+A row is a list of steps: create the protocol -> attach each verified document -> forward each
+demand -> set the booking's status. For every step, in this order:
+
+1. **done?** A step recorded done is never sent again.
+2. **may it have landed?** A step is marked *attempted* in the store (fenced, lease renewed)
+   right before it is sent, and the marker survives crashes, replays and requeues. When the
+   marker is there, the step is resolved by what the ERP can do (:data:`RESOLUTION`): probe it
+   (ask the ERP what landed) when it can be asked; re-send it with the same idempotency key when
+   the ERP honours keys; otherwise the row becomes a dead letter saying what a person must
+   check. A probe's "not found" counts only once the settle window has passed since the step was
+   last sent (commits that land after our timeout); before that the row waits, pending.
+3. **send**, then record it done. Every receipt and probe answer is checked against what we sent
+   (external reference, booking id, protocol number); a mismatch is a contract violation and a
+   dead letter, never ``delivered``.
+
+Leases: one row is claimed at a time; its lease is renewed before every ERP call (probe or
+write) and checked in the same store transaction (the fence), so a worker that lost the row
+sends nothing more for it. ``lease_seconds`` must outlast one ERP call
+(:func:`munivideo.engine.leases.timing`).
 """
 
 from __future__ import annotations
@@ -13,87 +26,123 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import operation_key
+from munivideo.engine.leases import WritebackTiming, timing
 from munivideo.engine.results import WritebackResult
 from munivideo.errors import (
     AmbiguousError,
     ContractViolationError,
     MunivideoError,
     RejectedError,
+    TransientError,
 )
-from munivideo.models import OUTCOME_STATUS, ProtocolEntry, ProtocolReceipt
-from munivideo.ports import ErpAdapter
+from munivideo.models import (
+    OUTCOME_STATUS,
+    ForwardedDemand,
+    ProtocolEntry,
+    ProtocolReceipt,
+    ProtocolRecord,
+    VerifiedDocument,
+)
+from munivideo.ports import ErpCapabilities
 from munivideo.store.port import LeaseLostError
 from munivideo.store.records import OutboxItem
 from munivideo.store.states import backoff_delay, next_attempt_at, route_failure
-from munivideo.transport.idempotency import create_exactly_once
 
 log = logging.getLogger("munivideo.engine.writeback")
 
 Progress = Callable[[int], None]
 
+RESOLUTION: dict[tuple[bool, bool], str] = {
+    # (the ERP can be asked, the step's write carries a key the ERP honours) -> what to do
+    # with a step whose earlier attempt may have landed
+    (True, True): "probe; if not found, re-send with the same key",
+    (True, False): "probe; if not found after the settle window, re-send",
+    (False, True): "re-send with the same key (the ERP answers it as a replay)",
+    (False, False): "dead letter: a person checks the ERP",
+}
+"""How a step that may have landed is resolved, by capability. Status updates carry no key but
+can always be probed (:meth:`munivideo.ports.ErpAdapter.read_booking_status`)."""
 
-class UnverifiableCreateError(RejectedError):
-    """A create's outcome is unknown and the ERP can neither deduplicate by key nor be asked by
-    external reference: retrying could duplicate the protocol, so a person must check the ERP
-    (then replay the row, or mark it done there)."""
+
+class UnverifiableStepError(RejectedError):
+    """A step may have reached the ERP, and the ERP can neither deduplicate it by key nor be
+    asked whether it landed: re-sending could duplicate it, so the row is a dead letter whose
+    message says what a person must check in the ERP before replaying it."""
 
 
-def create_once(
-    erp: ErpAdapter, entry: ProtocolEntry, key: str, *, probe_first: bool
-) -> ProtocolReceipt:
-    """Create the protocol at most once (see :mod:`munivideo.transport.idempotency`).
+class UnverifiableCreateError(UnverifiableStepError):
+    """The create step of :class:`UnverifiableStepError`."""
 
-    Also covers ERPs that enforce a unique external reference: a refusal of a create whose
-    earlier attempt landed is resolved by looking the protocol up.
+
+class _Settling(Exception):
+    """A probe found nothing, but the step was sent too recently to trust it."""
+
+    def __init__(self, step: str, until: datetime) -> None:
+        super().__init__(step)
+        self.step = step
+        self.until = until
+
+
+def verify_receipt(entry: ProtocolEntry, receipt: ProtocolReceipt, source: str) -> None:
+    """Check that a receipt (a create's answer, a lookup's result) is the protocol of
+    ``entry``: same external reference and, when the ERP echoes it, same booking id.
+
+    :raises ContractViolationError: naming the field that differs (the row becomes a dead
+        letter; nothing is marked delivered on another booking's protocol).
     """
-    caps = erp.capabilities
-    if not (caps.honours_idempotency_key or caps.lookup_by_external_reference):
-        if probe_first:
-            raise UnverifiableCreateError(
-                "an earlier attempt may have created this protocol and the ERP cannot tell",
-                record_id=entry.external_reference,
-                field="external_reference",
-            )
-        try:
-            return erp.create_protocol(entry, key)
-        except AmbiguousError as exc:
-            raise UnverifiableCreateError(
-                f"the create may or may not have happened ({exc.message}); the ERP has neither "
-                "idempotency keys nor lookup by reference: check it before replaying",
-                record_id=entry.external_reference,
-                field="external_reference",
-            ) from exc
-    try:
-        return create_exactly_once(
-            erp, entry, key, max_attempts=2, probe_first=probe_first, backoff_seconds=0.05
+    if receipt.external_reference != entry.external_reference:
+        raise ContractViolationError(
+            f"{source} answered protocol {receipt.label} for external reference "
+            f"{receipt.external_reference!r}, not ours: the ERP's answer cannot be trusted",
+            record_id=entry.external_reference,
+            field="external_reference",
         )
-    except RejectedError:
-        if erp.capabilities.lookup_by_external_reference:
-            found = erp.find_protocol(entry.external_reference)
-            if found is not None:
-                return found
-        raise
+    if receipt.booking_id and receipt.booking_id != entry.booking_id:
+        raise ContractViolationError(
+            f"{source} answered protocol {receipt.label} for booking {receipt.booking_id}, "
+            f"not {entry.booking_id}: the ERP's answer cannot be trusted",
+            record_id=entry.external_reference,
+            field="booking_id",
+        )
+
+
+def _verify_record(
+    entry: ProtocolEntry, receipt: ProtocolReceipt, record: ProtocolRecord
+) -> ProtocolRecord:
+    verify_receipt(entry, record.receipt, "obterProtocolo")
+    if (record.receipt.number, record.receipt.year) != (receipt.number, receipt.year):
+        raise ContractViolationError(
+            f"asked for protocol {receipt.label}, the ERP answered {record.receipt.label}",
+            record_id=entry.external_reference,
+            field="number",
+        )
+    return record
 
 
 def writeback(
     engine: Engine,
     *,
     limit: int | None = None,
-    batch: int = 10,
+    batch: int = 1,
     wait_seconds: float = 0.0,
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WritebackResult:
-    """Claim due outbox rows and deliver them.
+    """Claim due outbox rows and deliver them, one row (and one lease) at a time.
 
     :param limit: stop after this many rows (default: all that are due).
+    :param batch: rows claimed per store round trip; each row's lease is renewed when its
+        turn comes, and a row whose lease was lost meanwhile is skipped.
     :param wait_seconds: also wait (up to this long) for rows whose next attempt is near, so a
-        run can drain retries; 0 means one pass over what is due now.
+        run can drain retries and settle windows; 0 means one pass over what is due now.
+    :raises ConfigurationError: ``writeback.lease_seconds`` cannot outlast one ERP call.
     """
+    budget = timing(engine.erp, engine.config.writeback)
     store = engine.store
     tid = engine.tenant_id
     result = WritebackResult(tenant_id=tid, worker=engine.worker_id)
@@ -106,7 +155,7 @@ def writeback(
         items = store.claim(
             engine.worker_id,
             limit=take,
-            lease_seconds=engine.config.writeback.lease_seconds,
+            lease_seconds=budget.lease_seconds,
             now=engine.now(),
             tenant_id=tid,
         )
@@ -127,7 +176,7 @@ def writeback(
             break
         result.claimed += len(items)
         for item in items:
-            deliver(engine, item, result)
+            deliver(engine, item, result, budget)
             if progress is not None:
                 progress(1)
     final = store.outbox_counts(tid, now=engine.now())
@@ -136,12 +185,26 @@ def writeback(
     return result
 
 
-def deliver(engine: Engine, item: OutboxItem, result: WritebackResult) -> None:
+def deliver(
+    engine: Engine,
+    item: OutboxItem,
+    result: WritebackResult,
+    budget: WritebackTiming | None = None,
+) -> None:
+    """Run one claimed row's steps and route the outcome (delivered, retry, settle, dead
+    letter); a lost lease stops the row without another ERP call."""
+    budget = budget or timing(engine.erp, engine.config.writeback)
     try:
-        receipt = _steps(engine, item)
+        engine.store.renew_lease(
+            item.id, engine.worker_id, lease_seconds=budget.lease_seconds, now=engine.now()
+        )
+        receipt = _Row(engine, item, budget).run()
     except LeaseLostError as exc:
         log.warning("lost the lease on %s: %s", item.external_reference, exc)
         result.lease_lost += 1
+        return
+    except _Settling as settle:
+        _defer(engine, item, settle, result)
         return
     except MunivideoError as exc:
         _failed(engine, item, exc, result)
@@ -158,62 +221,316 @@ def deliver(engine: Engine, item: OutboxItem, result: WritebackResult) -> None:
     engine.plugins.outcome_written(engine.config.tenant, item.entry, receipt)
 
 
-def _steps(engine: Engine, item: OutboxItem) -> ProtocolReceipt:
-    erp, store, crash = engine.erp, engine.store, engine.crash
-    entry, tid, owner = item.entry, engine.tenant_id, engine.worker_id
-    done = dict(item.steps)
-    caps = erp.capabilities
+@dataclass
+class _Step:
+    name: str
+    what: str  # "the protocol", "attachment 'rg.pdf' (sha256 ab12...)" - for people
+    keyed: bool  # the write carries an idempotency key the ERP honours
+    probeable: bool
+    safe_in_call: bool  # the transport may retry it in-call: an error does not prove "not done"
+    send: Callable[[], str]  # returns the detail recorded
+    probe: Callable[[], str | None]  # the detail if it landed, None if not (yet) there
+    check: str  # what a person must check when it can be neither deduplicated nor probed
+    before: str = ""  # crash points around the send
+    after: str = ""
 
-    def mark(step: str, detail: str, receipt: ProtocolReceipt | None = None) -> None:
-        store.record_step(item.id, owner, step, detail, now=engine.now(), receipt=receipt)
-        done[step] = detail
 
-    receipt = item.receipt
-    if "create" not in done or receipt is None:
-        crash.hit("before_create")
-        key = operation_key(tid, entry.booking_id, "criarProtocolo")
-        # A previous attempt may have landed (crash, drop after commit): ask before re-creating.
-        receipt = create_once(erp, entry, key, probe_first=item.attempts > 1)
-        crash.hit("after_create")
-        mark("create", receipt.label, receipt)
-        crash.hit("after_create_recorded")
-    for document in entry.documents:
-        step = f"attach:{document.sha256[:16]}"
-        if step in done:
-            continue
-        if not caps.attachments:
-            mark(step, "skipped: the ERP stores no attachments")
-            continue
-        erp.attach_document(
-            receipt,
-            document,
-            operation_key(tid, entry.booking_id, "anexarDocumento", document.sha256[:32]),
+class _Row:
+    """One claimed row being delivered by this worker."""
+
+    def __init__(self, engine: Engine, item: OutboxItem, budget: WritebackTiming) -> None:
+        self.engine = engine
+        self.item = item
+        self.entry = item.entry
+        self.budget = budget
+        self.caps: ErpCapabilities = engine.erp.capabilities
+        self.done = dict(item.steps)
+        self.attempted = dict(item.attempted)
+        self.receipt: ProtocolReceipt | None = item.receipt
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    def run(self) -> ProtocolReceipt:
+        entry, crash = self.entry, self.engine.crash
+        if "create" not in self.done or self.receipt is None:
+            self._step(self._create_step())
+            crash.hit("after_create_recorded")
+        for document in entry.documents:
+            self._step(self._attach_step(document))
+        for index, demand in enumerate(entry.forwards):
+            self._step(self._forward_step(index, demand))
+        self._step(self._status_step())
+        crash.hit("before_complete")
+        self.engine.store.complete(self.item.id, self.engine.worker_id, now=self.engine.now())
+        assert self.receipt is not None
+        return self.receipt
+
+    def _key(self, operation: str, *parts: str) -> str:
+        return operation_key(self.engine.tenant_id, self.entry.booking_id, operation, *parts)
+
+    def _create_step(self) -> _Step:
+        erp, entry = self.engine.erp, self.entry
+        key = self._key("criarProtocolo")
+
+        def send() -> str:
+            try:
+                receipt = erp.create_protocol(entry, key)
+            except RejectedError:
+                # An ERP with a unique external reference refuses a second create: if the
+                # first one landed, that refusal is the answer.
+                if not self.caps.lookup_by_external_reference:
+                    raise
+                found = probe()
+                if found is None:
+                    raise
+                return found
+            verify_receipt(entry, receipt, "criarProtocolo")
+            self.receipt = receipt
+            return receipt.label
+
+        def probe() -> str | None:
+            self._renew()
+            found = erp.find_protocol(entry.external_reference)
+            if found is None:
+                return None
+            verify_receipt(entry, found, "buscarPorReferenciaExterna")
+            self.receipt = found
+            return found.label
+
+        return _Step(
+            name="create",
+            what="the protocol",
+            keyed=self.caps.honours_idempotency_key,
+            probeable=self.caps.lookup_by_external_reference,
+            safe_in_call=False,
+            send=send,
+            probe=probe,
+            check=(
+                f"whether the ERP has a protocol with external reference "
+                f"{entry.external_reference!r} (booking {entry.booking_id})"
+            ),
+            before="before_create",
+            after="after_create",
         )
-        crash.hit("after_attach")
-        mark(step, document.name)
-    for index, demand in enumerate(entry.forwards):
-        step = f"forward:{index}:{demand.department_code}"
-        if step in done:
-            continue
-        if not caps.forwarding:
-            mark(step, "skipped: the ERP does not route protocols")
-            continue
-        erp.forward_protocol(
-            receipt,
-            demand,
-            operation_key(tid, entry.booking_id, "tramitarProtocolo", str(index)),
+
+    def _attach_step(self, document: VerifiedDocument) -> _Step:
+        erp, receipt = self.engine.erp, self._receipt()
+        name = f"attach:{document.sha256[:16]}"
+        key = self._key("anexarDocumento", document.sha256[:32])
+
+        def send() -> str:
+            erp.attach_document(receipt, document, key)
+            return document.name
+
+        def probe() -> str | None:
+            seen = self._read(receipt)
+            landed = sum(1 for d in seen.documents if d.sha256 == document.sha256)
+            return f"{document.name} (found)" if landed else None
+
+        return self._write_step(
+            name,
+            f"attachment {document.name!r}",
+            send,
+            probe,
+            f"whether protocol {receipt.label} has an attachment {document.name!r} with "
+            f"sha256 {document.sha256}",
+            enabled=self.caps.attachments,
+            skipped="skipped: the ERP stores no attachments",
+            after="after_attach",
         )
-        crash.hit("after_forward")
-        mark(step, demand.department_code)
-    if "status" not in done:
-        crash.hit("before_status")
+
+    def _forward_step(self, index: int, demand: ForwardedDemand) -> _Step:
+        erp, receipt = self.engine.erp, self._receipt()
+        name = f"forward:{index}:{demand.department_code}"
+        key = self._key("tramitarProtocolo", str(index))
+        # the same demand may be forwarded twice on purpose: count, do not just look
+        wanted = sum(1 for d in self.entry.forwards[: index + 1] if d == demand)
+
+        def send() -> str:
+            erp.forward_protocol(receipt, demand, key)
+            return demand.department_code
+
+        def probe() -> str | None:
+            seen = self._read(receipt)
+            landed = sum(
+                1
+                for f in seen.forwards
+                if f.department_code == demand.department_code
+                and f.description == demand.description
+            )
+            return f"{demand.department_code} (found)" if landed >= wanted else None
+
+        return self._write_step(
+            name,
+            f"forward to {demand.department_code}",
+            send,
+            probe,
+            f"whether protocol {receipt.label} was forwarded to {demand.department_code} "
+            f"({wanted} time(s)) with the dispatch {demand.description[:80]!r}",
+            enabled=self.caps.forwarding,
+            skipped="skipped: the ERP does not route protocols",
+            after="after_forward",
+        )
+
+    def _write_step(
+        self,
+        name: str,
+        what: str,
+        send: Callable[[], str],
+        probe: Callable[[], str | None],
+        check: str,
+        *,
+        enabled: bool,
+        skipped: str,
+        after: str,
+    ) -> _Step:
+        keyed = self.caps.honours_idempotency_key
+        if not enabled:
+            return _Step(name, what, True, False, True, lambda: skipped, lambda: None, "")
+        return _Step(
+            name=name,
+            what=what,
+            keyed=keyed,
+            probeable=self.caps.lookup_by_external_reference,
+            # the adapters let the transport retry attachments and forwards in-call only
+            # when the ERP honours keys
+            safe_in_call=keyed,
+            send=send,
+            probe=probe,
+            check=check,
+            after=after,
+        )
+
+    def _status_step(self) -> _Step:
+        erp, entry = self.engine.erp, self.entry
         status = OUTCOME_STATUS[entry.outcome]
-        erp.update_booking_status(entry.booking_id, status, f"Protocolo {receipt.label}")
-        crash.hit("after_status")
-        mark("status", status.value)
-    crash.hit("before_complete")
-    store.complete(item.id, owner, now=engine.now())
-    return receipt
+        note = f"Protocolo {self._receipt().label}"
+
+        def send() -> str:
+            erp.update_booking_status(entry.booking_id, status, note)
+            return status.value
+
+        def probe() -> str | None:
+            self._renew()
+            now = erp.read_booking_status(entry.booking_id)
+            return f"{status.value} (found)" if now is status else None
+
+        return _Step(
+            name="status",
+            what=f"status {status.value}",
+            keyed=False,
+            probeable=True,
+            safe_in_call=True,
+            send=send,
+            probe=probe,
+            check=f"the status of booking {entry.booking_id}",
+            before="before_status",
+            after="after_status",
+        )
+
+    # -- the machinery ------------------------------------------------------------------------
+
+    def _step(self, step: _Step) -> None:
+        if step.name in self.done:
+            return
+        engine, store, owner = self.engine, self.engine.store, self.engine.worker_id
+        sent_at = self.attempted.get(step.name)
+        if sent_at is not None:
+            if step.probeable:
+                found = step.probe()
+                if found is not None:
+                    self._record(step.name, found)
+                    return
+                trusted_at = sent_at + timedelta(seconds=self.budget.settle_seconds)
+                if not step.keyed and engine.now() < trusted_at:
+                    raise _Settling(step.name, trusted_at)
+            elif not step.keyed:
+                when = f"an earlier attempt at {sent_at:%Y-%m-%d %H:%M:%S} UTC"
+                raise self._unverifiable(step, when)
+        if step.before:
+            engine.crash.hit(step.before)
+        store.mark_attempted(
+            self.item.id,
+            owner,
+            step.name,
+            lease_seconds=self.budget.lease_seconds,
+            now=engine.now(),
+        )
+        self.attempted[step.name] = engine.now()
+        try:
+            detail = step.send()
+        except AmbiguousError as exc:
+            if not (step.keyed or step.probeable):
+                raise self._unverifiable(step, f"this attempt ({exc.message})") from exc
+            raise
+        except RejectedError:
+            # The ERP refused it: not done (a status already set is a no-op, not a refusal;
+            # an attachment or forward refused after a keyed replay would be answered, too).
+            store.clear_attempted(self.item.id, owner, step.name, now=engine.now())
+            raise
+        except TransientError as exc:
+            # Surely not processed (refused connection, 503, a declared fault): the next
+            # attempt need not probe. A transport that retried in-call may have hidden an
+            # ambiguous try behind it, so then the marker stays.
+            if not step.safe_in_call and not isinstance(exc, LeaseLostError):
+                store.clear_attempted(self.item.id, owner, step.name, now=engine.now())
+            raise
+        if step.after:
+            engine.crash.hit(step.after)
+        self._record(step.name, detail)
+
+    def _record(self, step: str, detail: str) -> None:
+        receipt = self.receipt if step == "create" else None
+        store, owner = self.engine.store, self.engine.worker_id
+        store.record_step(self.item.id, owner, step, detail, now=self.engine.now(), receipt=receipt)
+        self.done[step] = detail
+
+    def _renew(self) -> None:
+        self.engine.store.renew_lease(
+            self.item.id,
+            self.engine.worker_id,
+            lease_seconds=self.budget.lease_seconds,
+            now=self.engine.now(),
+        )
+
+    def _read(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        self._renew()
+        return _verify_record(self.entry, receipt, self.engine.erp.read_protocol(receipt))
+
+    def _receipt(self) -> ProtocolReceipt:
+        if self.receipt is None:  # run() creates first; a row never gets here without one
+            raise ContractViolationError(
+                "no protocol receipt recorded before a later step",
+                record_id=self.entry.external_reference,
+                field="receipt",
+            )
+        return self.receipt
+
+    def _unverifiable(self, step: _Step, when: str) -> UnverifiableStepError:
+        kind = UnverifiableCreateError if step.name == "create" else UnverifiableStepError
+        return kind(
+            f"{step.what} may have reached the ERP ({when}) and the ERP can neither deduplicate "
+            f"it by idempotency key nor be asked: check {step.check}; then replay the row "
+            f"(munivideo replay --id {self.item.id} --landed {step.name} if it is there, "
+            f"--absent {step.name} if it is not)",
+            record_id=self.entry.external_reference,
+            field=step.name,
+        )
+
+
+def _defer(engine: Engine, item: OutboxItem, settle: _Settling, result: WritebackResult) -> None:
+    try:
+        engine.store.defer(
+            item.id,
+            engine.worker_id,
+            next_attempt_at=settle.until,
+            reason=f"{settle.step}: not found yet; probing again after the settle window",
+            now=engine.now(),
+        )
+    except LeaseLostError:
+        result.lease_lost += 1
+        return
+    result.settling += 1
 
 
 def _failed(engine: Engine, item: OutboxItem, exc: MunivideoError, result: WritebackResult) -> None:
@@ -225,6 +542,7 @@ def _failed(engine: Engine, item: OutboxItem, exc: MunivideoError, result: Write
         cap=cfg.backoff_max_seconds,
         rng=engine.rng,
         retry_after=getattr(exc, "retry_after", None),
+        retry_after_cap=cfg.max_retry_after_seconds,
     )
     now: datetime = engine.now()
     try:

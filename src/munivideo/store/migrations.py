@@ -166,6 +166,20 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         END
         """,
     ),
+    (
+        4,
+        "write-back steps marked attempted before they are sent (kept across replays)",
+        """
+        CREATE TABLE outbox_attempt (
+            outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+            step TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (outbox_id, step)
+        )
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

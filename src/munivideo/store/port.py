@@ -30,8 +30,9 @@ from munivideo.store.states import OutboxState
 class LeaseLostError(TransientError):
     """The worker's lease on an outbox row expired and the row moved on; stop working on it.
 
-    Nothing is lost: every ERP call is idempotent, and the row's new holder resumes from the
-    recorded steps.
+    Raised by every fenced store method (:meth:`Store.renew_lease`, :meth:`Store.mark_attempted`,
+    ``record_step``, ``complete``, ``fail``, ``defer``): the worker sends nothing more for the
+    row, and its new holder probes every step marked attempted before re-sending it.
     """
 
 
@@ -104,6 +105,66 @@ class Store(Protocol):
         now: datetime,
         receipt: ProtocolReceipt | None = None,
     ) -> None: ...
+
+    def renew_lease(
+        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+    ) -> datetime:
+        """Fence + heartbeat: :class:`LeaseLostError` unless ``owner`` holds the in-flight row;
+        else the lease runs to ``now + lease_seconds`` (returned)."""
+        ...
+
+    def mark_attempted(
+        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+    ) -> None:
+        """Right before ``step`` is sent to the ERP: fence and renew as :meth:`renew_lease`,
+        and record the attempt (count, last time) in the same transaction. Markers survive
+        replay and requeue; :attr:`OutboxItem.attempted` shows them."""
+        ...
+
+    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
+        """Forget ``step``'s marker: the ERP surely did nothing. Fenced."""
+        ...
+
+    def defer(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        next_attempt_at: datetime,
+        reason: str,
+        now: datetime,
+    ) -> OutboxItem:
+        """in_flight -> pending until ``next_attempt_at``, giving back the claim's attempt
+        (waiting for a settle window is not a failure). Fenced; audited."""
+        ...
+
+    def requeue(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """Operator: make ``pending`` rows due now, keeping their history; other states raise
+        :class:`munivideo.errors.LifecycleError`. Audited."""
+        ...
+
+    def resolve_step(
+        self,
+        item_id: int,
+        step: str,
+        *,
+        landed: bool,
+        actor: str,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> OutboxItem:
+        """A person checked a dead letter's ``step`` in the ERP: ``landed`` records it done
+        (``receipt`` required for ``create``), else its attempt marker is dropped. Dead letters
+        only (:class:`munivideo.errors.LifecycleError` otherwise); audited."""
+        ...
 
     def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem: ...
 

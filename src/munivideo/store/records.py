@@ -56,6 +56,9 @@ class OutboxItem(_Row):
     last_error: str | None = None
     last_error_type: str | None = None
     steps: dict[str, str] = Field(default_factory=dict)  # step name -> detail, in order done
+    #: step name -> when it was last sent (marked before sending, so after a crash or a lost
+    #: answer the step may have landed); kept across replays and requeues
+    attempted: dict[str, datetime] = Field(default_factory=dict)
     receipt: ProtocolReceipt | None = None
     created_at: datetime
     updated_at: datetime

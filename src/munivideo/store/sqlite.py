@@ -470,6 +470,167 @@ class SqliteStore:
                     (receipt.label, ts, item_id, item_id),
                 )
 
+    def renew_lease(
+        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+    ) -> datetime:
+        """Fence and heartbeat: raise :class:`LeaseLostError` unless ``owner`` still holds the
+        row, else extend its lease to ``now + lease_seconds``; returns the new expiry."""
+        expires = now + timedelta(seconds=lease_seconds)
+        with self._tx() as conn:
+            self._held(conn, item_id, owner)
+            conn.execute(
+                "UPDATE outbox SET lease_expires_at = ? WHERE id = ?", (stamp(expires), item_id)
+            )
+        return expires
+
+    def mark_attempted(
+        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+    ) -> None:
+        """Right before a step is sent: fence and renew the lease (as :meth:`renew_lease`) and
+        record that ``step`` may land from now on, in one transaction."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            self._held(conn, item_id, owner)
+            conn.execute(
+                "UPDATE outbox SET lease_expires_at = ? WHERE id = ?",
+                (stamp(now + timedelta(seconds=lease_seconds)), item_id),
+            )
+            conn.execute(
+                "INSERT INTO outbox_attempt (outbox_id, step, attempts, first_at, last_at) "
+                "VALUES (?, ?, 1, ?, ?) ON CONFLICT (outbox_id, step) DO UPDATE SET "
+                "attempts = outbox_attempt.attempts + 1, last_at = excluded.last_at",
+                (item_id, step, ts, ts),
+            )
+
+    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
+        """Forget ``step``'s attempt marker: the ERP said it did nothing (503, refused
+        connection, a declared fault), so the next attempt need not probe. Fenced."""
+        with self._tx() as conn:
+            self._held(conn, item_id, owner)
+            conn.execute(
+                "DELETE FROM outbox_attempt WHERE outbox_id = ? AND step = ?", (item_id, step)
+            )
+
+    def defer(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        next_attempt_at: datetime,
+        reason: str,
+        now: datetime,
+    ) -> OutboxItem:
+        """Back to ``pending`` until ``next_attempt_at`` without spending an attempt: the
+        worker is waiting for a settle window, not failing. Fenced."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            row = self._held(conn, item_id, owner)
+            self._move(conn, row, OutboxState.PENDING, owner, f"deferred: {reason}", ts)
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+                "attempts = MAX(attempts - 1, 0), next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (stamp(next_attempt_at), ts, item_id),
+            )
+            return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
+
+    def requeue(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """An operator makes ``pending`` rows due now (a long ``Retry-After``, a fixed ERP);
+        attempts, steps done and attempt markers are kept, so the next worker probes first."""
+        ts = stamp(now)
+        out = []
+        with self._tx() as conn:
+            for item_id in item_ids:
+                row = self._one(conn, _ITEM_SQL, (item_id,))
+                if row["tenant_id"] != tenant_id:
+                    raise NotFoundError(
+                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
+                        record_id=str(item_id),
+                        field="tenant_id",
+                    )
+                if row["state"] != OutboxState.PENDING:
+                    raise LifecycleError(
+                        f"only pending items can be requeued (replay dead letters); this one "
+                        f"is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
+                self._move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+                conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    (ts, ts, item_id),
+                )
+                out.append(self._item(conn, self._one(conn, _ITEM_SQL, (item_id,))))
+        return out
+
+    def resolve_step(
+        self,
+        item_id: int,
+        step: str,
+        *,
+        landed: bool,
+        actor: str,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> OutboxItem:
+        """A person checked the ERP for a dead letter's step: ``landed`` records it done (with
+        the protocol's ``receipt`` for the create step), otherwise its attempt marker is
+        dropped so the replayed row sends it again. Audited; dead letters only."""
+        ts = stamp(now)
+        with self._tx() as conn:
+            row = self._one(conn, _ITEM_SQL, (item_id,))
+            if row["state"] != OutboxState.FAILED:
+                raise LifecycleError(
+                    f"steps are resolved on dead letters only; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            if landed and step == "create" and receipt is None:
+                raise LifecycleError(
+                    "a create confirmed by hand needs the protocol's number and year",
+                    record_id=row["external_reference"],
+                    field="receipt",
+                )
+            if landed:
+                seq = conn.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_step WHERE outbox_id = ?",
+                    (item_id,),
+                ).fetchone()[0]
+                detail = receipt.label if receipt is not None else f"confirmed by {actor}"
+                conn.execute(
+                    "INSERT OR REPLACE INTO outbox_step (outbox_id, step, detail, done_at, seq) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (item_id, step, redact(detail)[:_MAX_ERROR], ts, seq),
+                )
+                if receipt is not None:
+                    conn.execute(
+                        "UPDATE outbox SET receipt = ?, updated_at = ? WHERE id = ?",
+                        (receipt.model_dump_json(), ts, item_id),
+                    )
+            else:
+                conn.execute(
+                    "DELETE FROM outbox_attempt WHERE outbox_id = ? AND step = ?", (item_id, step)
+                )
+            verdict = "landed (recorded done)" if landed else "absent (will be sent again)"
+            self._audit(
+                conn,
+                item_id,
+                row["tenant_id"],
+                OutboxState.FAILED,
+                OutboxState.FAILED,
+                actor,
+                f"step {step} checked in the ERP: {verdict}",
+                ts,
+            )
+            return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
+
     def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
         ts = stamp(now)
         with self._tx() as conn:
@@ -581,7 +742,8 @@ class SqliteStore:
         reason: str,
         now: datetime,
     ) -> list[OutboxItem]:
-        """Move dead letters back to ``pending`` with a fresh attempt budget."""
+        """Move dead letters back to ``pending`` with a fresh attempt budget. Steps done and
+        attempt markers are kept: a step that may have landed is probed before it is re-sent."""
         ts = stamp(now)
         with self._tx() as conn:
             if item_ids is None:
@@ -991,8 +1153,16 @@ class SqliteStore:
                     (row["id"],),
                 ).fetchall()
             }
+        attempted = {
+            step: unstamp(at)
+            for step, at in conn.execute(
+                "SELECT step, last_at FROM outbox_attempt WHERE outbox_id = ? ORDER BY step",
+                (row["id"],),
+            ).fetchall()
+        }
         return OutboxItem(
             id=row["id"],
+            attempted=attempted,
             tenant_id=row["tenant_id"],
             booking_id=row["booking_id"],
             external_reference=row["external_reference"],

@@ -22,9 +22,11 @@ class OutboxState(StrEnum):
 
 
 TRANSITIONS: dict[OutboxState, frozenset[OutboxState]] = {
-    OutboxState.PENDING: frozenset({OutboxState.IN_FLIGHT}),
+    # pending -> pending: an operator's requeue (due now), with an audit entry
+    OutboxState.PENDING: frozenset({OutboxState.IN_FLIGHT, OutboxState.PENDING}),
     OutboxState.IN_FLIGHT: frozenset(
-        # back to pending: transient failure, lease expired (requeue) or released
+        # back to pending: transient failure, lease expired (requeue), released, or deferred
+        # until a probe's "not found" can be trusted (settle window)
         {OutboxState.PENDING, OutboxState.DELIVERED, OutboxState.FAILED}
     ),
     OutboxState.DELIVERED: frozenset(),
@@ -70,16 +72,20 @@ def backoff_delay(
     cap: float,
     rng: random.Random,
     retry_after: float | None = None,
+    retry_after_cap: float | None = None,
 ) -> float:
     """Seconds to wait before attempt ``attempts + 1``: exponential with "equal jitter".
 
     Half the exponential step is kept so retries never bunch at zero; the other half is random so
-    many workers that failed together do not retry together. A peer's ``Retry-After`` is a floor.
+    many workers that failed together do not retry together. A peer's ``Retry-After`` is a floor,
+    capped at ``retry_after_cap`` seconds (default: ``cap``): a peer asking for a year does not
+    park a row for a year.
     """
     step = min(cap, base * (2 ** max(0, attempts - 1)))
     delay = step / 2 + rng.uniform(0, step / 2)
-    if retry_after is not None and retry_after > delay:
-        delay = min(max(retry_after, 0.0), max(cap, retry_after))
+    if retry_after is not None:
+        limit = cap if retry_after_cap is None else retry_after_cap
+        delay = max(delay, min(max(retry_after, 0.0), limit))
     return float(delay)
 
 
