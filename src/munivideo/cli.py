@@ -51,6 +51,7 @@ LAZY_HELP: dict[str, str] = {
     "record": "Classify one booking's attendance and put its protocol entry in the outbox.",
     "writeback": "Deliver due write-backs to the ERP, exactly once.",
     "replay": "Move dead letters back to pending, with an audit entry.",
+    "requeue": "Make pending rows due now (e.g. after a long Retry-After), keeping their history.",
     "status": "Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant.",
     "quarantine": "Records that could not be processed: list them, re-admit them.",
     "outbox": "List and inspect outbox rows; requeue them or mark them done elsewhere.",
