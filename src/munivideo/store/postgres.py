@@ -441,6 +441,183 @@ class PostgresStore:
 
         self._tx(work)
 
+    def renew_lease(
+        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+    ) -> datetime:
+        """Fence and heartbeat (see :meth:`munivideo.store.port.Store.renew_lease`)."""
+        expires = _aware(now) + timedelta(seconds=lease_seconds)
+
+        def work(conn: Conn) -> None:
+            _held(conn, item_id, owner)
+            conn.execute(
+                "UPDATE outbox SET lease_expires_at = %s WHERE id = %s", (expires, item_id)
+            )
+
+        self._tx(work)
+        return expires
+
+    def mark_attempted(
+        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+    ) -> None:
+        """Fence, renew and record that ``step`` is about to be sent, in one transaction."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> None:
+            _held(conn, item_id, owner)
+            conn.execute(
+                "UPDATE outbox SET lease_expires_at = %s WHERE id = %s",
+                (ts + timedelta(seconds=lease_seconds), item_id),
+            )
+            conn.execute(
+                "INSERT INTO outbox_attempt (outbox_id, step, attempts, first_at, last_at) "
+                "VALUES (%s, %s, 1, %s, %s) ON CONFLICT (outbox_id, step) DO UPDATE SET "
+                "attempts = outbox_attempt.attempts + 1, last_at = excluded.last_at",
+                (item_id, step, ts, ts),
+            )
+
+        self._tx(work)
+
+    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
+        """Forget ``step``'s attempt marker (the ERP surely did nothing). Fenced."""
+
+        def work(conn: Conn) -> None:
+            _held(conn, item_id, owner)
+            conn.execute(
+                "DELETE FROM outbox_attempt WHERE outbox_id = %s AND step = %s", (item_id, step)
+            )
+
+        self._tx(work)
+
+    def defer(
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        next_attempt_at: datetime,
+        reason: str,
+        now: datetime,
+    ) -> OutboxItem:
+        """Back to ``pending`` until ``next_attempt_at``, giving back the claim's attempt."""
+        ts = _aware(now)
+        at = _aware(next_attempt_at)
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _held(conn, item_id, owner)
+            _move(conn, row, OutboxState.PENDING, owner, f"deferred: {reason}", ts)
+            updated = conn.execute(
+                "UPDATE outbox SET state = 'pending', lease_owner = NULL, "
+                "lease_expires_at = NULL, attempts = GREATEST(attempts - 1, 0), "
+                "next_attempt_at = %s, updated_at = %s WHERE id = %s RETURNING *",
+                (at, ts, item_id),
+            ).fetchall()
+            self._wake(conn, row["tenant_id"], at)
+            return _items(conn, updated)[0]
+
+        return self._tx(work)
+
+    def requeue(
+        self,
+        *,
+        tenant_id: str,
+        item_ids: Sequence[int],
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """Make ``pending`` rows due now, keeping their history (see the Store port)."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> list[OutboxItem]:
+            out: list[DictRow] = []
+            for item_id in item_ids:
+                row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
+                if row["tenant_id"] != tenant_id:
+                    raise NotFoundError(
+                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
+                        record_id=str(item_id),
+                        field="tenant_id",
+                    )
+                if row["state"] != OutboxState.PENDING:
+                    raise LifecycleError(
+                        f"only pending items can be requeued (replay dead letters); this one "
+                        f"is {row['state']}",
+                        record_id=row["external_reference"],
+                        field="state",
+                    )
+                _move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
+                out.extend(
+                    conn.execute(
+                        "UPDATE outbox SET next_attempt_at = %s, updated_at = %s WHERE id = %s "
+                        "RETURNING *",
+                        (ts, ts, item_id),
+                    ).fetchall()
+                )
+            if out:
+                self._wake(conn, tenant_id)
+            return _items(conn, out)
+
+        return self._tx(work)
+
+    def resolve_step(
+        self,
+        item_id: int,
+        step: str,
+        *,
+        landed: bool,
+        actor: str,
+        now: datetime,
+        receipt: ProtocolReceipt | None = None,
+    ) -> OutboxItem:
+        """A person's finding for a dead letter's step (see the Store port)."""
+        ts = _aware(now)
+
+        def work(conn: Conn) -> OutboxItem:
+            row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
+            if row["state"] != OutboxState.FAILED:
+                raise LifecycleError(
+                    f"steps are resolved on dead letters only; this one is {row['state']}",
+                    record_id=row["external_reference"],
+                    field="state",
+                )
+            if landed and step == "create" and receipt is None:
+                raise LifecycleError(
+                    "a create confirmed by hand needs the protocol's number and year",
+                    record_id=row["external_reference"],
+                    field="receipt",
+                )
+            if landed:
+                detail = receipt.label if receipt is not None else f"confirmed by {actor}"
+                conn.execute(
+                    "INSERT INTO outbox_step (outbox_id, step, detail, done_at, seq) "
+                    "VALUES (%(id)s, %(step)s, %(detail)s, %(ts)s, (SELECT COALESCE(MAX(seq), 0) "
+                    "+ 1 FROM outbox_step WHERE outbox_id = %(id)s)) "
+                    "ON CONFLICT (outbox_id, step) DO UPDATE SET detail = excluded.detail, "
+                    "done_at = excluded.done_at",
+                    {"id": item_id, "step": step, "detail": redact(detail)[:_MAX_ERROR], "ts": ts},
+                )
+                if receipt is not None:
+                    conn.execute(
+                        "UPDATE outbox SET receipt = %s, updated_at = %s WHERE id = %s",
+                        (receipt.model_dump_json(), ts, item_id),
+                    )
+            else:
+                conn.execute(
+                    "DELETE FROM outbox_attempt WHERE outbox_id = %s AND step = %s",
+                    (item_id, step),
+                )
+            verdict = "landed (recorded done)" if landed else "absent (will be sent again)"
+            _audit(
+                conn,
+                [(item_id, row["tenant_id"], OutboxState.FAILED, OutboxState.FAILED)],
+                actor,
+                f"step {step} checked in the ERP: {verdict}",
+                ts,
+            )
+            fresh = conn.execute("SELECT * FROM outbox WHERE id = %s", (item_id,)).fetchall()
+            return _items(conn, fresh)[0]
+
+        return self._tx(work)
+
     def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
         """Mark the row delivered; LeaseLostError when ``owner`` no longer holds it."""
         ts = _aware(now)
@@ -985,6 +1162,7 @@ def _move(
 def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
     """Outbox rows as items, with their steps read in one query for the whole page."""
     steps: dict[int, dict[str, str]] = {int(r["id"]): {} for r in rows}
+    attempted: dict[int, dict[str, datetime]] = {int(r["id"]): {} for r in rows}
     if rows:
         for s in conn.execute(
             "SELECT outbox_id, step, detail FROM outbox_step WHERE outbox_id = ANY(%s) "
@@ -992,6 +1170,12 @@ def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
             (list(steps),),
         ).fetchall():
             steps[int(s["outbox_id"])][s["step"]] = s["detail"]
+        for a in conn.execute(
+            "SELECT outbox_id, step, last_at FROM outbox_attempt WHERE outbox_id = ANY(%s) "
+            "ORDER BY outbox_id, step",
+            (list(steps),),
+        ).fetchall():
+            attempted[int(a["outbox_id"])][a["step"]] = a["last_at"]
     return [
         OutboxItem(
             id=row["id"],
@@ -1008,6 +1192,7 @@ def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
             last_error=row["last_error"],
             last_error_type=row["last_error_type"],
             steps=steps[int(row["id"])],
+            attempted=attempted[int(row["id"])],
             receipt=(
                 ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None
             ),
