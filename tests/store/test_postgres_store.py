@@ -38,7 +38,7 @@ def test_migrations_are_versioned_and_a_newer_revision_is_refused(
 ) -> None:
     url = new_postgres_url()
     assert migrate(url) is None
-    assert migrate(url) == "0002"  # again: nothing to do
+    assert migrate(url) == "0003"  # again: nothing to do
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE munivideo_schema_version SET version_num = '9999'")
     with pytest.raises(ConfigurationError, match="newer"):

@@ -379,6 +379,64 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
             item_id, tenant_id="gravatai", actor="rui", reason="x", receipt=receipt, now=later
         )
     assert len(store.claim("w1", limit=1, lease_seconds=60, now=later)) == 1
+
+
+# -- write-back leases, attempt markers, settle deferrals, requeue, resolved steps -------------
+
+
+def test_renew_and_mark_attempted_fence_the_lease(store: Store) -> None:
+    item_id = _enqueue(store)
+    store.claim("w1", limit=1, lease_seconds=10, now=T0)
+    expires = store.renew_lease(item_id, "w1", lease_seconds=30, now=T0 + timedelta(seconds=5))
+    assert expires == T0 + timedelta(seconds=35)
+    assert store.get_item(item_id).lease_expires_at == expires
+    # not yet stale at 34 s: the renewal counted
+    assert store.requeue_stale(now=T0 + timedelta(seconds=34)) == 0
+    store.mark_attempted(item_id, "w1", "create", lease_seconds=30, now=T0 + timedelta(seconds=6))
+    store.mark_attempted(item_id, "w1", "create", lease_seconds=30, now=T0 + timedelta(seconds=7))
+    assert store.get_item(item_id).attempted == {"create": T0 + timedelta(seconds=7)}
+    with pytest.raises(LeaseLostError):
+        store.renew_lease(item_id, "w2", lease_seconds=30, now=T0)
+    with pytest.raises(LeaseLostError):
+        store.mark_attempted(item_id, "w2", "attach:x", lease_seconds=30, now=T0)
+    assert store.release_owner("w1", now=T0 + timedelta(seconds=8)) == 1
+    with pytest.raises(LeaseLostError):
+        store.mark_attempted(item_id, "w1", "attach:x", lease_seconds=30, now=T0)
+    assert set(store.get_item(item_id).attempted) == {"create"}
+
+
+def test_clear_defer_requeue_keep_history(store: Store) -> None:
+    item_id = _enqueue(store)
+    store.claim("w1", limit=1, lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "create", lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "status", lease_seconds=10, now=T0)
+    store.clear_attempted(item_id, "w1", "status", now=T0)
+    later = T0 + timedelta(seconds=30)
+    item = store.defer(item_id, "w1", next_attempt_at=later, reason="settling", now=T0)
+    assert item.state is OutboxState.PENDING
+    assert item.attempts == 0  # waiting for a settle window is not a failed attempt
+    assert item.next_attempt_at == later
+    assert item.attempted == {"create": T0}
+    assert store.claim("w1", limit=1, lease_seconds=10, now=T0) == []
+    (requeued,) = store.requeue(
+        tenant_id="gravatai", item_ids=[item_id], actor="ana", reason="ERP back", now=T0
+    )
+    assert requeued.next_attempt_at == T0 and requeued.attempted == {"create": T0}
+    assert store.audit_trail(item_id)[-1].actor == "ana"
+    store.claim("w1", limit=1, lease_seconds=10, now=T0)
+    with pytest.raises(LifecycleError):
+        store.requeue(tenant_id="gravatai", item_ids=[item_id], actor="a", reason="r", now=T0)
+    with pytest.raises(NotFoundError):
+        store.requeue(tenant_id="canoas", item_ids=[item_id], actor="a", reason="r", now=T0)
+
+
+def test_resolve_step_on_a_dead_letter(store: Store) -> None:
+    item_id = _enqueue(store)
+    store.claim("w1", limit=1, lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "create", lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "attach:ab", lease_seconds=10, now=T0)
+    with pytest.raises(LifecycleError):  # in flight: not for people
+        store.resolve_step(item_id, "create", landed=False, actor="ana", now=T0)
     store.fail(
         item_id,
         "w1",
@@ -399,3 +457,19 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
     with pytest.raises(LifecycleError):
         store.requeue(tenant_id="gravatai", item_ids=[item_id], actor="rui", reason="x", now=later)
     assert store.outbox_counts("gravatai", now=later).delivered == 1
+
+
+        next_attempt_at=T0,
+        error_type="UnverifiableCreateError",
+        message="check",
+        now=T0,
+    )
+    with pytest.raises(LifecycleError):  # a create found by hand needs its number
+        store.resolve_step(item_id, "create", landed=True, actor="ana", now=T0)
+    receipt = ProtocolReceipt(external_reference="r", number=7, year=2030, created_at=T0)
+    store.resolve_step(item_id, "create", landed=True, actor="ana", now=T0, receipt=receipt)
+    item = store.resolve_step(item_id, "attach:ab", landed=False, actor="ana", now=T0)
+    assert item.steps == {"create": "7/2030"} and item.receipt == receipt
+    assert item.attempted == {"create": T0}
+    assert item.state is OutboxState.FAILED
+    assert "checked in the ERP" in store.audit_trail(item_id)[-1].reason
