@@ -112,7 +112,7 @@ def _config(fhir_url: str, out: Path, video: dict[str, Any]) -> dict[str, Any]:
             "adapter": "fhir",
             "settings": {
                 "base_url": fhir_url,
-                "timeouts": {"connect_seconds": 2, "read_seconds": 5},
+                "timeouts": {"connect_seconds": 2, "read_seconds": 5, "total_seconds": 7},
                 "retry": {
                     "max_attempts": 2,
                     "initial_backoff_seconds": 0.05,

@@ -32,7 +32,7 @@ def config_data(sb: Sandbox, folder: Path, **overrides: Any) -> dict[str, Any]:
                     "client_secret": {"env": "MV_TEST_ERP_SECRET"},
                     "token_url": sb.token_url,
                 },
-                "timeouts": {"connect_seconds": 2, "read_seconds": 2},
+                "timeouts": {"connect_seconds": 2, "read_seconds": 2, "total_seconds": 4},
                 "retry": {
                     "max_attempts": 2,
                     "initial_backoff_seconds": 0.01,
@@ -61,7 +61,7 @@ def config_data(sb: Sandbox, folder: Path, **overrides: Any) -> dict[str, Any]:
         "store": {"url": f"sqlite:///{folder / 'munivideo.db'}"},
         "writeback": {
             "max_attempts": 8,
-            "lease_seconds": 15,  # outlasts one ERP call: 2 tries x (2 s + 2 s) + 1 s wait
+            "lease_seconds": 15,  # outlasts one ERP call: 2 tries x 4 s + 1 s wait
             "backoff_base_seconds": 0.01,
             "backoff_max_seconds": 0.05,
             "settle_seconds": 0.5,

@@ -63,7 +63,7 @@ def sandboxes() -> Iterator[dict[str, Sandbox]]:
 def _engine(sb: Sandbox, make_engine: Callable[..., Engine], declared: dict[str, bool]) -> Engine:
     settings: dict[str, Any] = dict(make_engine(sb).config.erp.settings)
     settings["capabilities"] = declared
-    settings["timeouts"] = {"connect_seconds": 1, "read_seconds": 1}
+    settings["timeouts"] = {"connect_seconds": 1, "read_seconds": 1, "total_seconds": 2}
     settings["retry"] = {
         "max_attempts": 2,
         "initial_backoff_seconds": 0.01,

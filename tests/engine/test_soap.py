@@ -22,7 +22,7 @@ def _soap(sb: Sandbox) -> dict[str, Any]:
                 "username": sb.credentials[0],
                 "password": {"env": "MV_TEST_ERP_SECRET"},
             },
-            "timeouts": {"connect_seconds": 2, "read_seconds": 2},
+            "timeouts": {"connect_seconds": 2, "read_seconds": 2, "total_seconds": 4},
             "retry": {
                 "max_attempts": 2,
                 "initial_backoff_seconds": 0.01,
