@@ -35,13 +35,18 @@ def worst_call_seconds(erp: ErpAdapter, configured: float | None = None) -> floa
     ``configured`` (``[writeback] erp_call_seconds``) wins. Otherwise the adapter's
     ``settings.timeouts`` (:class:`~munivideo.transport.Timeouts`) and ``settings.retry``
     (:class:`~munivideo.transport.RetryPolicy`) are read when it has them (adapters built on
-    munivideo.transport), else the transport defaults are assumed. One attempt takes at most
+    munivideo.transport), else the transport defaults are assumed; an ERP composed of a
+    ``bookings`` and a ``protocols`` adapter takes the slower of the two. One attempt takes at most
     ``timeouts.total_seconds`` when the transport bounds the whole call, else connect + read;
     retries stop at ``retry.max_attempts`` or once ``retry.max_total_seconds`` has passed.
     """
     if configured is not None:
         return configured
     settings: Any = getattr(erp, "settings", None)
+    parts = [getattr(erp, name, None) for name in ("bookings", "protocols")]
+    if settings is None and all(isinstance(p, ErpAdapter) for p in parts):
+        # bookings and protocols from two systems (munivideo.erp_sources.SplitErp)
+        return max(worst_call_seconds(p) for p in parts if isinstance(p, ErpAdapter))
     timeouts = getattr(settings, "timeouts", None)
     retry = getattr(settings, "retry", None)
     if not isinstance(timeouts, Timeouts):
