@@ -175,8 +175,10 @@ def writeback(
                 continue
             break
         result.claimed += len(items)
-        for item in items:
-            deliver(engine, item, result, budget)
+        for index, item in enumerate(items):
+            # the first row's lease is as fresh as its claim; later rows of a batch are
+            # renewed (and fenced) when their turn comes
+            deliver(engine, item, result, budget, renew=index > 0)
             if progress is not None:
                 progress(1)
     final = store.outbox_counts(tid, now=engine.now())
@@ -190,14 +192,18 @@ def deliver(
     item: OutboxItem,
     result: WritebackResult,
     budget: WritebackTiming | None = None,
+    *,
+    renew: bool = True,
 ) -> None:
     """Run one claimed row's steps and route the outcome (delivered, retry, settle, dead
-    letter); a lost lease stops the row without another ERP call."""
+    letter); a lost lease stops the row without another ERP call. ``renew``: renew (and fence)
+    the lease first - a row claimed a while ago in a batch."""
     budget = budget or timing(engine.erp, engine.config.writeback)
     try:
-        engine.store.renew_lease(
-            item.id, engine.worker_id, lease_seconds=budget.lease_seconds, now=engine.now()
-        )
+        if renew:
+            engine.store.renew_lease(
+                item.id, engine.worker_id, lease_seconds=budget.lease_seconds, now=engine.now()
+            )
         receipt = _Row(engine, item, budget).run()
     except LeaseLostError as exc:
         log.warning("lost the lease on %s: %s", item.external_reference, exc)
