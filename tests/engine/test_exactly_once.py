@@ -82,7 +82,7 @@ class World:
             config=self.config,
             store=SqliteStore(self.tmp / "outbox.db", synchronous="NORMAL"),
             erp=self.erp,
-            video=None,  # type: ignore[arg-type] - write-back never meets the video provider
+            video=None,  # type: ignore[arg-type]  # write-back never meets the video provider
             notifiers=[],
             plugins=self.plugins,
             clock=self.clock,

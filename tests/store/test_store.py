@@ -379,6 +379,26 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
             item_id, tenant_id="gravatai", actor="rui", reason="x", receipt=receipt, now=later
         )
     assert len(store.claim("w1", limit=1, lease_seconds=60, now=later)) == 1
+    store.fail(
+        item_id,
+        "w1",
+        to_state=OutboxState.FAILED,
+        next_attempt_at=later,
+        error_type="RejectedError",
+        message="no",
+        now=later,
+    )
+    done = store.mark_done_elsewhere(
+        item_id, tenant_id="gravatai", actor="rui", reason="by hand", receipt=receipt, now=later
+    )
+    assert done.state is OutboxState.DELIVERED
+    assert done.receipt == receipt
+    assert store.audit_trail(item_id)[-1].reason == "done elsewhere (protocol 9/2026): by hand"
+    bound = store.get_binding("gravatai", "AG-1")
+    assert bound is not None and bound.protocol_label == "9/2026"
+    with pytest.raises(LifecycleError):
+        store.requeue(tenant_id="gravatai", item_ids=[item_id], actor="rui", reason="x", now=later)
+    assert store.outbox_counts("gravatai", now=later).delivered == 1
 
 
 # -- write-back leases, attempt markers, settle deferrals, requeue, resolved steps -------------
@@ -441,24 +461,6 @@ def test_resolve_step_on_a_dead_letter(store: Store) -> None:
         item_id,
         "w1",
         to_state=OutboxState.FAILED,
-        next_attempt_at=later,
-        error_type="RejectedError",
-        message="no",
-        now=later,
-    )
-    done = store.mark_done_elsewhere(
-        item_id, tenant_id="gravatai", actor="rui", reason="by hand", receipt=receipt, now=later
-    )
-    assert done.state is OutboxState.DELIVERED
-    assert done.receipt == receipt
-    assert store.audit_trail(item_id)[-1].reason == "done elsewhere (protocol 9/2026): by hand"
-    bound = store.get_binding("gravatai", "AG-1")
-    assert bound is not None and bound.protocol_label == "9/2026"
-    with pytest.raises(LifecycleError):
-        store.requeue(tenant_id="gravatai", item_ids=[item_id], actor="rui", reason="x", now=later)
-    assert store.outbox_counts("gravatai", now=later).delivered == 1
-
-
         next_attempt_at=T0,
         error_type="UnverifiableCreateError",
         message="check",

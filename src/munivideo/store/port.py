@@ -138,19 +138,6 @@ class Store(Protocol):
         (waiting for a settle window is not a failure). Fenced; audited."""
         ...
 
-    def requeue(
-        self,
-        *,
-        tenant_id: str,
-        item_ids: Sequence[int],
-        actor: str,
-        reason: str,
-        now: datetime,
-    ) -> list[OutboxItem]:
-        """Operator: make ``pending`` rows due now, keeping their history; other states raise
-        :class:`munivideo.errors.LifecycleError`. Audited."""
-        ...
-
     def resolve_step(
         self,
         item_id: int,

@@ -515,49 +515,6 @@ class PostgresStore:
 
         return self._tx(work)
 
-    def requeue(
-        self,
-        *,
-        tenant_id: str,
-        item_ids: Sequence[int],
-        actor: str,
-        reason: str,
-        now: datetime,
-    ) -> list[OutboxItem]:
-        """Make ``pending`` rows due now, keeping their history (see the Store port)."""
-        ts = _aware(now)
-
-        def work(conn: Conn) -> list[OutboxItem]:
-            out: list[DictRow] = []
-            for item_id in item_ids:
-                row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
-                if row["tenant_id"] != tenant_id:
-                    raise NotFoundError(
-                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
-                        record_id=str(item_id),
-                        field="tenant_id",
-                    )
-                if row["state"] != OutboxState.PENDING:
-                    raise LifecycleError(
-                        f"only pending items can be requeued (replay dead letters); this one "
-                        f"is {row['state']}",
-                        record_id=row["external_reference"],
-                        field="state",
-                    )
-                _move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
-                out.extend(
-                    conn.execute(
-                        "UPDATE outbox SET next_attempt_at = %s, updated_at = %s WHERE id = %s "
-                        "RETURNING *",
-                        (ts, ts, item_id),
-                    ).fetchall()
-                )
-            if out:
-                self._wake(conn, tenant_id)
-            return _items(conn, out)
-
-        return self._tx(work)
-
     def resolve_step(
         self,
         item_id: int,

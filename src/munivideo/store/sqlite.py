@@ -533,43 +533,6 @@ class SqliteStore:
             )
             return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
 
-    def requeue(
-        self,
-        *,
-        tenant_id: str,
-        item_ids: Sequence[int],
-        actor: str,
-        reason: str,
-        now: datetime,
-    ) -> list[OutboxItem]:
-        """An operator makes ``pending`` rows due now (a long ``Retry-After``, a fixed ERP);
-        attempts, steps done and attempt markers are kept, so the next worker probes first."""
-        ts = stamp(now)
-        out = []
-        with self._tx() as conn:
-            for item_id in item_ids:
-                row = self._one(conn, _ITEM_SQL, (item_id,))
-                if row["tenant_id"] != tenant_id:
-                    raise NotFoundError(
-                        f"outbox item {item_id} does not belong to tenant {tenant_id}",
-                        record_id=str(item_id),
-                        field="tenant_id",
-                    )
-                if row["state"] != OutboxState.PENDING:
-                    raise LifecycleError(
-                        f"only pending items can be requeued (replay dead letters); this one "
-                        f"is {row['state']}",
-                        record_id=row["external_reference"],
-                        field="state",
-                    )
-                self._move(conn, row, OutboxState.PENDING, actor, f"requeue: {reason}", ts)
-                conn.execute(
-                    "UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                    (ts, ts, item_id),
-                )
-                out.append(self._item(conn, self._one(conn, _ITEM_SQL, (item_id,))))
-        return out
-
     def resolve_step(
         self,
         item_id: int,

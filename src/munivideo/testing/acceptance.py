@@ -43,6 +43,8 @@ from munivideo.models import (
     VerifiedDocument,
 )
 from munivideo.ports import ErpAdapter, ErpAdapterFactory, ErpCapabilities
+from munivideo.store.records import OutboxItem
+from munivideo.store.states import OutboxState
 from munivideo.transport import create_exactly_once, idempotency_key
 from munivideo.values import SAO_PAULO
 
@@ -73,6 +75,112 @@ class _CapabilitiesView:
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._inner, attr)
+
+
+_OPERATIONS = {
+    "create": "criarProtocolo",
+    "attach": "anexarDocumento",
+    "forward": "tramitarProtocolo",
+    "status": "atualizarSituacao",
+}
+
+
+def _effects(sandbox: Sandbox, entry: ProtocolEntry) -> dict[str, int]:
+    """What the ERP executed for ``entry``, per step: its effect counters when it has them,
+    else its append-only lists read back (a duplicate shows there too)."""
+    counters = getattr(sandbox, "effects", None)
+    if callable(counters):
+        every: dict[str, dict[str, int]] = counters()
+        mine = every.get(entry.external_reference, {})
+        status = every.get(entry.booking_id, {})
+        # per step, the most any one effect ran (a status that moved twice to different
+        # values is two transitions, not a duplicate)
+        return {
+            "create": mine.get("create", 0),
+            "attach": max((v for k, v in mine.items() if k.startswith("attach:")), default=0),
+            "forward": max((v for k, v in mine.items() if k.startswith("forward:")), default=0),
+            "status": max((v for k, v in status.items() if k.startswith("status:")), default=0),
+        }
+    found = [p for p in sandbox.protocols() if p["referenciaExterna"] == entry.external_reference]
+    return {
+        "create": len(found),
+        "attach": sum(len(p["anexos"]) for p in found),
+        "forward": sum(len(p["tramitacoes"]) for p in found),
+        "status": int(sandbox.booking(entry.booking_id)["situacao"] == "AT"),
+    }
+
+
+def _write_back_once(
+    tenant: Tenant,
+    erp: ErpAdapter,
+    sandbox: Sandbox,
+    entry: ProtocolEntry,
+    faults: str,
+    store_path: Any,
+) -> tuple[OutboxItem, dict[str, int]]:
+    """Record ``entry`` (one document, one forward) and run the write-back engine over
+    ``erp`` with ``faults`` injected; returns the row and the ERP's effects."""
+    from munivideo.config import parse_config
+    from munivideo.engine import Engine, writeback
+    from munivideo.models import Attendance
+    from munivideo.plugins import load_plugins
+    from munivideo.store.records import Binding
+    from munivideo.store.sqlite import SqliteStore
+    from munivideo.values import utcnow
+
+    entry = entry.model_copy(
+        update={
+            "documents": (VerifiedDocument(name="rg.pdf", kind="RG", sha256="ef" * 32),),
+            "forwards": (ForwardedDemand(department_code="SMF-CAD", description="Conferir."),),
+        }
+    )
+    config = parse_config(
+        {
+            "tenant": tenant.model_dump(mode="json"),
+            "erp": {"adapter": erp.name},
+            "video": {"provider": "none"},
+            "notifiers": [],
+            # the sandbox commits before it answers: a short settle window is enough
+            "writeback": {
+                "max_attempts": 10,
+                "backoff_base_seconds": 0.01,
+                "backoff_max_seconds": 0.05,
+                "settle_seconds": 0.2,
+            },
+        }
+    )
+    store = SqliteStore(store_path, synchronous="NORMAL")
+    engine = Engine(
+        config=config,
+        store=store,
+        erp=erp,
+        video=None,  # type: ignore[arg-type]  # write-back never meets the video provider
+        notifiers=[],
+        plugins=load_plugins(),
+    )
+    try:
+        now = utcnow()
+        booking = erp.get_booking(entry.booking_id)
+        store.save_binding(
+            Binding(
+                tenant_id=tenant.id,
+                booking_id=booking.id,
+                booking=booking,
+                fingerprint="acceptance",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        attendance = Attendance(
+            booking_id=entry.booking_id, tenant_id=tenant.id, outcome=entry.outcome
+        )
+        item, _ = store.enqueue(tenant.id, attendance, entry, max_attempts=10, now=now)
+        sandbox.inject(faults)
+        writeback(engine, wait_seconds=5)
+        sandbox.inject("")
+        return store.get_item(item.id), _effects(sandbox, entry)
+    finally:
+        store.close()
 
 
 def _booking_doc(booking_id: str, cpf: str, stamp: str, **over: Any) -> dict[str, Any]:
@@ -364,6 +472,44 @@ class ErpAdapterAcceptanceSuite:
         )
         assert [p["numero"] for p in sandbox.protocols()] == [receipt.number]
         assert sandbox.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
+
+    # -- exactly once through the write-back, per capability set ---------------------------
+
+    @pytest.mark.parametrize("step", ["create", "attach", "forward", "status"])
+    def test_exactly_once_per_capability_set(
+        self, sandbox: Sandbox, adapter: ErpAdapter, tmp_path: Any, step: str
+    ) -> None:
+        """The write-back over this adapter, with the step's first answer lost after the ERP
+        committed it, for every capability set the adapter can play (what it declares, and
+        the weaker sets: keys -> lookup only -> neither). Effects are counted at the ERP:
+        exactly one per step and the row delivered, or - only where the ERP can neither
+        deduplicate nor be asked - a dead letter that says what to check; never two."""
+        declared = adapter.capabilities
+        sets = [ErpCapabilities(honours_idempotency_key=False, lookup_by_external_reference=False)]
+        if declared.lookup_by_external_reference:
+            sets.append(ErpCapabilities(honours_idempotency_key=False))
+        if declared.honours_idempotency_key:
+            sets.append(ErpCapabilities(lookup_by_external_reference=False))
+        for n, capabilities in enumerate(sets):
+            booking_id = f"AG-{n + 1:06d}"
+            view = _CapabilitiesView(adapter, capabilities)
+            item, effects = _write_back_once(
+                self.tenant,
+                view,  # an ErpAdapter by delegation
+                sandbox,
+                self.entry(booking_id),
+                f"{_OPERATIONS[step]}=drop_after_commit#1",
+                tmp_path / f"outbox-{n}.db",
+            )
+            where = f"{capabilities!r}: {effects}"
+            assert max(effects.values()) <= 1, where
+            if item.state is OutboxState.DELIVERED:
+                assert effects == dict.fromkeys(_OPERATIONS, 1), where
+            else:
+                assert not capabilities.lookup_by_external_reference, (where, item.last_error)
+                assert not capabilities.honours_idempotency_key, (where, item.last_error)
+                assert item.state is OutboxState.FAILED, where
+                assert item.last_error is not None and "check" in item.last_error, where
 
     def test_create_answered_502_is_ambiguous_not_retried(
         self, sandbox: Sandbox, adapter: ErpAdapter
