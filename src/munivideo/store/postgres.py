@@ -1259,7 +1259,7 @@ def sqlalchemy_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 """The newest Alembic revision in :data:`MIGRATIONS_DIR` (a test keeps them equal)."""
 
 
