@@ -236,7 +236,7 @@ def _guarded(
     try:
         return step()
     except Exception as exc:
-        if _infrastructure(exc):
+        if _infrastructure(exc) or isinstance(exc, TransientError):
             raise
         log.warning("booking %s: unexpected %s", booking.id, type(exc).__name__)
         engine.quarantine(
@@ -347,7 +347,7 @@ def _process(
         result.errors.append(str(exc))
         return
     except Exception as exc:
-        if _infrastructure(exc):
+        if _infrastructure(exc) or isinstance(exc, TransientError):
             raise
         if isinstance(exc, MunivideoError):
             error = exc

@@ -12,15 +12,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError
+from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError, TransientError
 from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.redact import redact
 from munivideo.store.migrations import migrate
@@ -55,6 +57,24 @@ def _opt(text: str | None) -> datetime | None:
 
 
 _ITEM_SQL = "SELECT * FROM outbox WHERE id = ?"
+_T = TypeVar("_T")
+_DISK_FAULT = re.compile(r"(?i)full|disk i/o|readonly|read-only")
+
+
+def _while_locked(work: Callable[[], _T], timeout_ms: int) -> _T:
+    """Run ``work``, retrying "database is locked/busy" with a short backoff for up to
+    ``timeout_ms`` (then the last error is raised)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    delay = 0.01
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 class SqliteStore:
@@ -73,31 +93,53 @@ class SqliteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        # WAL + NORMAL: a commit survives a process crash (kill -9) - it is in the WAL, which the
-        # OS keeps - but not a power loss; FULL also fsyncs every commit (a few ms each on
-        # ordinary disks). Both keep the database consistent.
-        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self.schema_version_found = migrate(self._conn, stamp(datetime.now(UTC)))
+        try:
+            self._conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=busy_timeout_ms / 1000,
+            )
+            # busy_timeout first: every later statement waits for other openers.
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if self.path != ":memory:":
+                # Switching to WAL can answer "database is locked" at once (no busy handler)
+                # while another process creates the same new file: retry within the timeout.
+                _while_locked(
+                    lambda: self._conn.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms
+                )
+            # WAL + NORMAL: a commit survives a process crash (kill -9) - it is in the WAL,
+            # which the OS keeps - but not a power loss; FULL also fsyncs every commit (a few
+            # ms each on ordinary disks). Both keep the database consistent.
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self.schema_version_found = _while_locked(
+                lambda: migrate(self._conn, stamp(datetime.now(UTC))), busy_timeout_ms
+            )
+        except sqlite3.DatabaseError as exc:
+            # Not a database (a corrupt or foreign file), unreadable, or still locked.
+            raise ConfigurationError(
+                f"the store {self.path} cannot be opened: {exc}", field="store.url"
+            ) from None
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and _DISK_FAULT.search(str(exc)):
+                    # A full disk or an I/O error: the write did not happen; retry later.
+                    raise TransientError(
+                        f"the store {self.path} cannot write: {exc}", field="store.url"
+                    ) from exc
                 raise
-            self._conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
