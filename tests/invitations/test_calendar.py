@@ -104,7 +104,10 @@ def test_messages_and_mime_method_match_calendar(
         messages = invitation_messages(inv, booking)
         assert [m.channel for m in messages] == [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP]
         keys = {m.idempotency_key for m in messages}
-        assert keys == {f"invite:gravatai:B-1:0:{c}" for c in ("email", "sms", "whatsapp")}
+        assert keys == {
+            f"gravatai:B-1:invitation:0:{method.value}:citizen:{c}"
+            for c in ("email", "sms", "whatsapp")
+        }
         mail = email.message_from_bytes(build_email(messages[0], sender="a@b.org").as_bytes())
         parts = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
         assert len(parts) == 1

@@ -68,7 +68,11 @@ def test_keys_are_deterministic_and_distinct() -> None:
     assert key == idempotency_key("gravatai", "AG-1", "criarProtocolo")
     assert key != idempotency_key("gravatai", "AG-1", "anexarDocumento")
     assert key != idempotency_key("cachoeirinha", "AG-1", "criarProtocolo")
-    assert key.isascii() and len(key) <= 255 and "AG-1" not in key
+    assert key == "gravatai:AG-1:criarProtocolo"  # what the engine's write-back sends
+    assert idempotency_key("gravatai", "AG-1", "tramitarProtocolo", "2").endswith(":2")
+    long = idempotency_key("gravatai", "AG-1", "anexarDocumento", "x" * 300)
+    other = idempotency_key("gravatai", "AG-1", "anexarDocumento", "y" * 300)
+    assert long != other and len(long) <= 200 and long.startswith("gravatai:AG-1:anexarDocumento:")
 
 
 def test_resends_with_the_same_key_when_honoured() -> None:

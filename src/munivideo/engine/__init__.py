@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from munivideo.engine.context import Engine
 from munivideo.engine.crash import CrashPoints
-from munivideo.engine.keys import external_reference, operation_key
+from munivideo.engine.keys import external_reference
 from munivideo.engine.record import build_entry, classify, ingest_events, ingest_webhook, record
 from munivideo.engine.replay import replay, requeue
 from munivideo.engine.results import RecordResult, ReplayResult, SyncResult, WritebackResult
@@ -36,7 +36,6 @@ __all__ = [
     "external_reference",
     "ingest_events",
     "ingest_webhook",
-    "operation_key",
     "record",
     "replay",
     "requeue",

@@ -25,11 +25,11 @@ from collections.abc import Iterable
 
 from munivideo.engine import delivery
 from munivideo.engine.context import Engine
-from munivideo.engine.keys import operation_key
 from munivideo.engine.results import BindingSoFar, SyncResult
 from munivideo.errors import InvalidRecordError
 from munivideo.invitations import invitation_messages, render_invitation
 from munivideo.invitations.limits import TemplateLimits
+from munivideo.invitations.messages import idempotency_key as message_key
 from munivideo.invitations.shortlinks import short_link_for
 from munivideo.models import (
     Booking,
@@ -234,15 +234,8 @@ def messages(
     engine: Engine, booking: Booking, invitation: Invitation, role: Role
 ) -> list[OutboundMessage]:
     """One message per channel the participant can be reached on (the servant: e-mail)."""
-    tid = engine.tenant_id
-    base = operation_key(
-        tid, booking.id, "invitation", f"{invitation.sequence}", invitation.method.value, role.value
-    )
     if role is Role.CITIZEN:
-        built = invitation_messages(invitation, booking)
-        return [
-            m.model_copy(update={"idempotency_key": f"{base}:{m.channel.value}"}) for m in built
-        ]
+        return invitation_messages(invitation, booking)  # keyed by messages.idempotency_key
     email = booking.servant.email if booking.servant else None
     if email is None:
         return []
@@ -256,7 +249,7 @@ def messages(
             html=invitation.html,
             ics=invitation.ics,
             ics_method=invitation.method,
-            idempotency_key=f"{base}:email",
+            idempotency_key=message_key(booking, invitation, Channel.EMAIL, Role.SERVANT),
         )
     ]
 

@@ -12,15 +12,6 @@ def external_reference(tenant_id: str, booking_id: str) -> str:
     return f"munivideo:{tenant_id}:{booking_id}"
 
 
-def operation_key(tenant_id: str, record_id: str, operation: str, *parts: str) -> str:
-    """An idempotency key for one ERP write: (tenant, record, operation[, sub-part])."""
-    key = ":".join((tenant_id, record_id, operation, *parts))
-    if len(key) <= 200:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"{tenant_id}:{record_id}:{operation}:{digest}"
-
-
 def booking_fingerprint(booking: Booking) -> str:
     """What matters about a booking for rooms and invitations.
 

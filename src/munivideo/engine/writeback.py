@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from munivideo.engine.context import Engine
-from munivideo.engine.keys import operation_key
 from munivideo.engine.leases import WritebackTiming, timing
 from munivideo.engine.results import WritebackResult
 from munivideo.errors import (
@@ -52,6 +51,7 @@ from munivideo.ports import ErpCapabilities
 from munivideo.store.port import LeaseLostError
 from munivideo.store.records import OutboxItem
 from munivideo.store.states import backoff_delay, next_attempt_at, route_failure
+from munivideo.transport.idempotency import idempotency_key
 
 log = logging.getLogger("munivideo.engine.writeback")
 
@@ -272,7 +272,7 @@ class _Row:
         return self.receipt
 
     def _key(self, operation: str, *parts: str) -> str:
-        return operation_key(self.engine.tenant_id, self.entry.booking_id, operation, *parts)
+        return idempotency_key(self.engine.tenant_id, self.entry.booking_id, operation, *parts)
 
     def _create_step(self) -> _Step:
         erp, entry = self.engine.erp, self.entry

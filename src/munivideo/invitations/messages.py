@@ -13,7 +13,8 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, parseaddr
 
-from munivideo.models import Booking, Channel, Invitation, OutboundMessage
+from munivideo.models import Booking, Channel, Invitation, OutboundMessage, Role
+from munivideo.transport.idempotency import idempotency_key as transport_key
 from munivideo.values import utcnow
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -27,10 +28,23 @@ def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
-def idempotency_key(booking: Booking, invitation: Invitation, channel: Channel) -> str:
-    """Deterministic per (tenant, booking, sequence, channel): a retried send is the same
-    message, while a reschedule or cancel (higher sequence) is a new one."""
-    return f"invite:{booking.tenant_id}:{booking.id}:{invitation.sequence}:{channel.value}"
+def idempotency_key(
+    booking: Booking, invitation: Invitation, channel: Channel, role: Role = Role.CITIZEN
+) -> str:
+    """The key of one invitation message: the write key
+    (:func:`munivideo.transport.idempotency.idempotency_key`) of (tenant, booking,
+    ``invitation``, sequence, method, role), then ``:<channel>``, e.g.
+    ``"gravatai:AG-000001:invitation:0:REQUEST:citizen:email"``. A retried send is the same
+    message; a reschedule or cancel (higher sequence, other method) is a new one."""
+    base = transport_key(
+        booking.tenant_id,
+        booking.id,
+        "invitation",
+        str(invitation.sequence),
+        invitation.method.value,
+        role.value,
+    )
+    return f"{base}:{channel.value}"
 
 
 def invitation_messages(

@@ -14,14 +14,25 @@ from munivideo.ports import ErpAdapter
 log = logging.getLogger("munivideo.transport")
 
 
-def idempotency_key(tenant_id: str, record_id: str, operation: str) -> str:
-    """A key that is the same for every attempt of one operation on one record, ever.
+KEY_MAX = 200
+"""Longest key sent as is; a longer one keeps ``tenant:record:operation`` and hashes the rest."""
 
-    Never a fresh UUID per attempt: the ERP must recognise a re-send as the same request.
-    The hash keeps personal data out of the key and fits every ERP's key alphabet.
+
+def idempotency_key(tenant_id: str, record_id: str, operation: str, *parts: str) -> str:
+    """The key of one ERP write: the same for every attempt of ``operation`` (and its
+    sub-part, e.g. a document's hash or a forward's index) on one record, ever.
+
+    ``"gravatai:AG-000001:criarProtocolo"``; ``parts`` are appended with ``:``. Past
+    :data:`KEY_MAX` characters the parts become the first 32 hex digits of their SHA-256, so
+    a key stays within the ERP's limit and two keys still differ. Never a fresh UUID per
+    attempt: the ERP must recognise a re-send as the same request. This is the one key
+    function: the engine's write-back, invitation messages and the acceptance suite use it.
     """
-    digest = hashlib.sha256(f"{tenant_id}\x1f{record_id}\x1f{operation}".encode()).hexdigest()
-    return f"mv1-{digest}"
+    key = ":".join((tenant_id, record_id, operation, *parts))
+    if len(key) <= KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{tenant_id}:{record_id}:{operation}:{digest}"
 
 
 def create_exactly_once(
