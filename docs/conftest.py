@@ -70,7 +70,6 @@ STAND_INS: tuple[tuple[re.Pattern[str], str], ...] = (
 PENDING: frozenset[str] = frozenset(
     {
         "cli.md",
-        "deployment.md",  # its commands install and start PostgreSQL servers and services
     }
 )
 """Pages whose blocks do not run yet (being rewritten as runnable paths); this set must end empty
