@@ -284,7 +284,9 @@ class SoapErpAdapter:
                 raise HttpStatusError(response.status_code, headers=dict(response.headers))
             root = parse_xml(response.content, source=operation)
             body = next((e for e in root.iter() if local_name(e.tag) == "Body"), None)
-            answer = next((e for e in body if isinstance(e.tag, str)), None) if body else None
+            answer = (
+                None if body is None else next((e for e in body if isinstance(e.tag, str)), None)
+            )
             return _plain(answer) if answer is not None else {}
 
         answer = call_with_retry(
