@@ -378,3 +378,31 @@ def test_the_attempt_marker_is_kept_until_the_step_is_done(
     assert set(row.attempted) == {"create", "attach:" + "ab" * 8}
     assert "create" in row.steps and not any(s.startswith("attach") for s in row.steps)
     assert row.attempted["create"] == datetime(2031, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def test_every_erp_call_is_bounded_by_the_lease(
+    world_factory: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No call outlives the lease it works under: each write and each probe runs inside a
+    wall-clock scope no longer than the (just renewed) lease minus the store's margin."""
+    from munivideo.engine.leases import STORE_MARGIN_SECONDS
+    from munivideo.transport import deadline
+
+    world = world_factory(CAPABILITIES["lookup"])
+    seen: dict[str, float | None] = {}
+    for name in ("create_protocol", "attach_document", "forward_protocol", "find_protocol"):
+        original = getattr(world.erp, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            seen[_name] = deadline.remaining()
+            return _original(*args)
+
+        monkeypatch.setattr(world.erp, name, spy)
+    world.erp.inject("create", "drop_after")  # the next attempt probes before re-sending
+    item = world.drive(world.worker("w1"), world.enqueue().id)
+    assert item.state is OutboxState.DELIVERED
+    limit = world.config.writeback.lease_seconds - STORE_MARGIN_SECONDS
+    assert set(seen) == {"create_protocol", "attach_document", "forward_protocol", "find_protocol"}
+    for name, left in seen.items():
+        assert left is not None, f"{name} ran without a deadline"
+        assert 0 < left <= limit, (name, left, limit)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from munivideo.engine.context import Engine
-from munivideo.engine.leases import WritebackTiming, timing
+from munivideo.engine.leases import STORE_MARGIN_SECONDS, WritebackTiming, timing
 from munivideo.engine.results import WritebackResult
 from munivideo.errors import (
     AmbiguousError,
@@ -51,6 +52,7 @@ from munivideo.ports import ErpCapabilities
 from munivideo.store.port import LeaseLostError
 from munivideo.store.records import OutboxItem
 from munivideo.store.states import backoff_delay, next_attempt_at, route_failure
+from munivideo.transport.deadline import within
 from munivideo.transport.idempotency import idempotency_key
 
 log = logging.getLogger("munivideo.engine.writeback")
@@ -443,7 +445,8 @@ class _Row:
         sent_at = self.attempted.get(step.name)
         if sent_at is not None:
             if step.probeable:
-                found = step.probe()
+                with self._under_lease(f"probe {step.name}"):
+                    found = step.probe()
                 if found is not None:
                     self._record(step.name, found)
                     return
@@ -464,7 +467,8 @@ class _Row:
         )
         self.attempted[step.name] = engine.now()
         try:
-            detail = step.send()
+            with self._under_lease(step.name):
+                detail = step.send()
         except AmbiguousError as exc:
             if not (step.keyed or step.probeable):
                 raise self._unverifiable(step, f"this attempt ({exc.message})") from exc
@@ -499,9 +503,18 @@ class _Row:
             now=self.engine.now(),
         )
 
+    def _under_lease(self, what: str) -> AbstractContextManager[float]:
+        """Bound every ERP call in the block by the lease it works under (just renewed): a call
+        still running when the lease could expire is cut (:class:`DeadlineExceededError`, an
+        ambiguous outcome handled as a read timeout), so no call outlives its lease even when
+        an adapter's own timeouts are longer than it declared."""
+        return within(self.budget.lease_seconds - STORE_MARGIN_SECONDS, what=what)
+
     def _read(self, receipt: ProtocolReceipt) -> ProtocolRecord:
         self._renew()
-        return _verify_record(self.entry, receipt, self.engine.erp.read_protocol(receipt))
+        with self._under_lease("read protocol"):
+            found = self.engine.erp.read_protocol(receipt)
+        return _verify_record(self.entry, receipt, found)
 
     def _receipt(self) -> ProtocolReceipt:
         if self.receipt is None:  # run() creates first; a row never gets here without one
