@@ -19,6 +19,7 @@ done``
 ``POST /quarantine/{id}/readmit``      operator    re-process a quarantined record
 ``GET /health``                        operator    per-city lag, pending, dead letters
 ``POST /webhooks/{tenant}/{provider}`` (secret)    video-provider attendance events
+``GET /j/{tenant}/{token}`` (signed token)           SMS short join links (redirect in the window)
 ``GET /static/...``                    -           htmx and the style sheet
 =====================================  ==========  =========================================
 """
@@ -40,7 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from munivideo.api import Munivideo
-from munivideo.console import operator, servant, webhooks
+from munivideo.console import joins, operator, servant, webhooks
 from munivideo.console.i18n import LOCALES, translate
 from munivideo.console.users import Authenticator, ConsoleRole, ConsoleUser
 from munivideo.console.web import (
@@ -243,6 +244,7 @@ def create_app(
         Route("/quarantine/{quarantine_id:int}/readmit", operator.readmit_item, methods=["POST"]),
         Route("/health", operator.health),
         Route("/webhooks/{tenant}/{provider}", webhooks.receive, methods=["POST"]),
+        Route("/j/{tenant}/{token}", joins.join, methods=["GET", "HEAD"]),
         Mount("/static", app=StaticFiles(directory=str(static)), name="static"),
     ]
     app = Starlette(

@@ -88,6 +88,13 @@ _PAGES: dict[type[MunivideoError], tuple[str, str]] = {
 }
 
 
+def page_for(error: type[MunivideoError]) -> tuple[int, str]:
+    """The HTTP status and the (bilingual, HTML-escaped) text a short link answers when
+    :func:`resolve` raised ``error``: 410 outside the room window, 404 for anything else."""
+    status, text = _PAGES.get(error, _PAGES[NotFoundError])
+    return int(status.split()[0]), html.escape(text)
+
+
 def redirect_app(engine: Engine) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI application: ``GET <mount>/<token>`` answers ``302`` to a fresh join link,
     ``410`` outside the room window or for a closed room, ``404`` for anything else."""
