@@ -91,8 +91,19 @@ class World:
         self.engines.append(engine)
         return engine
 
-    def enqueue(self, booking_id: str = "AG-1") -> OutboxItem:
+    def enqueue(
+        self,
+        booking_id: str = "AG-1",
+        *,
+        documents: tuple[VerifiedDocument, ...] | None = None,
+        forwards: tuple[ForwardedDemand, ...] | None = None,
+    ) -> OutboxItem:
+        """Enqueue an attended outcome; by default one document and one forward."""
         now = self.clock()
+        if documents is None:
+            documents = (VerifiedDocument(name="rg.pdf", kind="RG", sha256="ab" * 32),)
+        if forwards is None:
+            forwards = (ForwardedDemand(department_code="SMF-DIV", description="Parcelar."),)
         booking = Booking(
             id=booking_id,
             tenant_id=TENANT,
@@ -122,8 +133,8 @@ class World:
             opened_at=now,
             summary="Atendimento por vídeo.",
             outcome=Outcome.ATTENDED,
-            documents=(VerifiedDocument(name="rg.pdf", kind="RG", sha256="ab" * 32),),
-            forwards=(ForwardedDemand(department_code="SMF-DIV", description="Parcelar."),),
+            documents=documents,
+            forwards=forwards,
         )
         attendance = Attendance(booking_id=booking_id, tenant_id=TENANT, outcome=Outcome.ATTENDED)
         item, _ = self.store.enqueue(
