@@ -7,19 +7,44 @@ tz-aware and stored in UTC (:data:`munivideo.values.UtcDatetime`).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import babel
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from munivideo.errors import ConfigurationError, LifecycleError
 from munivideo.values import Cnpj, Cpf, Email, Phone, UtcDatetime, zone
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (CR, LF, NUL, ...: Unicode category Cc) and bidirectional
+    overrides in a person's name: it is written into e-mail texts, iCalendar ``CN`` parameters
+    (RFC 5545 forbids control characters there) and video display names, where they forge lines
+    or reorder what the servant reads."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character U+{ord(bad):04X}")
+    return value
+
+
+PersonName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+"""A person's name (1-200 characters, no control characters or bidirectional overrides)."""
 
 
 class _Model(BaseModel):
@@ -90,7 +115,7 @@ class Service(_Model):
 class Citizen(_Model):
     """The applicant. At least one of CPF or CNPJ identifies them in the ERP."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
     cpf: Cpf | None = None
     cnpj: Cnpj | None = None
     email: Email | None = None
@@ -113,7 +138,7 @@ class Servant(_Model):
     """The public servant who attends (tax auditor, doctor, HR analyst...)."""
 
     registration: Code
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
     email: Email | None = None
     department_code: Code | None = None
 
@@ -244,7 +269,7 @@ class Room(_Model):
 
     booking_id: Code
     provider: Code
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
     base_url: str
     valid_from: UtcDatetime
     valid_until: UtcDatetime
@@ -431,7 +456,7 @@ class AccessLevel(StrEnum):
 
 
 class Applicant(_Model):
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
     cpf: Cpf | None = None
     cnpj: Cnpj | None = None
 

@@ -148,3 +148,20 @@ def test_room_window_and_reschedule_keep_the_room_and_refuse_a_closed_one() -> N
     with pytest.raises(LifecycleError) as info:
         closed.rescheduled(moved_booking, early_open_minutes=15, grace_minutes=30)
     assert info.value.field == "room.closed"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Maria\r\nBcc: evil@example.com", "José\x00", "Ana\u202egnp.exe", "Rui\tSilva", "Lia\x1b[2J"],
+)
+def test_a_name_with_control_characters_is_refused_naming_the_field(name: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Citizen(name=name, cpf="05278934123")
+    error = caught.value.errors()[0]
+    assert error["loc"] == ("name",)
+    assert "control character U+" in error["msg"]
+
+
+def test_accented_and_punctuated_names_are_kept() -> None:
+    name = 'Padaria "Pão Quente" & Cia — D\'Ávila-Núñez'
+    assert Citizen(name=name, cpf="05278934123").name == name
