@@ -1184,26 +1184,7 @@ def _upsert_bindings(conn: Conn, bindings: Sequence[Binding]) -> None:
                     THEN binding.protocol_label ELSE excluded.protocol_label END,
                 updated_at = excluded.updated_at
             """,
-            [
-                (
-                    b.tenant_id,
-                    b.booking_id,
-                    b.booking.model_dump_json(),
-                    b.fingerprint,
-                    b.room.model_dump_json() if b.room else None,
-                    b.room_link_recorded,
-                    b.invitation_uid,
-                    b.invitation_sequence,
-                    b.invitation_method,
-                    b.invitation_key,
-                    b.attendance.model_dump_json() if b.attendance else None,
-                    b.external_reference,
-                    b.protocol_label,
-                    _aware(b.created_at),
-                    _aware(b.updated_at),
-                )
-                for b in bindings
-            ],
+            [b.columns(_aware) for b in bindings],
         )
 
 

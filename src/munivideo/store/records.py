@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -37,6 +38,30 @@ class Binding(_Row):
     protocol_label: str = ""
     created_at: datetime
     updated_at: datetime
+
+    def columns(self, when: Callable[[datetime], object]) -> tuple[object, ...]:
+        """The row's values in the ``binding`` table's column order (tenant_id, booking_id,
+        booking, fingerprint, room, room_link_recorded, invitation_uid, invitation_sequence,
+        invitation_method, invitation_key, attendance, external_reference, protocol_label,
+        created_at, updated_at): models as JSON, times through ``when`` (each store's own
+        timestamp encoding). Both stores write bindings from this one tuple."""
+        return (
+            self.tenant_id,
+            self.booking_id,
+            self.booking.model_dump_json(),
+            self.fingerprint,
+            self.room.model_dump_json() if self.room else None,
+            self.room_link_recorded,
+            self.invitation_uid,
+            self.invitation_sequence,
+            self.invitation_method,
+            self.invitation_key,
+            self.attendance.model_dump_json() if self.attendance else None,
+            self.external_reference,
+            self.protocol_label,
+            when(self.created_at),
+            when(self.updated_at),
+        )
 
 
 class OutboxItem(_Row):

@@ -1212,23 +1212,7 @@ def _upsert_binding(conn: sqlite3.Connection, binding: Binding) -> None:
                     THEN binding.protocol_label ELSE excluded.protocol_label END,
                 updated_at = excluded.updated_at
             """,
-        (
-            binding.tenant_id,
-            binding.booking_id,
-            binding.booking.model_dump_json(),
-            binding.fingerprint,
-            binding.room.model_dump_json() if binding.room else None,
-            binding.room_link_recorded,
-            binding.invitation_uid,
-            binding.invitation_sequence,
-            binding.invitation_method,
-            binding.invitation_key,
-            binding.attendance.model_dump_json() if binding.attendance else None,
-            binding.external_reference,
-            binding.protocol_label,
-            stamp(binding.created_at),
-            stamp(binding.updated_at),
-        ),
+        binding.columns(stamp),
     )
 
 
