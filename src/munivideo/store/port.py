@@ -38,30 +38,112 @@ class LeaseLostError(TransientError):
 
 @runtime_checkable
 class Store(Protocol):
+    """Durable state of every tenant: bindings, sync cursors, sent-message marks, attendance
+    events, the write-back outbox and the quarantine.
+
+    The contract every implementation keeps (the shared suite in ``tests/store`` runs against
+    SQLite and PostgreSQL):
+
+    * **Atomic methods.** Each call commits all of its changes or none; a call that changes two
+      things (an attendance and its outbox row, a state and its audit entry) does so in one
+      transaction. A store that cannot write raises a :class:`munivideo.errors.TransientError`
+      (disk full, connection lost), and nothing was changed.
+    * **Times** are tz-aware :class:`datetime.datetime` values, passed in by the caller
+      (``now``: the engine's clock, so tests control time); naive ones are refused with
+      ``ValueError``. They come back tz-aware. Durations (``lease_seconds``) are seconds.
+    * **Tenants never mix.** Every read and write names its tenant (rows found by id are
+      checked against it where a tenant is given), so one store can serve many cities.
+    * **Outbox rows move only along** :data:`munivideo.store.states.TRANSITIONS`; a method asked
+      for any other move raises :class:`munivideo.errors.LifecycleError` and changes nothing.
+      Every state change writes an :class:`~munivideo.store.records.AuditEntry` (who, why,
+      when) in the same transaction.
+    * **Leases fence workers.** :meth:`claim` gives a row to one ``owner`` until its lease
+      expires. Every later call by that worker about the row (:meth:`record_step`,
+      :meth:`renew_lease`, :meth:`mark_attempted`, :meth:`clear_attempted`, :meth:`defer`,
+      :meth:`complete`, :meth:`fail`) first checks, inside its own transaction, that the row is
+      still ``in_flight`` and held by ``owner``; if not (the lease ran out and
+      :meth:`requeue_stale` gave the row to someone else, or an operator moved it), it raises
+      :class:`LeaseLostError` and writes nothing, so a worker that lost its lease can never
+      record a step, a delivery or a failure over its successor's work.
+    * **Messages are redacted.** Error texts, step details and audit reasons pass through
+      :func:`munivideo.redact.redact` and are cut to 2,000 characters before they are stored.
+    """
+
     # -- bindings ---------------------------------------------------------------------------
-    def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None: ...
+    def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None:
+        """The binding of one booking (its room, invitation, attendance and protocol).
 
-    def save_binding(self, binding: Binding) -> None: ...
+        :param tenant_id: the tenant (city) id from its configuration.
+        :param booking_id: the booking's id in the ERP.
+        :returns: the stored binding, or ``None`` before the booking was first synced.
+        """
+        ...
 
-    def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]: ...
+    def save_binding(self, binding: Binding) -> None:
+        """Insert or replace the binding of (``binding.tenant_id``, ``binding.booking_id``).
 
-    def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None: ...
+        An update keeps what the new value leaves empty: a stored ``attendance`` is kept when
+        ``binding.attendance`` is ``None``, and a stored ``external_reference`` or
+        ``protocol_label`` is kept when the new one is ``""`` (the sync writes bindings without
+        knowing the write-back's results). ``created_at`` is kept from the first insert.
+        """
+        ...
 
-    def count_bindings(self, tenant_id: str) -> int: ...
+    def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]:
+        """Many bindings in a few reads (a sync page's worth).
 
-    def dirty_bindings(self, tenant_id: str, *, limit: int = 1000) -> list[Binding]: ...
+        :param booking_ids: any number of ids; unknown ones are simply absent from the result.
+        :returns: booking id -> binding, for the ids that have one.
+        """
+        ...
+
+    def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None:
+        """Upsert many bindings (as :meth:`save_binding`) in one transaction, and resolve, at
+        ``now``, any open ``booking`` quarantine entry of those bookings: they came back valid.
+        All or nothing: a failure leaves every binding as it was."""
+        ...
+
+    def count_bindings(self, tenant_id: str) -> int:
+        """How many bookings ``tenant_id`` has bound (a row per booking ever synced)."""
+        ...
+
+    def dirty_bindings(self, tenant_id: str, *, limit: int = 1000) -> list[Binding]:
+        """Bindings whose side effects (room, room link in the ERP, invitation) did not all
+        finish: their ``fingerprint`` is ``""``. The sync retries them before reading new
+        bookings.
+
+        :param limit: at most this many, least recently updated first.
+        """
+        ...
 
     # -- sync cursors -----------------------------------------------------------------------
-    def get_cursor(self, tenant_id: str) -> Cursor | None: ...
+    def get_cursor(self, tenant_id: str) -> Cursor | None:
+        """Where the tenant's last sync stopped: the (``updated_at``, ``id``) of the last
+        booking processed, or ``None`` before the first sync (read from the beginning)."""
+        ...
 
-    def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None: ...
+    def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
+        """Move the tenant's sync cursor to ``cursor`` (saved at ``now``). The sync moves it only
+        after every booking up to it is bound, so a crash re-reads at most one page."""
+        ...
 
     # -- messages sent (so a resumed sync never sends twice) -----------------------------------
-    def was_sent(self, tenant_id: str, key: str) -> bool: ...
+    def was_sent(self, tenant_id: str, key: str) -> bool:
+        """Whether a message with idempotency ``key`` is marked sent for the tenant.
+
+        Keys are built by :mod:`munivideo.engine.keys`; a ``pending:<key>:<notifier>`` mark
+        means a send was started and may have happened (see
+        :func:`munivideo.engine.delivery.deliver`).
+        """
+        ...
 
     def mark_sent(
         self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
-    ) -> None: ...
+    ) -> None:
+        """Mark message ``key`` sent for ``booking_id`` at ``now``, with the notifier's
+        ``reference`` (a message id, or ``""`` for a pending mark). Marking a key twice is a
+        no-op: the first mark and its reference are kept."""
+        ...
 
     def forget_sent(self, tenant_id: str, key: str) -> None:
         """Drop the mark ``key`` (a pending mark whose send surely did not happen)."""
@@ -70,9 +152,20 @@ class Store(Protocol):
     # -- attendance events -------------------------------------------------------------------
     def add_events(
         self, tenant_id: str, events: Sequence[AttendanceEvent], *, now: datetime
-    ) -> int: ...
+    ) -> int:
+        """Keep a video provider's join/leave events until the attendance is recorded.
 
-    def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]: ...
+        Idempotent per (tenant, ``event_id``): a webhook delivered twice stores its event once.
+
+        :param now: when they were received (UTC), the events' order among equal times.
+        :returns: how many of ``events`` were new.
+        """
+        ...
+
+    def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]:
+        """The stored join/leave events of one booking, in order of arrival (then event id);
+        empty when the provider sent none."""
+        ...
 
     # -- outbox -----------------------------------------------------------------------------
     def enqueue(
@@ -83,7 +176,21 @@ class Store(Protocol):
         *,
         max_attempts: int,
         now: datetime,
-    ) -> tuple[OutboxItem, bool]: ...
+    ) -> tuple[OutboxItem, bool]:
+        """Record an attendance: store it on the booking's binding and queue its protocol entry
+        as a ``pending`` outbox row due at ``now``, in one transaction (with an audit entry).
+
+        Idempotent per (tenant, ``entry.external_reference``): recording the same attendance
+        again keeps the first entry (the one the ERP may already have) and creates nothing.
+
+        :param max_attempts: claims allowed before a retryable failure becomes a dead letter.
+        :returns: the outbox row and whether it was created by this call.
+        :raises munivideo.errors.LifecycleError: ``entry`` and ``attendance`` belong to
+            different tenants or bookings (field ``tenant_id``).
+        :raises munivideo.errors.NotFoundError: the booking has no binding (sync it first);
+            field ``booking_id``.
+        """
+        ...
 
     def claim(
         self,
@@ -93,7 +200,20 @@ class Store(Protocol):
         lease_seconds: float,
         now: datetime,
         tenant_id: str | None = None,
-    ) -> list[OutboxItem]: ...
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due rows (``pending``, ``next_attempt_at <= now``) for ``owner``.
+
+        Atomic per row: two workers claiming at the same moment never get the same row (SQLite
+        takes the write lock first; PostgreSQL skips rows locked by another claimer). Each
+        claimed row becomes ``in_flight`` with ``lease_owner = owner``, ``lease_expires_at =
+        now + lease_seconds`` and one more attempt counted, audited. Oldest due first.
+
+        :param owner: the worker id; unique among live workers (see :meth:`release_owner`).
+        :param lease_seconds: how long the worker may hold each row without renewing it.
+        :param tenant_id: claim for one tenant only; ``None`` claims across tenants.
+        :returns: the claimed rows in id order; empty when nothing is due.
+        """
+        ...
 
     def record_step(
         self,
@@ -104,7 +224,19 @@ class Store(Protocol):
         *,
         now: datetime,
         receipt: ProtocolReceipt | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Record that sub-step ``step`` (``create``, ``attach``, ``forward``, ...) is done in
+        the ERP, so a later attempt skips it. Recording a step again replaces its detail.
+
+        Fenced (see the class): nothing is written unless ``owner`` still holds the row.
+
+        :param detail: what the ERP answered (redacted, at most 2,000 characters kept).
+        :param receipt: the protocol's number and year, given with the ``create`` step; it is
+            stored on the row and its label on the binding, in the same transaction.
+        :raises LeaseLostError: ``owner`` no longer holds the row.
+        :raises munivideo.errors.NotFoundError: no row ``item_id``.
+        """
+        ...
 
     def renew_lease(
         self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
@@ -153,7 +285,15 @@ class Store(Protocol):
         only (:class:`munivideo.errors.LifecycleError` otherwise); audited."""
         ...
 
-    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem: ...
+    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+        """``in_flight`` -> ``delivered``: every step is done in the ERP. Clears the lease,
+        sets ``delivered_at = now``, audited. Fenced: a worker whose lease was lost cannot
+        complete its successor's row.
+
+        :returns: the row as stored after the change.
+        :raises LeaseLostError: ``owner`` no longer holds the row.
+        """
+        ...
 
     def fail(
         self,
@@ -165,11 +305,47 @@ class Store(Protocol):
         error_type: str,
         message: str,
         now: datetime,
-    ) -> OutboxItem: ...
+    ) -> OutboxItem:
+        """End a failed attempt: ``in_flight`` -> ``to_state``, the lease cleared, the error
+        kept on the row (``last_error_type``, ``last_error``) and in the audit entry.
 
-    def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int: ...
+        Fenced. The caller picks ``to_state`` with
+        :func:`munivideo.store.states.route_failure` and ``next_attempt_at`` with
+        :func:`munivideo.store.states.backoff_delay`; the store does not decide retries.
 
-    def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int: ...
+        :param to_state: ``pending`` (retry at ``next_attempt_at``) or ``failed`` (dead letter).
+        :param next_attempt_at: when a ``pending`` row is due again (a dead letter waits for a
+            replay, which makes it due at once).
+        :param error_type: the error's class name, e.g. ``"AmbiguousError"``.
+        :param message: the error's text (redacted, at most 2,000 characters kept).
+        :raises LeaseLostError: ``owner`` no longer holds the row.
+        :raises munivideo.errors.LifecycleError: ``to_state`` is not reachable from
+            ``in_flight``.
+        """
+        ...
+
+    def requeue_stale(self, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Give back rows whose worker died or hung: every ``in_flight`` row with
+        ``lease_expires_at <= now`` goes to ``pending``, due since its lease ran out, lease
+        cleared, audited (actor ``store``). Attempts and attempt markers are kept, so the next
+        holder probes a step that may have landed before re-sending it. The old holder's next
+        fenced call raises :class:`LeaseLostError`.
+
+        :param tenant_id: one tenant only; ``None`` for all.
+        :returns: how many rows were requeued.
+        """
+        ...
+
+    def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int:
+        """Requeue every row ``owner`` holds, expired or not, due at ``now`` (audited).
+
+        A worker restarting under a stable id calls it: its previous incarnation is dead and
+        need not wait for the leases to run out. Worker ids must therefore be unique among live
+        workers, or one would take the other's rows.
+
+        :returns: how many rows were released.
+        """
+        ...
 
     def replay(
         self,
@@ -179,9 +355,26 @@ class Store(Protocol):
         actor: str,
         reason: str,
         now: datetime,
-    ) -> list[OutboxItem]: ...
+    ) -> list[OutboxItem]:
+        """Send dead letters again: ``failed`` -> ``pending``, due at ``now``, attempts reset
+        to 0, with an audit entry ``replay: <reason>`` by ``actor``. Steps done and attempt
+        markers are kept: a step that may have landed is probed before it is re-sent. All the
+        rows move or none.
 
-    def get_item(self, item_id: int) -> OutboxItem: ...
+        :param item_ids: the rows to replay; ``None`` replays every dead letter of the tenant.
+        :returns: the replayed rows, in the order given (by id when ``item_ids`` is ``None``).
+        :raises munivideo.errors.NotFoundError: a row is unknown or belongs to another tenant.
+        :raises munivideo.errors.LifecycleError: a row is not ``failed`` (a waiting row is
+            requeued with :meth:`requeue` instead).
+        """
+        ...
+
+    def get_item(self, item_id: int) -> OutboxItem:
+        """One outbox row with its steps done and attempt markers.
+
+        :raises munivideo.errors.NotFoundError: no row ``item_id`` (field ``id``).
+        """
+        ...
 
     def list_items(
         self,
@@ -195,7 +388,10 @@ class Store(Protocol):
         ``after`` is the last id of the previous page (keyset pagination)."""
         ...
 
-    def audit_trail(self, item_id: int) -> list[AuditEntry]: ...
+    def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        """Every state change of row ``item_id``, oldest first: from/to state, actor (worker id,
+        operator, ``store`` or ``engine``), reason and time. Empty for an unknown id."""
+        ...
 
     # -- quarantine -------------------------------------------------------------------------
     def quarantine(
@@ -209,15 +405,41 @@ class Store(Protocol):
         error_type: str,
         raw: str,
         now: datetime,
-    ) -> QuarantineItem: ...
+    ) -> QuarantineItem:
+        """Keep a record that could not be processed, never drop it.
+
+        One entry per (tenant, ``kind``, ``record_id``): seeing the record again replaces the
+        reason, counts one more occurrence, moves ``last_seen_at`` to ``now`` and reopens a
+        resolved entry.
+
+        :param field: the record's field at fault (dotted), or ``None`` for the whole record.
+        :param reason: the error's message (redacted, at most 2,000 characters kept).
+        :param error_type: the error's class name.
+        :param raw: the record as received, for an operator to inspect (the retention purge
+            erases it later).
+        :returns: the entry as stored.
+        """
+        ...
 
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
-    ) -> bool: ...
+    ) -> bool:
+        """Close the open entry of a record that was processed after all (resolved at ``now``).
+
+        :returns: ``True`` if an open entry was closed, ``False`` if there was none (the common
+            case; it costs one read, no write).
+        """
+        ...
 
     def list_quarantine(
         self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
-    ) -> list[QuarantineItem]: ...
+    ) -> list[QuarantineItem]:
+        """The tenant's quarantined records, oldest entry first.
+
+        :param include_resolved: also the entries already resolved.
+        :param limit: at most this many entries.
+        """
+        ...
 
     # -- console reads (agenda, a booking's write-back) ------------------------------------------
     def bindings_starting(
@@ -271,6 +493,11 @@ class Store(Protocol):
         """The outbox part of :meth:`status`, cheap enough to call on every empty claim."""
         ...
 
-    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus: ...
+    def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        """One tenant at a glance: its sync cursor, bindings, outbox counts (stale leases are
+        the ``in_flight`` rows expired at ``now``) and open quarantine entries."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the store's connections. The store must not be used afterwards."""
+        ...
