@@ -91,6 +91,14 @@ class OutboxItem(_Row):
 
 
 class AuditEntry(_Row):
+    """One state change of an outbox row, written in the same transaction as the change.
+
+    ``from_state`` is ``None`` for the row's creation; ``from_state == to_state`` for changes
+    that keep the state (an operator's requeue, a dead letter's step checked by hand). ``actor``
+    is the worker id, the operator named on the command line, ``engine`` or ``store`` (a lease
+    that expired); ``reason`` is redacted; ``at`` is UTC.
+    """
+
     id: int
     outbox_id: int
     tenant_id: str
@@ -102,6 +110,15 @@ class AuditEntry(_Row):
 
 
 class QuarantineKind(StrEnum):
+    """What kind of record was quarantined; ``record_id`` is read in its namespace.
+
+    * ``booking``: a booking from the ERP that failed validation or mapping (its ERP id);
+    * ``attendance``: an attendance (form, events, or the protocol entry built from them) or
+      a video provider's webhook that could not be recorded: the booking id, or
+      ``webhook:<first 16 hex digits of the body's SHA-256>`` for an unreadable body;
+    * ``entry``: reserved for protocol entries; the engine files none under it today.
+    """
+
     BOOKING = "booking"
     ATTENDANCE = "attendance"
     ENTRY = "entry"
@@ -125,6 +142,14 @@ class QuarantineItem(_Row):
 
 
 class OutboxCounts(_Row):
+    """A tenant's outbox by state, as of the ``now`` it was read at.
+
+    ``stale_leases`` are ``in_flight`` rows whose lease expired (their worker died or hung;
+    the next write-back requeues them). ``oldest_pending_at`` is when the oldest waiting row
+    was created and ``next_attempt_at`` the earliest time a waiting row is due (UTC, ``None``
+    when nothing waits): together they show a stuck queue.
+    """
+
     pending: int = 0
     in_flight: int = 0
     delivered: int = 0
@@ -135,6 +160,12 @@ class OutboxCounts(_Row):
 
 
 class TenantStatus(_Row):
+    """One tenant at a glance (``munivideo status``, the console, the metrics).
+
+    ``cursor_updated_at`` / ``cursor_id``: where the last sync stopped (``None`` before the
+    first); ``bindings``: bookings ever synced; ``quarantined``: open quarantine entries.
+    """
+
     tenant_id: str
     cursor_updated_at: datetime | None = None
     cursor_id: str | None = None

@@ -43,12 +43,21 @@ _MAX_ERROR = 2000
 
 
 def stamp(value: datetime) -> str:
+    """How SQLite stores a time: UTC text of fixed width, ``2026-03-01T13:05:00.000000Z``,
+    so comparing the text compares the times (indexes and ``<=`` work on it).
+
+    :raises ValueError: ``value`` is naive (no time zone).
+    """
     if value.tzinfo is None:
         raise ValueError("store times must be tz-aware")
     return value.astimezone(UTC).strftime(_STAMP)
 
 
 def unstamp(text: str) -> datetime:
+    """The inverse of :func:`stamp`: a tz-aware UTC :class:`~datetime.datetime`.
+
+    :raises ValueError: ``text`` is not in :func:`stamp`'s format.
+    """
     return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
 
 
@@ -78,7 +87,20 @@ def _while_locked(work: Callable[[], _T], timeout_ms: int) -> _T:
 
 
 class SqliteStore:
-    """The SQLite implementation of :class:`munivideo.store.port.Store`."""
+    """The SQLite implementation of :class:`munivideo.store.port.Store`.
+
+    Opening it creates the file (and its directory) if needed and applies pending migrations.
+    Usually opened through :func:`munivideo.store.open_store` from the tenant's ``store.url``.
+
+    :param path: the database file, or ``":memory:"`` (tests; nothing survives ``close``).
+    :param busy_timeout_ms: how long a write waits for another process's write lock, in
+        milliseconds, before ``database is locked`` is raised.
+    :param synchronous: ``"FULL"`` (default) fsyncs every commit, so a commit survives a power
+        loss; ``"NORMAL"`` survives a process crash but may lose the last commits on power
+        loss, and is faster (SQLite docs, "PRAGMA synchronous" in WAL mode).
+    :raises munivideo.errors.ConfigurationError: the file is not a SQLite database, cannot be
+        opened, or stays locked (field ``store.url``); ``synchronous`` is neither value.
+    """
 
     def __init__(
         self,
@@ -148,25 +170,33 @@ class SqliteStore:
             return list(cur.fetchall())
 
     def close(self) -> None:
+        """Close the connection (see :meth:`munivideo.store.port.Store.close`)."""
         with self._lock:
             self._conn.close()
 
     def schema_version(self) -> int:
+        """The highest migration applied to the file (see :mod:`munivideo.store.migrations`)."""
         return int(self._read("SELECT MAX(version) AS v FROM schema_version")[0]["v"])
 
     # -- bindings ---------------------------------------------------------------------------
 
     def get_binding(self, tenant_id: str, booking_id: str) -> Binding | None:
+        """The binding of (tenant, booking), or None (see
+        :meth:`munivideo.store.port.Store.get_binding`)."""
         rows = self._read(
             "SELECT * FROM binding WHERE tenant_id = ? AND booking_id = ?", (tenant_id, booking_id)
         )
         return _binding(rows[0]) if rows else None
 
     def save_binding(self, binding: Binding) -> None:
+        """Upsert one binding, keeping what it leaves empty (see
+        :meth:`munivideo.store.port.Store.save_binding`)."""
         with self._tx() as conn:
             _upsert_binding(conn, binding)
 
     def get_bindings(self, tenant_id: str, booking_ids: Sequence[str]) -> dict[str, Binding]:
+        """The bindings of ``booking_ids`` that exist, read 500 ids per query (see
+        :meth:`munivideo.store.port.Store.get_bindings`)."""
         out: dict[str, Binding] = {}
         for start in range(0, len(booking_ids), 500):
             chunk = list(booking_ids[start : start + 500])
@@ -192,6 +222,8 @@ class SqliteStore:
             )
 
     def count_bindings(self, tenant_id: str) -> int:
+        """How many bookings ``tenant_id`` has bound (see
+        :meth:`munivideo.store.port.Store.count_bindings`)."""
         return int(
             self._read("SELECT COUNT(*) AS n FROM binding WHERE tenant_id = ?", (tenant_id,))[0][
                 "n"
@@ -210,12 +242,15 @@ class SqliteStore:
     # -- cursors ----------------------------------------------------------------------------
 
     def get_cursor(self, tenant_id: str) -> Cursor | None:
+        """The tenant's sync cursor, or None before the first sync (see
+        :meth:`munivideo.store.port.Store.get_cursor`)."""
         rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = ?", (tenant_id,))
         if not rows:
             return None
         return Cursor(updated_at=unstamp(rows[0]["updated_at"]), id=rows[0]["record_id"])
 
     def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
+        """Move the tenant's sync cursor (see :meth:`munivideo.store.port.Store.set_cursor`)."""
         with self._tx() as conn:
             conn.execute(
                 """
@@ -230,6 +265,8 @@ class SqliteStore:
     # -- sent messages ----------------------------------------------------------------------
 
     def was_sent(self, tenant_id: str, key: str) -> bool:
+        """Whether message ``key`` is marked sent for the tenant (see
+        :meth:`munivideo.store.port.Store.was_sent`)."""
         return bool(
             self._read(
                 "SELECT 1 FROM sent_message WHERE tenant_id = ? AND key = ?", (tenant_id, key)
@@ -239,6 +276,8 @@ class SqliteStore:
     def mark_sent(
         self, tenant_id: str, booking_id: str, key: str, reference: str, *, now: datetime
     ) -> None:
+        """Mark message ``key`` sent; a repeat is a no-op (see
+        :meth:`munivideo.store.port.Store.mark_sent`)."""
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO sent_message (tenant_id, key, booking_id, reference, "
@@ -333,6 +372,8 @@ class SqliteStore:
             return conn.total_changes - before
 
     def events_for(self, tenant_id: str, booking_id: str) -> list[AttendanceEvent]:
+        """The stored join/leave events of one booking, in arrival order (see
+        :meth:`munivideo.store.port.Store.events_for`)."""
         rows = self._read(
             "SELECT event FROM attendance_event WHERE tenant_id = ? AND booking_id = ? "
             "ORDER BY received_at, event_id",
@@ -637,6 +678,8 @@ class SqliteStore:
             return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
 
     def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+        """``in_flight`` -> ``delivered``; fenced (see
+        :meth:`munivideo.store.port.Store.complete`)."""
         ts = stamp(now)
         with self._tx() as conn:
             row = self._held(conn, item_id, owner)
@@ -790,6 +833,8 @@ class SqliteStore:
         return out
 
     def get_item(self, item_id: int) -> OutboxItem:
+        """One outbox row with its steps and attempt markers (see
+        :meth:`munivideo.store.port.Store.get_item`)."""
         with self._lock:
             row = self._one(self._conn, _ITEM_SQL, (item_id,))
             return self._item(self._conn, row)
@@ -831,6 +876,8 @@ class SqliteStore:
             return [self._item(self._conn, r, steps[int(r["id"])]) for r in rows]
 
     def audit_trail(self, item_id: int) -> list[AuditEntry]:
+        """Every state change of row ``item_id``, oldest first (see
+        :meth:`munivideo.store.port.Store.audit_trail`)."""
         rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = ? ORDER BY id", (item_id,))
         return [
             AuditEntry(
@@ -896,6 +943,8 @@ class SqliteStore:
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
     ) -> bool:
+        """Close a record's open quarantine entry; False when none was open (see
+        :meth:`munivideo.store.port.Store.resolve_quarantine`)."""
         # Most records were never quarantined: a read spares them a write transaction.
         if not self._read(
             "SELECT 1 FROM quarantine WHERE tenant_id = ? AND kind = ? AND record_id = ? "
@@ -914,6 +963,8 @@ class SqliteStore:
     def list_quarantine(
         self, tenant_id: str, *, include_resolved: bool = False, limit: int = 1000
     ) -> list[QuarantineItem]:
+        """The tenant's quarantined records, by id (see
+        :meth:`munivideo.store.port.Store.list_quarantine`)."""
         rows = self._read(
             "SELECT * FROM quarantine WHERE tenant_id = ? AND (? OR resolved_at IS NULL) "
             "ORDER BY id LIMIT ?",
@@ -1078,6 +1129,8 @@ class SqliteStore:
         )
 
     def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
+        """Cursor, bindings, outbox counts and open quarantine of one tenant (see
+        :meth:`munivideo.store.port.Store.status`)."""
         quarantined = self._read(
             "SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ? AND resolved_at IS NULL",
             (tenant_id,),

@@ -15,6 +15,8 @@ from munivideo.errors import Recovery
 
 
 class OutboxState(StrEnum):
+    """Where a write-back stands; :data:`TRANSITIONS` lists the moves between states."""
+
     PENDING = "pending"  # durable, waiting for its next attempt time
     IN_FLIGHT = "in_flight"  # claimed by one worker, under a lease (owner + expiry)
     DELIVERED = "delivered"  # every sub-step done in the ERP
@@ -54,6 +56,8 @@ attempts goes to ``failed`` whatever the route says."""
 
 
 def can_transition(old: OutboxState, new: OutboxState) -> bool:
+    """Whether :data:`TRANSITIONS` allows ``old`` -> ``new``; stores refuse a move it does not
+    allow with :class:`munivideo.errors.LifecycleError`."""
     return new in TRANSITIONS[old]
 
 
@@ -90,4 +94,6 @@ def backoff_delay(
 
 
 def next_attempt_at(now: datetime, delay_seconds: float) -> datetime:
+    """When a row that failed at ``now`` is due again: ``now`` plus ``delay_seconds`` (seconds,
+    from :func:`backoff_delay`), in ``now``'s time zone."""
     return now + timedelta(seconds=delay_seconds)
