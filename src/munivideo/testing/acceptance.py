@@ -201,10 +201,19 @@ def _booking_doc(booking_id: str, cpf: str, stamp: str, **over: Any) -> dict[str
 
 
 class ErpAdapterAcceptanceSuite:
-    """Subclass it (name starting with ``Test``) and set the two attributes below."""
+    """Subclass it (name starting with ``Test``) and set the two attributes below.
 
+    Each ``test_*`` method is one scenario against the loopback ERP; its description says what
+    a pass proves and what a failure means for the adapter. The write-back scenarios expect the
+    sandbox's ``tax-office`` seed (bookings ``AG-000001`` ...) and its wire format.
+    """
+
+    #: Your plugin's factory ``(tenant, settings) -> ErpAdapter``, wrapped in ``staticmethod``.
     adapter_factory: ClassVar[ErpAdapterFactory]
+    #: The adapter's ``[erp.settings]`` table, or a callable that receives the running sandbox
+    #: (its addresses change per run) and returns it.
     settings: ClassVar[SettingsSource]
+    #: The tenant the adapter is built for; its time zone places the ERP's local times.
     tenant: ClassVar[Tenant] = Tenant(id="acceptance", name="Prefeitura de Aceitação")
     #: The ERP field that carries the citizen's CPF/CNPJ (named in rejections).
     document_field: ClassVar[str] = "cpfCnpj"
@@ -222,6 +231,18 @@ class ErpAdapterAcceptanceSuite:
     # -- fixtures ---------------------------------------------------------------------------
 
     def build(self, sandbox: Sandbox, **overrides: Any) -> ErpAdapter:
+        """A new adapter for ``sandbox``, built as the engine builds one: :attr:`settings` (called
+        with the sandbox when it is a callable), then :attr:`fast_retry_settings`, then
+        ``overrides``, merged in that order and handed with :attr:`tenant` to
+        :attr:`adapter_factory`. The caller closes it.
+
+        :param sandbox: the running ERP whose addresses (ephemeral loopback port) the settings need.
+        :param overrides: top-level settings keys that win over the merged ones (e.g.
+            ``capabilities``).
+        :returns: the adapter, not yet connected (the first call connects).
+        :raises ConfigurationError: when the factory refuses the merged settings (the adapter's own
+            settings model names the key).
+        """
         source = type(self).settings
         base = dict(source(sandbox) if callable(source) else source)
         base.update(self.fast_retry_settings)
@@ -245,11 +266,21 @@ class ErpAdapterAcceptanceSuite:
 
     @pytest.fixture
     def adapter(self, sandbox: Sandbox) -> Iterator[ErpAdapter]:
+        """The adapter under test (:meth:`build` over ``sandbox``), closed after the test."""
         adapter = self.build(sandbox)
         yield adapter
         adapter.close()
 
     def entry(self, booking_id: str = "AG-000001", cpf: str = "05278934123") -> ProtocolEntry:
+        """The canonical protocol entry the write-back scenarios create: subject ``IPTU-REV``,
+        department ``SMF-FISC``, servant ``AF-0001``, applicant ``João da Conceição Araújo``,
+        internal access, outcome ``attended``, opened 2031-03-05 17:35 UTC (the ERP must store
+        14:35, São Paulo time); no documents and no forwards.
+
+        :param booking_id: a booking of the sandbox's ``tax-office`` seed (``AG-000001`` ...).
+        :param cpf: the applicant's CPF, 11 digits with valid check digits.
+        :returns: the entry; its ``external_reference`` is ``munivideo:<tenant id>:<booking_id>``.
+        """
         return ProtocolEntry(
             external_reference=f"munivideo:{self.tenant.id}:{booking_id}",
             tenant_id=self.tenant.id,
@@ -265,11 +296,23 @@ class ErpAdapterAcceptanceSuite:
         )
 
     def key(self, booking_id: str, operation: str = "criarProtocolo") -> str:
+        """The idempotency key the engine sends for ``operation`` on ``booking_id``
+        (:func:`munivideo.transport.idempotency_key`): the same on every call, so a re-send is
+        recognisably the same request.
+
+        :param booking_id: the record the write concerns.
+        :param operation: the step, e.g. ``criarProtocolo``, ``anexar:rg`` or ``tramitar:1``.
+        :returns: ``<tenant id>:<booking_id>:<operation>`` (hashed past the key length limit).
+        """
         return idempotency_key(self.tenant.id, booking_id, operation)
 
     # -- shape ------------------------------------------------------------------------------
 
     def test_implements_the_port(self, adapter: ErpAdapter) -> None:
+        """The adapter structurally satisfies :class:`munivideo.ports.ErpAdapter`, declares its
+        :class:`~munivideo.ports.ErpCapabilities` and has a non-empty ``name``. A failure means a
+            method or attribute of the port is missing or misnamed: the engine would fail on it.
+        """
         assert isinstance(adapter, ErpAdapter)
         assert isinstance(adapter.capabilities, ErpCapabilities)
         assert adapter.name
@@ -279,6 +322,11 @@ class ErpAdapterAcceptanceSuite:
     def test_pages_have_no_skips_or_duplicates_with_equal_timestamps(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """Reading every page of 4 bookings, where three bookings share one ``dataAtualizacao``,
+        returns each booking exactly once and no rejections. A failure means the cursor orders or
+        filters by the change time alone (it must be the pair (updated_at, id)): bookings sharing a
+        timestamp across a page boundary are skipped or read twice.
+        """
         stamp = "2031-01-01T12:00:00-03:00"
         for n, cpf in enumerate(("52998224725", "11144477735", "01234567890")):
             sandbox.add_booking(_booking_doc(f"AG-EQ{n}", cpf, stamp))
@@ -301,6 +349,11 @@ class ErpAdapterAcceptanceSuite:
     def test_cursor_resumes_with_only_what_changed(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """After the last page, the cursor yields an empty page; after the ERP reschedules
+        ``AG-000003``, it yields exactly that booking, now ``rescheduled``. A failure means an
+        incremental sync would re-read everything (cursor ignored) or miss changes (cursor past
+        them).
+        """
         cursor: Cursor | None = None
         while True:
             page = adapter.list_bookings(cursor, 500)
@@ -320,6 +373,12 @@ class ErpAdapterAcceptanceSuite:
     def test_booking_round_trip_matches_the_erp(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """The first 8 seeded bookings map field by field: tenant, citizen name and CPF/CNPJ, status
+        code (``AG``/``CF``/``RM``/``CA``/``AT``/``FA``/``FS``/``FT``), date and local start/end
+        time (São Paulo) with ``start`` in UTC, sequence, and the servant when the ERP names one. A
+        failure names the field the mapping gets wrong (a time zone, a status code, a missing
+        servant).
+        """
         for doc in sandbox.bookings()[:8]:
             booking = adapter.get_booking(doc["id"])
             assert booking.tenant_id == self.tenant.id
@@ -339,10 +398,18 @@ class ErpAdapterAcceptanceSuite:
                 assert booking.servant is None
 
     def test_leading_zero_documents_survive(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """A CPF starting with ``0`` (``01234567890``) reads back as the same 11-character string. A
+        failure means the adapter or its mapping treats the document as a number somewhere.
+        """
         sandbox.add_booking(_booking_doc("AG-ZERO", "01234567890", "2031-01-02T08:00:00-03:00"))
         assert adapter.get_booking("AG-ZERO").citizen.document == "01234567890"
 
     def test_unknown_booking_is_not_found(self, adapter: ErpAdapter) -> None:
+        """``get_booking`` of an id the ERP does not have raises
+        :class:`munivideo.errors.NotFoundError` carrying that id as ``record_id``. A failure means
+        "unknown" surfaces as another error (a contract violation, a retry) and the engine cannot
+        tell a deleted booking from an outage.
+        """
         with pytest.raises(NotFoundError) as info:
             adapter.get_booking("AG-999999")
         assert info.value.record_id == "AG-999999"
@@ -350,6 +417,12 @@ class ErpAdapterAcceptanceSuite:
     def test_invalid_records_are_rejected_with_id_and_field(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """A booking whose CPF is well-formed but has wrong check digits is left out of the page and
+        listed once in ``page.rejected`` with its id, a field naming :attr:`document_field`, and
+        neither reason nor raw record quoting the CPF. A failure means one bad record would stop the
+        sync (raised instead of rejected), vanish silently, or leak personal data into the
+        quarantine.
+        """
         # Contract-valid (11 digits) but the check digits are wrong: a mapping rejection.
         sandbox.add_booking(_booking_doc("AG-BAD", "12345678900", "2031-01-03T08:00:00-03:00"))
         rejected = []
@@ -369,6 +442,13 @@ class ErpAdapterAcceptanceSuite:
     # -- write-back -------------------------------------------------------------------------
 
     def test_create_lookup_attach_forward(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """The whole write-back path on a clean ERP: ``find_protocol`` finds nothing,
+        ``create_protocol`` returns a receipt (number > 0, year >= 2000) that ``find_protocol`` then
+        finds, and an attachment and a forward land. The ERP's own record is checked: applicant CPF,
+        opening date and time in São Paulo (``14:35``), outcome ``AT``, access ``interno``, the
+        attachment's SHA-256 and the destination department. A failure names the first step or field
+        the adapter sends wrong.
+        """
         entry = self.entry()
         assert adapter.find_protocol(entry.external_reference) is None
         receipt = adapter.create_protocol(entry, self.key("AG-000001"))
@@ -416,6 +496,11 @@ class ErpAdapterAcceptanceSuite:
             adapter.read_booking_status("AG-999999")
 
     def test_status_and_room_link_are_written(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """``record_room_link`` and ``update_booking_status`` (each called twice with the same
+        values) leave the booking ``AT`` with the room URL and its validity instant (UTC) as sent. A
+        failure means the second, identical call failed (the port requires both to be idempotent) or
+        a value was mapped wrong.
+        """
         until = datetime(2031, 3, 5, 18, 0, tzinfo=UTC)
         adapter.record_room_link("AG-000001", "https://meet.example.org/abc", until)
         adapter.record_room_link("AG-000001", "https://meet.example.org/abc", until)
@@ -427,6 +512,12 @@ class ErpAdapterAcceptanceSuite:
         assert datetime.fromisoformat(doc["sala"]["validaAte"]) == until
 
     def test_same_key_creates_once(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """Creating the same entry twice yields one protocol and the same receipt: with the same
+        idempotency key when the adapter declares ``honours_idempotency_key``, else through
+        :func:`munivideo.transport.create_exactly_once` with a lookup first. A failure means the
+            adapter does not send the key where the ERP reads it, or the lookup misses the protocol:
+            a re-sent write-back would create a duplicate.
+        """
         if adapter.capabilities.honours_idempotency_key:
             first = adapter.create_protocol(self.entry(), self.key("AG-000001"))
             again = adapter.create_protocol(self.entry(), self.key("AG-000001"))
@@ -448,6 +539,12 @@ class ErpAdapterAcceptanceSuite:
     def test_commit_then_drop_is_ambiguous_and_resolved_exactly_once(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """When the ERP commits the create and then drops the connection, ``create_protocol`` raises
+        :class:`munivideo.errors.AmbiguousError` (not a plain transient error, and without retrying
+            by itself), and :func:`munivideo.transport.create_exactly_once` then leaves exactly one
+            protocol. A failure means the adapter retries creates in-call or reports a lost answer
+            as "surely not done": the duplicate protocols exactly-once exists to prevent.
+        """
         sandbox.inject("criarProtocolo=drop_after_commit#1")
         with pytest.raises(AmbiguousError):
             adapter.create_protocol(self.entry(), self.key("AG-000001"))
@@ -462,6 +559,11 @@ class ErpAdapterAcceptanceSuite:
     def test_without_key_support_the_lookup_prevents_a_duplicate(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """The same adapter announcing ``honours_idempotency_key=False``: after a commit-then-drop,
+        :func:`munivideo.transport.create_exactly_once` finds the committed protocol by external
+            reference instead of creating another. A failure means ``find_protocol`` does not find
+            what ``create_protocol`` just stored (wrong query, wrong field mapped as the reference).
+        """
         view = _CapabilitiesView(adapter, ErpCapabilities(honours_idempotency_key=False))
         sandbox.inject("criarProtocolo=drop_after_commit#1")
         receipt = create_exactly_once(
@@ -514,6 +616,10 @@ class ErpAdapterAcceptanceSuite:
     def test_create_answered_502_is_ambiguous_not_retried(
         self, sandbox: Sandbox, adapter: ErpAdapter
     ) -> None:
+        """A create answered with HTTP 502 (a gateway in front of the ERP) raises
+        :class:`munivideo.errors.AmbiguousError` after exactly one call. A failure means the adapter
+            retried a non-idempotent write whose outcome it could not know.
+        """
         sandbox.inject("criarProtocolo=error:502")
         with pytest.raises(AmbiguousError):
             adapter.create_protocol(self.entry(), self.key("AG-000001"))
@@ -525,11 +631,21 @@ class ErpAdapterAcceptanceSuite:
     def test_transient_faults_are_retried(
         self, sandbox: Sandbox, adapter: ErpAdapter, fault: str
     ) -> None:
+        """A read answered twice with 503 or 429 (``Retry-After: 1``) succeeds on the third call,
+        within the adapter's retry policy (``fast_retry_settings`` keeps the waits short). A failure
+        means transient answers reach the engine as errors although the call could simply have been
+        repeated.
+        """
         sandbox.inject(f"obterAgendamento={fault}#2")
         assert adapter.get_booking("AG-000001").id == "AG-000001"
         assert sandbox.faults()["rules"][0]["fired"] == 2  # type: ignore[index]
 
     def test_retries_are_bounded(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """An ERP answering every read with 503 makes ``get_booking`` raise
+        :class:`munivideo.errors.TransientError` (not ambiguous: nothing was done) after more than
+            one and at most 20 calls. A failure means no retries at all, or retries without a bound
+            that would hold a worker's lease hostage.
+        """
         sandbox.inject("obterAgendamento=unavailable:1")
         with pytest.raises(TransientError) as info:
             adapter.get_booking("AG-000001")
@@ -538,18 +654,33 @@ class ErpAdapterAcceptanceSuite:
         assert 1 < fired <= 20
 
     def test_declared_faults_are_never_retried(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """A fault the ERP declares itself (``ERRO_INTERNO``: it handled the call and did nothing)
+        raises a :class:`munivideo.errors.MunivideoError` after exactly one call; the outbox, not
+        the adapter, decides whether to try again later (see ``FAULT_TABLE`` in
+        :mod:`munivideo.transport`). A failure means the adapter hammers an ERP that has already
+        answered.
+        """
         sandbox.inject("obterAgendamento=fault:ERRO_INTERNO")
         with pytest.raises(MunivideoError):
             adapter.get_booking("AG-000001")
         assert sandbox.faults()["rules"][0]["fired"] == 1  # type: ignore[index]
 
     def test_refused_by_the_erp_is_rejected(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """A create the ERP refuses (``REQUISICAO_INVALIDA``) raises
+        :class:`munivideo.errors.RejectedError` and creates nothing. A failure means a refusal is
+            reported as retryable, and the outbox would re-send data that can never be accepted.
+        """
         sandbox.inject("criarProtocolo=fault:REQUISICAO_INVALIDA")
         with pytest.raises(RejectedError):
             adapter.create_protocol(self.entry(), self.key("AG-000001"))
         assert sandbox.protocols() == []
 
     def test_connection_refused_is_transient(self, peer_factory: Callable[..., Sandbox]) -> None:
+        """An ERP that is not listening (connection refused on loopback) makes ``get_booking`` raise
+        :class:`munivideo.errors.TransientError`, not :class:`~munivideo.errors.AmbiguousError`: the
+            request never left. A failure means the adapter misclassifies connect errors, so creates
+            would needlessly become ambiguous (or crash with a raw ``requests`` exception).
+        """
         gone = peer_factory(seed="empty")
         adapter = self.build(gone)
         gone.stop()
@@ -561,6 +692,10 @@ class ErpAdapterAcceptanceSuite:
             adapter.close()
 
     def test_errors_carry_no_secrets(self, sandbox: Sandbox, adapter: ErpAdapter) -> None:
+        """Neither the error of a refused create nor ``repr(adapter)`` contains the sandbox's client
+        secret or the applicant's CPF. A failure means credentials or personal data would reach
+        logs, the outbox's ``last_error`` and the console (LGPD).
+        """
         sandbox.inject("criarProtocolo=fault:REQUISICAO_INVALIDA")
         with pytest.raises(MunivideoError) as info:
             adapter.create_protocol(self.entry(), self.key("AG-000001"))

@@ -56,6 +56,12 @@ DEFAULT_PACKS = {".xml": "erp-soap/v1", ".json": "erp-rest/v1"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """pytest hook: add the ``munivideo`` option group (``--munivideo-live-erp``,
+    ``--munivideo-record-dir``, ``--munivideo-validate-recordings``, ``--munivideo-pack``; see the
+    module's description).
+
+    :param parser: pytest's command-line parser.
+    """
     group = parser.getgroup("munivideo", "munivideo contract testing")
     group.addoption(
         "--munivideo-live-erp",
@@ -155,6 +161,9 @@ class LiveErpSuite:
 
     @pytest.fixture
     def live_adapter(self, munivideo_live_config: Any) -> Any:
+        """The adapter the live configuration names, closed after the test; skips the test when
+        ``--munivideo-live-erp`` was not given.
+        """
         if munivideo_live_config is None:
             pytest.skip("no live ERP: run with --munivideo-live-erp=CONFIG.toml")
         adapter = build_live_adapter(munivideo_live_config)
@@ -162,11 +171,19 @@ class LiveErpSuite:
         adapter.close()
 
     def test_adapter_implements_the_port(self, live_adapter: Any) -> None:
+        """The configured adapter satisfies :class:`munivideo.ports.ErpAdapter`. A failure means the
+        plugin named in ``[erp] adapter`` is not an ERP adapter (or an older version of one).
+        """
         from munivideo.ports import ErpAdapter
 
         assert isinstance(live_adapter, ErpAdapter)
 
     def test_pages_advance_without_duplicates(self, live_adapter: Any) -> None:
+        """Up to :attr:`pages` pages of :attr:`page_size` bookings: no record rejected by the
+        mapping, each ``next_cursor`` new, no booking twice. A failure names rejected records (the
+        mapping does not fit this ERP's data) or shows a cursor that does not move (the sync would
+        stall).
+        """
         seen: list[str] = []
         cursor = None
         for _ in range(self.pages):
@@ -180,18 +197,30 @@ class LiveErpSuite:
         assert len(seen) == len(set(seen))
 
     def test_bookings_read_back_the_same(self, live_adapter: Any) -> None:
+        """Up to three bookings of the first page, read again one by one with ``get_booking``, have
+        the same id, start and end (UTC). A failure means the list and the single-record operations
+        are mapped differently (often a time zone or a date format).
+        """
         page = live_adapter.list_bookings(None, 5)
         for booking in page.bookings[:3]:
             again = live_adapter.get_booking(booking.id)
             assert (again.id, again.start, again.end) == (booking.id, booking.start, booking.end)
 
     def test_unknown_booking_is_not_found(self, live_adapter: Any) -> None:
+        """``get_booking("munivideo-ci-no-such-booking")`` raises
+        :class:`munivideo.errors.NotFoundError`. A failure means this ERP's "no such record" answer
+        (status, fault code) is not mapped as such: see ``not_found`` and ``[errors]`` in the
+        mapping file.
+        """
         from munivideo.errors import NotFoundError
 
         with pytest.raises(NotFoundError):
             live_adapter.get_booking("munivideo-ci-no-such-booking")
 
     def test_unknown_reference_has_no_protocol(self, live_adapter: Any) -> None:
+        """``find_protocol`` of a reference nobody used returns None. A failure (a receipt, or an
+        error) means the lookup the exactly-once write-back relies on cannot tell "absent" apart.
+        """
         assert live_adapter.find_protocol("munivideo:ci:no-such-reference") is None
 
 
@@ -214,7 +243,13 @@ def _json_or_none(body: bytes) -> Any:
 
 
 class Recorder:
-    """Wraps ``requests.Session.send`` for the whole session and writes each interaction."""
+    """Wraps ``requests.Session.send`` for the whole session and writes each interaction.
+
+    Thread-safe: interactions are numbered under a lock, so parallel calls get distinct files.
+    ``files`` lists what was written, ``errors`` the interactions that could not be.
+
+    :param folder: where the recordings go; created by :meth:`install`.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -225,6 +260,10 @@ class Recorder:
         self._original: Callable[..., Any] | None = None
 
     def install(self) -> None:
+        """Create :attr:`folder` and replace ``requests.Session.send`` process-wide so every
+        response, once received, is recorded. A write error (disk full, permissions) does not fail
+        the call: it is kept in :attr:`errors` and reported as a violation at validation time.
+        """
         import requests
 
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -244,6 +283,7 @@ class Recorder:
         requests.Session.send = send  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
+        """Put the original ``requests.Session.send`` back; harmless when not installed."""
         if self._original is not None:
             import requests
 
@@ -251,6 +291,17 @@ class Recorder:
             self._original = None
 
     def record(self, request: requests.PreparedRequest, response: requests.Response) -> None:
+        """Write one interaction, numbered in call order (``NNNN-``). An XML exchange (SOAP) becomes
+        ``NNNN-<operation>.request.xml`` and ``.response.xml`` with WS-Security ``Password``
+        elements blanked; anything else one ``NNNN-<method>-<path>.json`` holding ``request``
+        (method, path with query, headers, ``form`` or ``body``) and ``response`` (status, headers,
+        body). ``Authorization`` becomes ``Bearer ***``, cookies are dropped, form fields
+        ``client_secret``, ``password`` and ``refresh_token`` become ``***``; personal data is kept.
+
+        :param request: the request as sent.
+        :param response: the response as received; its body is read here.
+        :raises OSError: when a file cannot be written.
+        """
         body = request.body or b""
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         content_type = str(request.headers.get("Content-Type", ""))
@@ -325,6 +376,11 @@ def validate_recordings(folder: Path, pack: str | None = None) -> list[dict[str,
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """pytest hook: with ``--munivideo-record-dir``, install a :class:`Recorder` for the session.
+
+    :raises pytest.UsageError: ``--munivideo-validate-recordings`` without
+        ``--munivideo-record-dir``.
+    """
     folder = config.getoption("munivideo_record_dir", None)
     if config.getoption("munivideo_validate_recordings", False) and not folder:
         raise pytest.UsageError("--munivideo-validate-recordings needs --munivideo-record-dir")
@@ -335,6 +391,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """pytest hook: uninstall the session's :class:`Recorder`, if any."""
     recorder = config.stash.get(_RECORDER_KEY, None)
     if recorder is not None:
         recorder.uninstall()
@@ -349,6 +406,13 @@ def _pack_option(config: pytest.Config) -> str | None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """pytest hook: with ``--munivideo-validate-recordings``, stop recording, validate every
+    recording against the contract pack (:func:`validate_recordings`), write the failed reports to
+    ``violations.json`` in the record folder and set the exit status to "tests failed" if any
+    recording (or a recording write error) violates the contract.
+
+    :param exitstatus: the status so far (unused; overridden only on violations).
+    """
     config = session.config
     recorder = config.stash.get(_RECORDER_KEY, None)
     if recorder is None or not config.getoption("munivideo_validate_recordings", False):
@@ -375,6 +439,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """pytest hook: a "munivideo contract recordings" section with the number of recordings
+    validated and one red line per violation (``<file>: <JSON path>: <message> (rule: <rule>)``).
+    """
     results = config.stash.get(_RESULTS_KEY, None)
     if results is None:
         return

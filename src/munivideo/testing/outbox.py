@@ -38,15 +38,28 @@ class TrappedOutbox:
         return [item.entry for item in self.items]
 
     def for_booking(self, booking_id: str) -> list[ProtocolEntry]:
+        """The entries queued for one booking, in queue order (empty when none).
+
+        :param booking_id: the booking's id in the ERP.
+        """
         return [e for e in self.entries if e.booking_id == booking_id]
 
     def assert_count(self, expected: int) -> None:
+        """Exactly ``expected`` write-backs were queued (all bookings together).
+
+        :raises AssertionError: listing the booking ids actually queued.
+        """
         if len(self.items) != expected:
             queued = ", ".join(i.booking_id for i in self.items) or "nothing"
             raise AssertionError(f"expected {expected} queued write-backs, got {queued}")
 
     def assert_queued(self, booking_id: str, **expected: Any) -> ProtocolEntry:
-        """Exactly one entry was queued for ``booking_id``, and each ``field=value`` matches."""
+        """Exactly one entry was queued for ``booking_id``, and each ``field=value`` matches.
+
+        :param expected: :class:`~munivideo.models.ProtocolEntry` field names and their values.
+        :returns: that entry, for further checks.
+        :raises AssertionError: no entry or several; or the fields that differ, with their values.
+        """
         found = self.for_booking(booking_id)
         if len(found) != 1:
             raise AssertionError(
@@ -63,6 +76,10 @@ class TrappedOutbox:
         return entry
 
     def assert_nothing_queued(self) -> None:
+        """Nothing was queued: the block must not have reached the ERP.
+
+        :raises AssertionError: listing the booking ids actually queued.
+        """
         self.assert_count(0)
 
 
