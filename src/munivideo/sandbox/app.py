@@ -17,11 +17,31 @@ DIALECTS = ("soap", "rest", "both")
 
 
 class SandboxApp:
+    """The WSGI application (PEP 3333) behind :class:`~munivideo.sandbox.server.Sandbox`.
+
+    Every request is screened by :func:`munivideo.sandbox.guard.screen` (Host, Origin, media
+    type), then routed by path prefix: ``/_sandbox/`` to the inspection API, ``/soap`` to the SOAP
+    front end (when the dialect includes SOAP), ``/api/`` and ``/oauth/token`` to the REST front
+    end (when it includes REST), ``/fhir`` to the FHIR endpoint; anything else is a plain 404.
+    A ``drop``/``drop_after_commit`` fault raised by a handler shuts the socket down and ends the
+    request without any answer.
+
+    :param ctx: the shared store, fault plan, behaviour and loaded contracts.
+    :param default_seed: the seed ``POST /_sandbox/reset`` reloads when its body names none.
+    """
+
     def __init__(self, ctx: Context, *, default_seed: str = "tax-office") -> None:
         self.ctx = ctx
         self.default_seed = default_seed
 
     def route(self, request: Request) -> Response:
+        """The answer to one request (without the dropped-connection handling of ``__call__``).
+
+        :param request: the parsed WSGI request.
+        :returns: a 403/415 from the guard, a front end's answer, or 404 ``text/plain`` for a
+            path no enabled front end serves (SOAP paths on a REST-only sandbox, and so on).
+        :raises DropConnection: a ``drop`` or ``drop_after_commit`` fault fired.
+        """
         refused = guard.screen(request, self.ctx.allowed_hosts)
         if refused is not None:
             return refused

@@ -22,6 +22,28 @@ TOKEN_TTL_SECONDS = 3600
 
 @dataclass
 class Context:
+    """What every request handler of one sandbox shares.
+
+    One per :class:`~munivideo.sandbox.server.Sandbox`; handlers run on the server's threads,
+    so the fault plan and the behaviour are swapped under ``plan_lock`` and read once per request
+    (:meth:`call`): a request keeps the plan decision and the behaviour it arrived with.
+
+    :ivar store: the ERP's data, effect counters, idempotency keys and tokens.
+    :ivar plan: the fault plan in force (:mod:`munivideo.sandbox.faults`); replace it with
+        :meth:`set_plan`.
+    :ivar validate_responses: check every answer against the contract (XSD for SOAP, OpenAPI
+        for REST) before sending it; a sandbox answer that breaks the contract becomes an
+        ``ERRO_INTERNO`` (a :class:`~munivideo.errors.ContractViolationError` inside).
+    :ivar stop: set when the server stops; injected sleeps wake up on it.
+    :ivar soap: the SOAP front end (``/soap``) is served.
+    :ivar rest: the REST front end (``/api/v1``, ``/oauth/token``) is served.
+    :ivar plan_lock: guards ``plan`` and ``behaviour``.
+    :ivar xsd: the ``erp-soap/v1`` pack's ``xsd/erp.xsd`` as an ``xmlschema.XMLSchema``, loaded
+        on first use.
+    :ivar openapi: the ``erp-rest/v1`` pack's ``openapi.yaml`` as an ``openapi_core.OpenAPI``
+        (servers replaced by ``/`` so any bound port matches), loaded on first use.
+    """
+
     store: Store
     plan: FaultPlan = field(default_factory=FaultPlan)
     validate_responses: bool = True
@@ -57,6 +79,11 @@ class Context:
         return OpenAPI.from_dict(spec, config=config)
 
     def set_plan(self, plan: FaultPlan) -> None:
+        """Replace the fault plan (its rule counters start at zero); requests already running
+        keep the decision they got.
+
+        :param plan: the new plan; ``FaultPlan()`` means no faults.
+        """
         with self.plan_lock:
             self.plan = plan
 
@@ -75,6 +102,13 @@ class Context:
         return Call(self, operation, self.decide(operation), self.current_behaviour())
 
     def decide(self, operation: str) -> Decision:
+        """Draw the fault plan's decision for one call (consumes each matching rule's random
+        draw and, when it fires, one of its ``#TIMES``).
+
+        :param operation: the contract operation name (``criarProtocolo``, ``obterToken``, ...;
+            FHIR ones from :data:`munivideo.sandbox.fhir_rules.FHIR_OPERATIONS`).
+        :returns: the summed ``latency`` delay in seconds and at most one failure rule.
+        """
         with self.plan_lock:
             plan = self.plan
         return plan.decide(operation)

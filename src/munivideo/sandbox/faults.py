@@ -80,6 +80,21 @@ _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s)$")
 
 @dataclass
 class Rule:
+    """One parsed fault rule (``TARGET=ACTION[:ARG][@PROBABILITY][#TIMES]``) and its state.
+
+    :ivar target: an operation name from :data:`OPERATIONS`, or ``*`` for every operation.
+    :ivar action: one of :data:`ACTIONS` (see the module docstring for what each does).
+    :ivar arg: the raw ``:ARG`` text, as written.
+    :ivar probability: chance in [0, 1] that the rule fires on a matching call.
+    :ivar times: how often it may fire at most (``None``: unlimited).
+    :ivar seconds: the parsed duration in seconds for ``latency``/``timeout``; the
+        ``Retry-After`` value in whole seconds for ``unavailable``/``ratelimit``.
+    :ivar status: the HTTP status (500-599) for ``error``/``error_after_commit``.
+    :ivar code: the contract ``codigo`` for ``fault`` (one of :data:`FAULT_CODES`).
+    :ivar fired: how often it has fired so far (shown by ``GET /_sandbox/faults``).
+    :ivar rng: this rule's own random stream, seeded by :class:`FaultPlan`.
+    """
+
     target: str
     action: Action
     arg: str | None = None
@@ -92,6 +107,11 @@ class Rule:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def matches(self, operation: str) -> bool:
+        """Whether the rule targets ``operation`` (its name, or ``*``); ignores probability
+        and ``#TIMES``, which :meth:`FaultPlan.decide` applies.
+
+        :param operation: a contract operation name such as ``criarProtocolo``.
+        """
         return self.target in ("*", operation)
 
     def __str__(self) -> str:
@@ -124,6 +144,21 @@ def _duration(text: str, where: str) -> float:
 
 
 def parse_rule(text: str, *, index: int = 0) -> Rule:
+    """Parse one rule of the grammar above (whitespace ignored), checking every part.
+
+    Durations are ``<n>ms`` or ``<n>s`` and become seconds; ``timeout`` defaults to 5 s,
+    ``unavailable``/``ratelimit`` to ``Retry-After: 1``, ``error`` to 500,
+    ``error_after_commit`` to 502, ``fault`` to ``ERRO_INTERNO``.
+
+    :param text: the rule, e.g. ``criarProtocolo=drop_after_commit@0.2#3``.
+    :param index: its 0-based position in the spec, for the error message ("fault rule 2").
+    :returns: a :class:`Rule` that has not fired yet, with an unseeded random stream
+        (:class:`FaultPlan` seeds it).
+    :raises ConfigurationError: (``field="faults"``) bad syntax, an unknown operation or action,
+        a probability outside [0, 1], a malformed duration, a status outside 500-599, a
+        non-integer ``Retry-After``, a ``fault`` code not in :data:`FAULT_CODES`, or an argument
+        to an action that takes none.
+    """
     where = f"fault rule {index + 1} ({text!r})"
     m = _RULE.match(text.replace(" ", ""))
     if not m:
@@ -179,7 +214,16 @@ def parse_rule(text: str, *, index: int = 0) -> Rule:
 
 
 class FaultPlan:
-    """The parsed spec plus its deterministic random state; safe to share between threads."""
+    """The parsed spec plus its deterministic random state; safe to share between threads.
+
+    Rule ``i`` draws from ``random.Random(seed * 1_000_003 + i)``, so the same spec, seed and
+    call sequence fire the same faults on every run.
+
+    :param spec: comma-separated rules (see the module docstring); ``""`` is a plan with no
+        faults.
+    :param seed: the seed of the rules' random streams.
+    :raises ConfigurationError: a rule does not parse (see :func:`parse_rule`).
+    """
 
     def __init__(self, spec: str = "", seed: int = 0) -> None:
         self.spec = spec.strip()
@@ -191,6 +235,16 @@ class FaultPlan:
         self._lock = threading.Lock()
 
     def decide(self, operation: str) -> Decision:
+        """What to do with one call of ``operation``.
+
+        Rules are tried in order; every matching rule draws from its own random stream (so one
+        rule's outcome never shifts another's sequence), then fires when the draw is below its
+        probability and its ``#TIMES`` is not used up. Firing ``latency`` rules add up; the
+        first other firing rule wins, later ones are skipped without counting.
+
+        :param operation: the contract operation name of the call.
+        :returns: the total delay in seconds and at most one failure rule.
+        """
         delay = 0.0
         chosen: Rule | None = None
         with self._lock:
@@ -212,6 +266,9 @@ class FaultPlan:
         return Decision(delay=delay, action=chosen)
 
     def describe(self) -> dict[str, object]:
+        """The plan as ``GET /_sandbox/faults`` shows it: ``{"spec": str, "seed": int,
+        "rules": [{"rule": "criarProtocolo=drop", "fired": 2}, ...]}`` (rules normalised,
+        ``fired`` counted since the plan was set)."""
         with self._lock:
             return {
                 "spec": self.spec,

@@ -114,6 +114,21 @@ def _behaviour(ctx: Context, method: str, body: dict[str, Any]) -> Response:
 
 
 def handle(ctx: Context, request: Request, default_seed: str) -> Response:
+    """Answer one ``/_sandbox/...`` request (the endpoints in the module docstring).
+
+    Not a contract operation: no fault plan, no authentication, no effect counting (a cancel or
+    reschedule here is the ERP's own users at work, not a write through the contract).
+
+    :param ctx: the sandbox's shared state.
+    :param request: a request whose path starts with ``/_sandbox/`` (already screened by
+        :mod:`munivideo.sandbox.guard`).
+    :param default_seed: what ``POST /_sandbox/reset`` reloads when the body names no seed.
+    :returns: JSON; 201 for an added booking; 400 ``{"error", "field"}`` for a bad fault spec,
+        behaviour or seed (:class:`~munivideo.errors.ConfigurationError`) or a malformed body;
+        the contract code and status of any other typed error (e.g. 404 ``NAO_ENCONTRADO``
+        for an unknown booking, 409 ``TRANSICAO_INVALIDA`` for a cancel of an attended one);
+        404 for an unknown endpoint.
+    """
     parts = [p for p in request.path.split("/") if p][1:]
     method = request.method
     body: dict[str, Any] = request.get_json(silent=True) or {}

@@ -34,6 +34,30 @@ class _Record(BaseModel):
 
 
 class BookingRecord(_Record):
+    """One booking (``Agendamento`` in ``erp-soap/v1`` ``xsd/agendamentos.xsd`` and the
+    ``erp-rest/v1`` OpenAPI schema), dialect-neutral; rendered by :func:`booking_doc`.
+
+    :ivar id: the ERP's booking id (``AG-000001`` in the seed).
+    :ivar codigo_servico: the service code (``IPTU``, ``SESMT``, ...).
+    :ivar cidadao_cpf_cnpj: CPF (11 digits) or CNPJ (14 digits), digits only, leading zeros kept.
+    :ivar cidadao_telefone: area code and number, digits only (10 or 11), or ``+55`` E.164.
+    :ivar servidor_matricula: the attending servant's registration number; ``None`` while no
+        servant is assigned (the booking renders without ``servidor``).
+    :ivar data: the local (America/Sao_Paulo) day of the appointment.
+    :ivar hora_inicio: naive local start time ``HH:MM``.
+    :ivar hora_fim: naive local end time ``HH:MM``.
+    :ivar situacao: status code (:data:`BOOKING_STATUSES`: AG agendado, CF confirmado, RM
+        remarcado, CA cancelado, AT atendido, FA falta do cidadão, FS falta do servidor, FT falha
+        técnica); changes follow :data:`STATUS_TRANSITIONS`.
+    :ivar consentimento: whether the citizen's consent was recorded (``None``: not asked).
+    :ivar sala_url: the video room registered by ``registrarSala``.
+    :ivar sala_valida_ate: until when that room is valid (aware, UTC).
+    :ivar data_atualizacao: last change (aware, UTC; strictly increasing per store), the
+        ``listarAlterados`` cursor's first half.
+    :ivar sequencia: bumped by a change that invalidates invitations (a move, a cancel).
+    :ivar versao: bumped by every change (starts at 1).
+    """
+
     id: str
     codigo_servico: str
     cidadao_nome: str
@@ -58,6 +82,19 @@ class BookingRecord(_Record):
 
 
 class Attachment(_Record):
+    """One document record on a protocol (``Anexo`` in ``xsd/protocolos.xsd``): append-only,
+    never deleted, only marked ``valido=False``. The ERP stores the record, not the file.
+
+    :ivar sequencia: 1-based position among the protocol's attachments.
+    :ivar nome: file name, 1-255 characters.
+    :ivar tipo: the document type code.
+    :ivar sha256: the file's SHA-256, 64 lower-case hex digits (also the ``attach:<sha256>``
+        effect step).
+    :ivar tipo_midia: media type (``application/pdf``), if given.
+    :ivar tamanho: size in bytes, if given.
+    :ivar data_inclusao: when it was attached (aware, UTC).
+    """
+
     sequencia: int
     nome: str
     tipo: str
@@ -69,6 +106,17 @@ class Attachment(_Record):
 
 
 class Routing(_Record):
+    """One forwarding of a protocol to another department (``Tramitacao`` in
+    ``xsd/protocolos.xsd``), written by ``tramitarProtocolo``.
+
+    :ivar sequencia: 1-based position in the protocol's routing history.
+    :ivar origem: the department the protocol was in.
+    :ivar destino: the department it went to (now ``codigo_departamento_atual``).
+    :ivar despacho: the dispatch text.
+    :ivar matricula_servidor: the servant who forwarded it, if given.
+    :ivar data_hora: when (aware, UTC).
+    """
+
     sequencia: int
     origem: str
     destino: str
@@ -95,6 +143,20 @@ class NewProtocol(_Record):
 
 
 class ProtocolRecord(_Record):
+    """One protocol entry (``Protocolo`` in ``xsd/protocolos.xsd``): the create request plus
+    what the ERP assigned and appended since; rendered by :func:`protocol_doc`.
+
+    :ivar id: ``PR-<ano>-<numero, 6 digits>``.
+    :ivar numero: number within the year, from 1, assigned at creation.
+    :ivar ano: the year of creation (UTC); ``numero/ano`` is how the contract addresses it.
+    :ivar novo: the create request as received (its ``referencia_externa`` is the effect
+        subject).
+    :ivar codigo_departamento_atual: the department it is in now (changes with each routing).
+    :ivar anexos: attachments, in order.
+    :ivar tramitacoes: routing entries, in order.
+    :ivar data_criacao: commit time of the create (aware, UTC).
+    """
+
     id: str
     numero: int
     ano: int
@@ -114,6 +176,11 @@ def naive_local(value: datetime) -> str:
 
 
 def parse_naive_local(text: str) -> datetime:
+    """A SOAP ``DataHoraLocal`` (naive America/Sao_Paulo ``YYYY-MM-DDTHH:MM:SS[.ffffff]``,
+    ``xsd/comum.xsd``) -> an aware UTC datetime; the inverse of :func:`naive_local`.
+
+    :raises ValueError: ``text`` is not an ISO 8601 date-time (the XSD validated it first).
+    """
     return datetime.fromisoformat(text).replace(tzinfo=SAO_PAULO).astimezone(UTC)
 
 
@@ -123,6 +190,11 @@ def rfc3339(value: datetime) -> str:
 
 
 def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 timestamp (``Z`` or an offset) -> an aware UTC datetime. A timestamp without
+    an offset is read as America/Sao_Paulo local time, as the REST contract says local values are.
+
+    :raises ValueError: ``text`` is not an ISO 8601 date-time.
+    """
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=SAO_PAULO)
@@ -130,10 +202,15 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def date_br(value: date) -> str:
+    """A date as the SOAP contract's ``DataBR`` (``DD/MM/YYYY``, ``xsd/comum.xsd``)."""
     return value.strftime("%d/%m/%Y")
 
 
 def parse_date_br(text: str) -> date:
+    """A ``DataBR`` (``DD/MM/YYYY``) -> a date.
+
+    :raises ValueError: ``text`` is not ``DD/MM/YYYY`` or not a real day.
+    """
     return datetime.strptime(text, "%d/%m/%Y").date()
 
 
@@ -145,6 +222,15 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def booking_doc(b: BookingRecord, *, soap: bool) -> dict[str, Any]:
+    """A booking as the contract's ``Agendamento`` document (camelCase Portuguese names, absent
+    values left out).
+
+    :param b: the record.
+    :param soap: ``True``: timestamps as naive local ``DataHoraLocal`` (``erp-soap/v1``);
+        ``False``: RFC 3339 with the local offset (``erp-rest/v1``). ``data`` is ISO in both.
+    :returns: a JSON-shaped dict; ``servidor`` only when a servant is assigned, ``sala`` only
+        when a room was registered.
+    """
     stamp = naive_local if soap else rfc3339
     servidor = None
     if b.servidor_matricula:
@@ -187,6 +273,14 @@ def booking_doc(b: BookingRecord, *, soap: bool) -> dict[str, Any]:
 
 
 def protocol_doc(p: ProtocolRecord, *, soap: bool) -> dict[str, Any]:
+    """A protocol as the contract's ``Protocolo`` document, with attachments and routing.
+
+    :param p: the record.
+    :param soap: ``True``: keys in XSD sequence order (``NovoProtocolo``'s fields, then the
+        extension's), lists wrapped (``{"requerente": [...]}``), ``dataAbertura`` as ``DD/MM/YYYY``,
+        naive local timestamps; ``False``: plain JSON lists, ISO dates, RFC 3339 timestamps.
+    :returns: a JSON-shaped dict with absent values left out.
+    """
     stamp = naive_local if soap else rfc3339
     n = p.novo
     requerentes = [{"nome": nome, "cpfCnpj": doc} for nome, doc in n.requerentes]

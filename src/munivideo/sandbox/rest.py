@@ -72,6 +72,8 @@ _TITLES = {
 
 
 def is_rest_path(path: str) -> bool:
+    """Whether the REST front end owns ``path``: anything under ``/api/`` and the OAuth token
+    endpoint ``/oauth/token`` (unknown ones get a 404 problem there, not the app's plain 404)."""
     return path.startswith("/api/") or path == "/oauth/token"
 
 
@@ -92,6 +94,16 @@ def problem(
     id_registro: str | None = None,
     instance: str | None = None,
 ) -> Response:
+    """An RFC 9457 ``application/problem+json`` answer with the contract's extra members.
+
+    :param status: the HTTP status; ``title`` is its reason phrase.
+    :param codigo: the contract error code (``NAO_ENCONTRADO``, ``CHAVE_CONFLITANTE``, ...);
+        ``type`` becomes ``https://munivideo.org/problemas/<codigo in kebab case>``.
+    :param detail: the human-readable explanation.
+    :param campo: the request field concerned (``campo``; ``null`` when none).
+    :param id_registro: the record concerned (``idRegistro``; ``null`` when none).
+    :param instance: the request path, when known.
+    """
     slug = codigo.lower().replace("_", "-")
     body: dict[str, Any] = {
         "type": f"https://munivideo.org/problemas/{slug}",
@@ -322,6 +334,31 @@ def _route(path: str, method: str) -> tuple[str | None, dict[str, str], list[str
 
 
 def handle(ctx: Context, request: Request) -> Response:
+    """Answer one REST request as the ``erp-rest/v1`` contract (``openapi.yaml``) says.
+
+    In order: route the path and method to an operationId (unknown path: 404 problem;
+    wrong method: 405 with ``Allow``); draw the fault plan for that operation and apply
+    ``latency``, then a failure that happens before any work (``drop``, ``error`` as a
+    non-contract HTML 5xx, ``unavailable``/``ratelimit`` as 503/429 with ``Retry-After``,
+    ``fault`` as a 500 problem); check the bearer token (``obterToken`` aside: OAuth 2.0
+    client credentials, RFC 6749 section 4.4, in the form or HTTP Basic); refuse unknown query
+    parameters; validate the request against the OpenAPI document; run the operation through
+    :mod:`munivideo.sandbox.service` (creates honour ``Idempotency-Key`` per the behaviour, a
+    replay answers ``Idempotent-Replayed: true``); validate the answer when
+    ``ctx.validate_responses``; finally apply a fault that happens after the commit
+    (``drop_after_commit``, ``error_after_commit``, ``malformed``).
+
+    Typed errors become problems with their contract code and status
+    (:func:`munivideo.sandbox.errors.contract_code`): 400 ``REQUISICAO_INVALIDA``/``CHAVE_AUSENTE``,
+    401 ``NAO_AUTORIZADO`` (with ``WWW-Authenticate: Bearer``), 404 ``NAO_ENCONTRADO``,
+    409 ``REFERENCIA_DUPLICADA``/``CHAVE_EM_ANDAMENTO`` (with ``Retry-After``)/
+    ``TRANSICAO_INVALIDA``, 415, 422 ``CHAVE_CONFLITANTE``, 500 ``ERRO_INTERNO`` (an answer that
+    broke the contract) or ``INDISPONIVEL`` (lookup unavailable).
+
+    :param ctx: the sandbox's shared state.
+    :param request: a request for which :func:`is_rest_path` holds.
+    :raises DropConnection: a ``drop`` or ``drop_after_commit`` fault fired.
+    """
     path = request.path
     try:
         operation, params, allowed = _route(path, request.method)

@@ -143,11 +143,21 @@ def tax_office_bookings(today: date, now: datetime) -> list[BookingRecord]:
 
 
 def seed_tax_office(store: Store) -> int:
+    """The ``tax-office`` seed: :func:`tax_office_bookings` for today's date in America/Sao_Paulo
+    (the same 30 bookings on every run, dated from tomorrow on), written into ``store`` (which
+    :func:`apply_seed` has emptied).
+
+    :returns: how many bookings were written (30).
+    """
     now = datetime.now(UTC)
     return store.put_bookings(tax_office_bookings(now.astimezone(SAO_PAULO).date(), now))
 
 
 def seed_empty(store: Store) -> int:
+    """The ``empty`` seed: no bookings and no protocols (tests that add their own data).
+
+    :returns: 0.
+    """
     return 0
 
 

@@ -38,6 +38,13 @@ class _Handler(WSGIRequestHandler):
 
 
 def build_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> BaseWSGIServer:
+    """Bind (not yet serve) a threaded werkzeug server for ``app``: one daemon thread per
+    connection, HTTP/1.1 with ``TCP_NODELAY``, no access log.
+
+    :param host: the listen address (loopback unless the caller checked otherwise).
+    :param port: the TCP port; 0 picks a free one (read it back from ``server.port``).
+    :raises OSError: the address cannot be bound (port in use, unknown host).
+    """
     server = make_server(host, port, app, threaded=True, request_handler=_Handler)
     server.daemon_threads = True  # type: ignore[attr-defined]
     return server
@@ -66,8 +73,17 @@ class Sandbox:
         allowed_hosts: tuple[str, ...] = (),
         public_url: str | None = None,
     ) -> None:
-        """Bind (not yet serve) a sandbox.
+        """Bind (not yet serve) a sandbox, load ``seed`` into its store.
 
+        :param dialect: ``soap``, ``rest`` or ``both``: which front ends answer.
+        :param seed: a name from :data:`~munivideo.sandbox.seeds.SEEDS` (``tax-office``,
+            ``empty``); :meth:`reset` reloads it.
+        :param faults: a fault spec (:mod:`munivideo.sandbox.faults`); ``""``: none.
+        :param fault_seed: the seed of the fault plan's random draws.
+        :param host: the listen address (default loopback).
+        :param port: the TCP port; 0 (default) picks a free one, see :attr:`port`.
+        :param db: the store's SQLite file, or ``":memory:"``.
+        :param validate_responses: check every answer against the contract before sending it.
         :param behaviour: the ERP's capabilities and misbehaviours (default: well-behaved);
             :meth:`reset` comes back to it.
         :param allow_remote: allow a non-loopback ``host`` (refused otherwise:
@@ -75,6 +91,9 @@ class Sandbox:
         :param allowed_hosts: ``Host`` names answered besides loopback, the bound address and
             ``public_url``'s host (``"*"``: any; see :mod:`munivideo.sandbox.guard`).
         :param public_url: the base URL announced in the WSDL (default: the bound address).
+        :raises ConfigurationError: a non-loopback ``host`` without ``allow_remote``, an unknown
+            ``dialect`` or ``seed``, or a fault spec that does not parse.
+        :raises OSError: the address cannot be bound.
         """
         check_bind(host, allow_remote=allow_remote)
         if dialect not in DIALECTS:
@@ -101,6 +120,10 @@ class Sandbox:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
+        """Serve in a background daemon thread (idempotent: a started sandbox stays as is).
+
+        :returns: ``self``, so ``sb = Sandbox(...).start()`` reads well.
+        """
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
@@ -112,6 +135,9 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        """Stop serving and release everything: wake injected sleeps, shut the server down
+        (waiting up to 5 s for its thread), close the socket and the store (a ``:memory:``
+        store's data is gone). Not restartable."""
         self.ctx.stop.set()
         if self._thread is not None:
             self._server.shutdown()
@@ -135,14 +161,17 @@ class Sandbox:
 
     @property
     def host(self) -> str:
+        """The address the server is bound to (``127.0.0.1`` by default)."""
         return str(self._server.host)
 
     @property
     def port(self) -> int:
+        """The TCP port the server is bound to (the one the OS picked when ``port=0``)."""
         return int(self._server.port)
 
     @property
     def base_url(self) -> str:
+        """``http://<host>:<port>`` of the bound address (IPv6 hosts in brackets, RFC 3986)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -153,10 +182,16 @@ class Sandbox:
 
     @property
     def wsdl_url(self) -> str:
+        """Where the ``erp-soap/v1`` WSDL is served (``<base_url>/soap?wsdl``), with its
+        ``soap:address`` and schema import rewritten to :attr:`public_url`."""
         return f"{self.base_url}/soap?wsdl"
 
     @property
     def soap_urls(self) -> dict[str, str]:
+        """The SOAP endpoint of each WSDL service: ``agendamentos`` (bookings:
+        ``listarAlterados``, ``obterAgendamento``, ``atualizarSituacao``, ``registrarSala``) and
+        ``protocolos`` (``criarProtocolo``, ``buscarPorReferenciaExterna``, ``obterProtocolo``,
+        ``anexarDocumento``, ``tramitarProtocolo``)."""
         return {
             "agendamentos": f"{self.base_url}/soap/agendamentos",
             "protocolos": f"{self.base_url}/soap/protocolos",
@@ -164,6 +199,8 @@ class Sandbox:
 
     @property
     def rest_url(self) -> str:
+        """The base of the ``erp-rest/v1`` API (``<base_url>/api/v1``); paths as in its
+        ``openapi.yaml`` (``/agendamentos``, ``/protocolos/{ano}/{numero}``, ...)."""
         return f"{self.base_url}/api/v1"
 
     @property
@@ -173,6 +210,8 @@ class Sandbox:
 
     @property
     def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint (``<base_url>/oauth/token``): client credentials grant
+        (RFC 6749 section 4.4) with :attr:`credentials`, tokens valid 3600 s."""
         return f"{self.base_url}/oauth/token"
 
     credentials: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET)
@@ -184,6 +223,8 @@ class Sandbox:
         self.ctx.set_plan(FaultPlan(spec, seed))
 
     def faults(self) -> dict[str, object]:
+        """The fault plan in force and how often each rule fired (same JSON as
+        ``GET /_sandbox/faults``; see :meth:`~munivideo.sandbox.faults.FaultPlan.describe`)."""
         return self.ctx.plan.describe()
 
     def reset(self, seed: str | None = None) -> int:
@@ -230,6 +271,11 @@ class Sandbox:
         return self.store.effect_log()
 
     def bulk_seed(self, count: int) -> int:
+        """Add ``count`` synthetic confirmed bookings ``BK-0000001``... for benchmarks, on top of
+        what the store holds (see :func:`~munivideo.sandbox.seeds.bulk_seed`).
+
+        :returns: ``count``.
+        """
         return bulk_seed(self.store, count)
 
     def token(self, timeout: float = 5.0) -> str:
@@ -246,10 +292,16 @@ class Sandbox:
     # -- data, as the ERP's own users would change it -------------------------------------------
 
     def bookings(self) -> list[dict[str, Any]]:
+        """Every booking, REST-shaped (:func:`~munivideo.sandbox.records.booking_doc`), in
+        ``(dataAtualizacao, id)`` order."""
         records, _ = self.store.list_bookings(None, 10_000_000)
         return [booking_doc(r, soap=False) for r in records]
 
     def booking(self, booking_id: str) -> dict[str, Any]:
+        """One booking, REST-shaped.
+
+        :raises NotFoundError: no such booking.
+        """
         return booking_doc(self.store.get_booking(booking_id), soap=False)
 
     def protocols(self) -> list[dict[str, Any]]:
@@ -265,6 +317,17 @@ class Sandbox:
         return self.booking(record.id)
 
     def reschedule_booking(self, booking_id: str, day: str, start: str, end: str) -> dict[str, Any]:
+        """Move a booking as the ERP's staff would (status ``RM``, new ``versao``,
+        ``sequencia`` bumped; ``listarAlterados`` shows it again). Not counted as an effect.
+
+        :param day: the new local day, ``YYYY-MM-DD``.
+        :param start: the new naive local start, ``HH:MM``.
+        :param end: the new naive local end, ``HH:MM``.
+        :returns: the booking, REST-shaped.
+        :raises ValueError: ``day`` is not an ISO date.
+        :raises NotFoundError: no such booking.
+        :raises LifecycleError: its status cannot go to ``RM``.
+        """
         from datetime import date
 
         return booking_doc(
@@ -272,7 +335,23 @@ class Sandbox:
         )
 
     def cancel_booking(self, booking_id: str, note: str | None = None) -> dict[str, Any]:
+        """Cancel a booking as the ERP's staff would (status ``CA``, ``sequencia`` bumped).
+        Not counted as an effect; cancelling a cancelled booking changes nothing.
+
+        :param note: stored as ``observacoes``.
+        :returns: the booking, REST-shaped.
+        :raises NotFoundError: no such booking.
+        :raises LifecycleError: already attended or a no-show (``AT``, ``FA``).
+        """
         return booking_doc(self.store.set_status(booking_id, "CA", note), soap=False)
 
     def set_booking_status(self, booking_id: str, status: str) -> dict[str, Any]:
+        """Set a booking's status as the ERP's staff would (e.g. ``CF`` to confirm). Not counted
+        as an effect; the same status again changes nothing.
+
+        :param status: a code from :data:`~munivideo.sandbox.records.BOOKING_STATUSES`.
+        :returns: the booking, REST-shaped.
+        :raises NotFoundError: no such booking.
+        :raises LifecycleError: :data:`~munivideo.sandbox.records.STATUS_TRANSITIONS` forbids it.
+        """
         return booking_doc(self.store.set_status(booking_id, status, None), soap=False)

@@ -26,14 +26,44 @@ no other protocol to name."""
 def list_changed(
     call: Call, after: tuple[datetime, str] | None, limit: int
 ) -> tuple[list[BookingRecord], bool]:
+    """``listarAlterados``: bookings changed after a cursor, in ``(dataAtualizacao, id)`` order.
+
+    A read: no effect counted, no idempotency key.
+
+    :param call: the request's fault decision and behaviour.
+    :param after: the cursor position ``(UTC timestamp, booking id)``; the page starts strictly
+        after it. ``None``: from the beginning.
+    :param limit: page size (the REST contract allows 1-500, default 100).
+    :returns: at most ``limit`` bookings, and whether more exist after the last one.
+    """
     return call.ctx.store.list_bookings(after, limit)
 
 
 def get_booking(call: Call, booking_id: str) -> BookingRecord:
+    """``obterAgendamento``: one booking.
+
+    :raises NotFoundError: no booking ``booking_id`` (``NAO_ENCONTRADO``, 404).
+    """
     return call.ctx.store.get_booking(booking_id)
 
 
 def set_status(call: Call, booking_id: str, status: str, note: str | None) -> BookingRecord:
+    """``atualizarSituacao``: move a booking to ``status`` (counted as a ``status:<code>``
+    effect of subject ``booking_id``); the same status again is a no-op, not an effect.
+
+    Applies the ``timeout`` fault and the behaviour's commit delay before writing. With a
+    receipt behaviour other than ``honest`` the answer describes another booking (the write
+    still happened).
+
+    :param call: the request's fault decision and behaviour.
+    :param booking_id: the booking.
+    :param status: the target status code (``AT``, ``FA``, ``CA``, ...).
+    :param note: ``observacao``, stored as the booking's ``observacoes``.
+    :returns: the updated booking (or another one, see above).
+    :raises NotFoundError: no such booking.
+    :raises LifecycleError: :data:`~munivideo.sandbox.records.STATUS_TRANSITIONS` does not allow
+        the move (``TRANSICAO_INVALIDA``, 409).
+    """
     call.before_write()
     record = call.ctx.store.set_status(booking_id, status, note, count=True)
     if call.behaviour.receipts != "honest":
@@ -42,6 +72,17 @@ def set_status(call: Call, booking_id: str, status: str, note: str | None) -> Bo
 
 
 def set_room(call: Call, booking_id: str, url: str, valid_until: datetime) -> BookingRecord:
+    """``registrarSala``: record the video room of a booking (idempotent: the same URL and
+    validity again change nothing; not counted as an effect).
+
+    :param call: the request's fault decision and behaviour (``timeout`` fault and commit
+        delay apply before the write).
+    :param booking_id: the booking.
+    :param url: the room's join URL.
+    :param valid_until: when the room stops being valid (aware; stored in UTC).
+    :returns: the booking as stored.
+    :raises NotFoundError: no such booking.
+    """
     call.before_write()
     return call.ctx.store.set_room(booking_id, url, valid_until)
 
@@ -149,6 +190,28 @@ def attach(
     tipo_midia: str | None,
     tamanho: int | None,
 ) -> tuple[ProtocolRecord, bool]:
+    """``anexarDocumento``: append a document record to protocol ``numero/ano`` (counted as an
+    ``attach:<sha256>`` effect of the protocol's external reference).
+
+    Once per idempotency key when the behaviour honours keys: the same key and arguments replay
+    the first answer; otherwise every call appends again.
+
+    :param call: the request's fault decision and behaviour.
+    :param key: the idempotency key (``Idempotency-Key`` / ``chaveIdempotencia``).
+    :param ano: the protocol's year.
+    :param numero: the protocol's number within the year.
+    :param nome: file name.
+    :param tipo: document type code.
+    :param sha256: the file's SHA-256 in hex.
+    :param tipo_midia: media type, if known.
+    :param tamanho: size in bytes, if known.
+    :returns: the protocol with the new attachment (as the receipt behaviour renders it), and
+        whether the answer is a replay.
+    :raises NotFoundError: no such protocol (checked before the key is spent).
+    :raises IdempotencyConflictError: the key was used with other arguments (422).
+    :raises IdempotencyInProgressError: the first request with the key is still running (409,
+        retry after 1 s).
+    """
     store = call.ctx.store
     store.get_protocol(ano, numero)  # 404 before the key is spent on a missing protocol
     return _keyed(
@@ -178,6 +241,24 @@ def forward(
     despacho: str,
     matricula: str | None,
 ) -> tuple[ProtocolRecord, bool]:
+    """``tramitarProtocolo``: forward protocol ``numero/ano`` to department ``destino``
+    (counted as a ``forward:<destino>`` effect of the protocol's external reference).
+
+    Once per idempotency key when the behaviour honours keys, as :func:`attach`.
+
+    :param call: the request's fault decision and behaviour.
+    :param key: the idempotency key.
+    :param ano: the protocol's year.
+    :param numero: the protocol's number within the year.
+    :param destino: the department code it goes to.
+    :param despacho: the dispatch text.
+    :param matricula: the forwarding servant's registration number, if given.
+    :returns: the protocol with the new routing entry (as the receipt behaviour renders it),
+        and whether the answer is a replay.
+    :raises NotFoundError: no such protocol.
+    :raises IdempotencyConflictError: the key was used with other arguments.
+    :raises IdempotencyInProgressError: the first request with the key is still running.
+    """
     store = call.ctx.store
     store.get_protocol(ano, numero)
     return _keyed(

@@ -217,6 +217,31 @@ def _buscar(call: Call, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle(ctx: Context, request: Request, service_name: str) -> Response:
+    """Answer one SOAP 1.1 call to a service of the ``erp-soap/v1`` WSDL
+    (document/literal wrapped; ``erp.wsdl`` with ``xsd/erp.xsd``).
+
+    In order: only ``POST`` (anything else: 405); parse the envelope safely
+    (:func:`munivideo.sandbox.xml_io.parse_envelope`: no DTD, entities or external references);
+    authenticate by HTTP Basic or a WS-Security UsernameToken (``PasswordText``) with the
+    sandbox credentials (401 and a ``NAO_AUTORIZADO`` fault otherwise); the Body's one element
+    names the operation, which must belong to ``service_name``; draw the fault plan and apply
+    ``latency``, then a failure before any work (``drop``; ``error`` as a non-contract HTML 5xx;
+    ``unavailable``/``ratelimit`` as an ``INDISPONIVEL`` fault with HTTP 503/429 and
+    ``Retry-After``; ``fault`` as a server fault with the rule's code); validate the payload
+    against the XSD; run the operation through :mod:`munivideo.sandbox.service` (writes honour
+    ``chaveIdempotencia`` per the behaviour, and their answer carries ``repeticao``); validate the
+    answer when ``ctx.validate_responses``; finally apply a fault that happens after the commit.
+
+    Typed errors become HTTP 500 SOAP faults whose ``detail/falha`` carries ``codigo``,
+    ``mensagem``, ``campo``, ``idRegistro`` and, for transient ones, ``tentarNovamenteEmSegundos``
+    (``faultcode`` ``soapenv:Server`` for ``ERRO_INTERNO``/``INDISPONIVEL``, ``soapenv:Client``
+    otherwise).
+
+    :param ctx: the sandbox's shared state.
+    :param request: the HTTP request to ``/soap/<service_name>``.
+    :param service_name: ``agendamentos`` or ``protocolos`` (keys of :data:`SERVICES`).
+    :raises DropConnection: a ``drop`` or ``drop_after_commit`` fault fired.
+    """
     if request.method != "POST":
         return Response("use POST (or GET ?wsdl)", status=405, headers={"Allow": "GET, POST"})
     try:

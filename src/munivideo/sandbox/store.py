@@ -85,11 +85,23 @@ def _stamp(value: datetime) -> str:
 
 
 def encode_cursor(updated_at: datetime, record_id: str) -> str:
+    """The REST ``proximoCursor`` for a position in ``(dataAtualizacao, id)`` order: URL-safe
+    base64 (RFC 4648 section 5) of ``<UTC ISO 8601>|<id>``; opaque to clients.
+
+    :param updated_at: the last booking's ``data_atualizacao`` (aware).
+    :param record_id: the last booking's id.
+    """
     raw = f"{updated_at.astimezone(UTC).isoformat()}|{record_id}".encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position an :func:`encode_cursor` cursor names.
+
+    :returns: ``(UTC timestamp, booking id)``.
+    :raises InvalidRecordError: (``field="cursor"``) not base64 of ``<timestamp>|<id>`` with an
+        aware timestamp and a non-empty id.
+    """
     try:
         stamp, _, record_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         parsed = datetime.fromisoformat(stamp)
@@ -116,6 +128,15 @@ class Reservation:
 
 
 class Store:
+    """The sandbox ERP's bookings, protocols, effect log, idempotency keys and OAuth tokens.
+
+    One SQLite connection (WAL) behind one re-entrant lock; every public method is atomic, and a
+    write, its effect row and the completion of its idempotency key commit in one transaction.
+    A file from before effect counting is migrated in place.
+
+    :param path: an SQLite file, or ``":memory:"`` (the default: gone when closed).
+    """
+
     def __init__(self, path: str | Path = ":memory:") -> None:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -164,10 +185,14 @@ class Store:
             return now
 
     def close(self) -> None:
+        """Close the connection (a ``:memory:`` store's data is gone); the store is unusable
+        afterwards."""
         with self._lock:
             self._db.close()
 
     def reset(self) -> None:
+        """Delete every booking, protocol, idempotency key, token and effect in one transaction
+        (the monotonic clock keeps running, so cursors never go back)."""
         with self._tx() as db:
             for table in ("booking", "protocol", "idempotency", "token", "effect"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
@@ -197,6 +222,10 @@ class Store:
                 self._last = max(self._last, datetime.strptime(last, _STAMP).replace(tzinfo=UTC))
 
     def get_booking(self, booking_id: str) -> BookingRecord:
+        """One booking.
+
+        :raises NotFoundError: (``field="id"``, ``record_id=booking_id``) no such booking.
+        """
         with self._lock:
             row = self._db.execute("SELECT doc FROM booking WHERE id = ?", (booking_id,)).fetchone()
         if row is None:
@@ -225,6 +254,7 @@ class Store:
         return records, len(rows) > limit
 
     def count_bookings(self) -> int:
+        """How many bookings the store holds (``GET /_sandbox/health``)."""
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM booking").fetchone()[0])
 
@@ -279,6 +309,12 @@ class Store:
             )
 
     def set_room(self, booking_id: str, url: str, valid_until: datetime) -> BookingRecord:
+        """Record the booking's video room; the same URL and validity again is a no-op (no new
+        version, no new ``data_atualizacao``). Not an effect.
+
+        :param valid_until: aware datetime, stored in UTC.
+        :raises NotFoundError: no such booking.
+        """
         with self._lock:
             current = self.get_booking(booking_id)
             if current.sala_url == url and current.sala_valida_ate == valid_until:
@@ -286,6 +322,16 @@ class Store:
             return self.update_booking(booking_id, sala_url=url, sala_valida_ate=valid_until)
 
     def reschedule(self, booking_id: str, day: date, start: str, end: str) -> BookingRecord:
+        """Move a booking (as the ERP's own staff would) and set it to ``RM``: bumps
+        ``versao`` and, when the slot really moves, ``sequencia``. Not an effect.
+
+        :param day: the new local day.
+        :param start: the new naive local start ``HH:MM``.
+        :param end: the new naive local end ``HH:MM``.
+        :raises NotFoundError: no such booking.
+        :raises LifecycleError: (``field="situacao"``) the booking's status cannot go to ``RM``
+            (from ``AG``, ``CA``, ``AT`` or ``FA``: see ``STATUS_TRANSITIONS``).
+        """
         with self._lock:
             current = self.get_booking(booking_id)
             if not STATUS_TRANSITIONS[current.situacao] & {"RM"}:
@@ -306,6 +352,10 @@ class Store:
         return None if row is None else ProtocolRecord.model_validate_json(row[0])
 
     def get_protocol(self, ano: int, numero: int) -> ProtocolRecord:
+        """The protocol ``numero/ano`` (how the contract addresses protocols).
+
+        :raises NotFoundError: (``record_id="<numero>/<ano>"``, ``field="numero"``) none.
+        """
         found = self._protocol_row("ano = ? AND numero = ?", (ano, numero))
         if found is None:
             raise NotFoundError(
@@ -316,6 +366,11 @@ class Store:
         return found
 
     def get_protocol_by_id(self, protocol_id: str) -> ProtocolRecord:
+        """The protocol with internal id ``PR-<ano>-<numero>`` (what an idempotency key's
+        stored result names, for replays).
+
+        :raises NotFoundError: (``field="id"``) none; a replay whose protocol was reset away.
+        """
         found = self._protocol_row("id = ?", (protocol_id,))
         if found is None:
             raise NotFoundError("protocol vanished", record_id=protocol_id, field="id")
@@ -350,6 +405,7 @@ class Store:
         return None if row is None else BookingRecord.model_validate_json(row[0])
 
     def list_protocols(self) -> list[ProtocolRecord]:
+        """Every protocol, ordered by year then number."""
         with self._lock:
             rows = self._db.execute("SELECT doc FROM protocol ORDER BY ano, numero").fetchall()
         return [ProtocolRecord.model_validate_json(r[0]) for r in rows]
@@ -415,6 +471,18 @@ class Store:
         tamanho: int | None,
         reservation: Reservation | None = None,
     ) -> ProtocolRecord:
+        """Append a document record to protocol ``numero/ano``; counts an ``attach:<sha256>``
+        effect and completes ``reservation`` in the same transaction.
+
+        :param nome: file name.
+        :param tipo: document type code.
+        :param sha256: the file's SHA-256 in hex.
+        :param tipo_midia: media type, if known.
+        :param tamanho: size in bytes, if known.
+        :param reservation: the idempotency key held for this write (``None``: keys ignored).
+        :returns: the protocol with the attachment appended (next ``sequencia``, stamped now).
+        :raises NotFoundError: no such protocol.
+        """
         with self._tx() as db:
             p = self.get_protocol(ano, numero)
             attachment = Attachment(
@@ -442,6 +510,16 @@ class Store:
         matricula: str | None,
         reservation: Reservation | None = None,
     ) -> ProtocolRecord:
+        """Forward protocol ``numero/ano`` to ``destino`` (now its current department); counts a
+        ``forward:<destino>`` effect and completes ``reservation`` in the same transaction.
+
+        :param destino: the department code it goes to.
+        :param despacho: the dispatch text.
+        :param matricula: the forwarding servant's registration number, if given.
+        :param reservation: the idempotency key held for this write (``None``: keys ignored).
+        :returns: the protocol with the routing entry appended.
+        :raises NotFoundError: no such protocol.
+        """
         with self._tx() as db:
             p = self.get_protocol(ano, numero)
             routing = Routing(
@@ -563,6 +641,12 @@ class Store:
     # -- tokens ---------------------------------------------------------------------------------
 
     def issue_token(self, token: str, client_id: str, ttl: timedelta) -> None:
+        """Remember an OAuth access token until ``ttl`` from now (wall clock, UTC).
+
+        :param token: the opaque bearer token handed out.
+        :param client_id: the client it was issued to.
+        :param ttl: its lifetime (the REST front end uses 3600 s).
+        """
         with self._tx() as db:
             db.execute(
                 "INSERT INTO token (token, client_id, expires_at) VALUES (?, ?, ?)",
@@ -570,6 +654,8 @@ class Store:
             )
 
     def token_valid(self, token: str) -> bool:
+        """Whether ``token`` was issued by this store and has not expired (a reset forgets
+        every token)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT expires_at FROM token WHERE token = ?", (token,)

@@ -53,6 +53,13 @@ def parse_envelope(body: bytes, content_type: str) -> etree._Element:
 
 
 def body_payload(envelope: etree._Element) -> etree._Element:
+    """The one element inside the SOAP Body: the operation's wrapper element (document/literal
+    wrapped, WSDL 1.1), e.g. ``erp:criarProtocolo``.
+
+    :param envelope: a root from :func:`parse_envelope`.
+    :raises InvalidRecordError: (``field="Body"``) no Body, a Body with zero or several elements,
+        or an element outside the contract namespace :data:`ERP_NS`.
+    """
     body = envelope.find(f"{{{SOAP_NS}}}Body")
     if body is None or len(body) != 1:
         raise InvalidRecordError("the SOAP Body must hold exactly one element", field="Body")
@@ -98,6 +105,12 @@ def payload_element(name: str, content: dict[str, Any]) -> etree._Element:
 
 
 def envelope_bytes(payload: etree._Element) -> bytes:
+    """A SOAP 1.1 envelope (no Header) around ``payload``, as UTF-8 bytes with an XML
+    declaration, ready to send as ``text/xml; charset=utf-8``.
+
+    :param payload: the answer element (from :func:`payload_element`); it is moved into the
+        new envelope.
+    """
     env = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS, "erp": ERP_NS})
     body = etree.SubElement(env, f"{{{SOAP_NS}}}Body")
     body.append(payload)
@@ -113,6 +126,17 @@ def fault_bytes(
     id_registro: str | None = None,
     retry_after: int | None = None,
 ) -> bytes:
+    """A SOAP 1.1 Fault envelope (UTF-8) whose ``detail`` holds the contract's ``erp:falha``
+    (``Falha`` in ``xsd/comum.xsd``).
+
+    :param client: ``faultcode`` ``soapenv:Client`` (the request was wrong) if true, else
+        ``soapenv:Server``.
+    :param codigo: the contract error code (``NAO_ENCONTRADO``, ``INDISPONIVEL``, ...).
+    :param mensagem: the message; also the ``faultstring``.
+    :param campo: the request field concerned, if any.
+    :param id_registro: the record concerned, if any.
+    :param retry_after: ``tentarNovamenteEmSegundos``: whole seconds the client should wait.
+    """
     env = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS, "erp": ERP_NS})
     body = etree.SubElement(env, f"{{{SOAP_NS}}}Body")
     fault = etree.SubElement(body, f"{{{SOAP_NS}}}Fault")
