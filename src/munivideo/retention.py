@@ -31,7 +31,8 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
-from munivideo.errors import ConfigurationError, MunivideoError
+from munivideo.errors import MunivideoError
+from munivideo.store.port import Store
 
 ERASED_NAME = "[removido - LGPD]"
 """Name written in place of an erased person's name."""
@@ -85,20 +86,12 @@ def erase_entry(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def purge(
-    store: Any, tenant_id: str, *, now: datetime, days: int, dry_run: bool = False
+    store: Store, tenant_id: str, *, now: datetime, days: int, dry_run: bool = False
 ) -> RetentionResult:
-    """Erase the personal data of ``tenant_id`` older than ``days`` (see the module's table).
-
-    :raises ConfigurationError: the store cannot purge (it has no ``purge_personal_data``).
-    """
+    """Erase the personal data of ``tenant_id`` older than ``days`` (see the module's table)
+    through :meth:`munivideo.store.port.Store.purge_personal_data`, on either store."""
     cutoff = now - timedelta(days=days)
-    method = getattr(store, "purge_personal_data", None)
-    if method is None:
-        raise ConfigurationError(
-            f"the store {type(store).__name__} does not support retention purges",
-            field="store.url",
-        )
-    counts: dict[str, int] = method(
+    counts = store.purge_personal_data(
         tenant_id,
         before=cutoff,
         booking=erase_booking,

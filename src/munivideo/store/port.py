@@ -24,6 +24,7 @@ from munivideo.store.records import (
     QuarantineKind,
     TenantStatus,
 )
+from munivideo.store.rows import Eraser
 from munivideo.store.states import OutboxState
 
 
@@ -147,6 +148,27 @@ class Store(Protocol):
 
     def forget_sent(self, tenant_id: str, key: str) -> None:
         """Drop the mark ``key`` (a pending mark whose send surely did not happen)."""
+        ...
+
+    # -- retention (LGPD) ---------------------------------------------------------------------
+    def purge_personal_data(
+        self,
+        tenant_id: str,
+        *,
+        before: datetime,
+        booking: Eraser,
+        attendance: Eraser,
+        entry: Eraser,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        """Erase ``tenant_id``'s personal data from rows last changed before ``before``
+        (tz-aware), in one transaction: bindings with no outbox row still to deliver (their
+        ``booking`` and ``attendance`` JSON through ``booking`` and ``attendance``),
+        ``delivered`` outbox rows (``entry``) and quarantine rows last seen before it (raw
+        payload emptied, reason redacted). A row changed at ``before`` or later is kept, and
+        so is one already erased. Returns how many rows were (with ``dry_run``: would be)
+        rewritten: ``{"bindings": n, "outbox": n, "quarantine": n}``. The erasers and the
+        command are in :mod:`munivideo.retention`."""
         ...
 
     # -- attendance events -------------------------------------------------------------------

@@ -47,6 +47,7 @@ from munivideo.store.records import (
     QuarantineKind,
     TenantStatus,
 )
+from munivideo.store.rows import Eraser, erased_binding, erased_entry
 from munivideo.store.states import OutboxState, can_transition
 from munivideo.store.wake import WAKE_SQL, wake_params
 
@@ -268,6 +269,75 @@ class PostgresStore:
                 "DELETE FROM sent_message WHERE tenant_id = %s AND key = %s", (tenant_id, key)
             )
         )
+
+    # -- retention (LGPD) -------------------------------------------------------------------
+
+    def purge_personal_data(
+        self,
+        tenant_id: str,
+        *,
+        before: datetime,
+        booking: Eraser,
+        attendance: Eraser,
+        entry: Eraser,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        """Rewrite rows older than ``before`` with the given erasers (see
+        :meth:`munivideo.store.port.Store.purge_personal_data`), in one transaction; the rows
+        read are locked (``FOR UPDATE``) so a concurrent change waits instead of being lost."""
+        cutoff = _aware(before)
+
+        def work(conn: Conn) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT booking_id, booking, attendance FROM binding b WHERE tenant_id = %s "
+                "AND updated_at < %s AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                "o.tenant_id = b.tenant_id AND o.booking_id = b.booking_id "
+                "AND o.state <> 'delivered') FOR UPDATE OF b",
+                (tenant_id, cutoff),
+            ).fetchall()
+            bindings = [
+                (*columns, tenant_id, r["booking_id"])
+                for r in rows
+                if (
+                    columns := erased_binding(
+                        r["booking"], r["attendance"], booking=booking, attendance=attendance
+                    )
+                )
+            ]
+            rows = conn.execute(
+                "SELECT id, entry FROM outbox WHERE tenant_id = %s AND state = 'delivered' "
+                "AND updated_at < %s FOR UPDATE",
+                (tenant_id, cutoff),
+            ).fetchall()
+            entries = [
+                (erased, r["id"])
+                for r in rows
+                if (erased := erased_entry(r["entry"], entry=entry)) is not None
+            ]
+            rows = conn.execute(
+                "SELECT id, reason FROM quarantine WHERE tenant_id = %s "
+                "AND last_seen_at < %s AND raw <> '' FOR UPDATE",
+                (tenant_id, cutoff),
+            ).fetchall()
+            quarantined = [(redact(r["reason"]), r["id"]) for r in rows]
+            if not dry_run:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "UPDATE binding SET booking = %s, attendance = %s "
+                        "WHERE tenant_id = %s AND booking_id = %s",
+                        bindings,
+                    )
+                    cur.executemany("UPDATE outbox SET entry = %s WHERE id = %s", entries)
+                    cur.executemany(
+                        "UPDATE quarantine SET raw = '', reason = %s WHERE id = %s", quarantined
+                    )
+            return {
+                "bindings": len(bindings),
+                "outbox": len(entries),
+                "quarantine": len(quarantined),
+            }
+
+        return self._tx(work)
 
     # -- attendance events ------------------------------------------------------------------
 

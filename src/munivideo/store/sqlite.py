@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
@@ -36,6 +35,7 @@ from munivideo.store.records import (
     QuarantineKind,
     TenantStatus,
 )
+from munivideo.store.rows import Eraser, erased_binding, erased_entry
 from munivideo.store.states import OutboxState, can_transition
 
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -290,15 +290,14 @@ class SqliteStore:
         tenant_id: str,
         *,
         before: datetime,
-        booking: Callable[[dict[str, Any]], dict[str, Any]],
-        attendance: Callable[[dict[str, Any]], dict[str, Any]],
-        entry: Callable[[dict[str, Any]], dict[str, Any]],
+        booking: Eraser,
+        attendance: Eraser,
+        entry: Eraser,
         dry_run: bool = False,
     ) -> dict[str, int]:
         """Rewrite rows older than ``before`` with the given erasers (see
-        :mod:`munivideo.retention`), in one transaction; returns counts per table."""
+        :meth:`munivideo.store.port.Store.purge_personal_data`), in one transaction."""
         cutoff = stamp(before)
-        counts = {"bindings": 0, "outbox": 0, "quarantine": 0}
         with self._tx() as conn:
             rows = conn.execute(
                 "SELECT booking_id, booking, attendance FROM binding b WHERE tenant_id = ? "
@@ -307,43 +306,42 @@ class SqliteStore:
                 "AND o.state != 'delivered')",
                 (tenant_id, cutoff),
             ).fetchall()
-            for booking_id, doc, attended in rows:
-                erased = json.dumps(booking(json.loads(doc)), ensure_ascii=False)
-                done = json.dumps(attendance(json.loads(attended))) if attended else None
-                if erased == doc and done == attended:
-                    continue
-                counts["bindings"] += 1
-                if not dry_run:
-                    conn.execute(
-                        "UPDATE binding SET booking = ?, attendance = ? "
-                        "WHERE tenant_id = ? AND booking_id = ?",
-                        (erased, done, tenant_id, booking_id),
-                    )
+            bindings = [
+                (*columns, tenant_id, booking_id)
+                for booking_id, doc, attended in rows
+                if (
+                    columns := erased_binding(doc, attended, booking=booking, attendance=attendance)
+                )
+            ]
             rows = conn.execute(
                 "SELECT id, entry FROM outbox WHERE tenant_id = ? AND state = 'delivered' "
                 "AND updated_at < ?",
                 (tenant_id, cutoff),
             ).fetchall()
-            for item_id, doc in rows:
-                erased = json.dumps(entry(json.loads(doc)), ensure_ascii=False)
-                if erased == doc:
-                    continue
-                counts["outbox"] += 1
-                if not dry_run:
-                    conn.execute("UPDATE outbox SET entry = ? WHERE id = ?", (erased, item_id))
+            entries = [
+                (erased, item_id)
+                for item_id, doc in rows
+                if (erased := erased_entry(doc, entry=entry)) is not None
+            ]
             rows = conn.execute(
                 "SELECT record_id, kind, reason FROM quarantine WHERE tenant_id = ? "
                 "AND last_seen_at < ? AND raw != ''",
                 (tenant_id, cutoff),
             ).fetchall()
-            counts["quarantine"] = len(rows)
+            quarantined = [(redact(reason), tenant_id, kind, rid) for rid, kind, reason in rows]
             if not dry_run:
+                conn.executemany(
+                    "UPDATE binding SET booking = ?, attendance = ? "
+                    "WHERE tenant_id = ? AND booking_id = ?",
+                    bindings,
+                )
+                conn.executemany("UPDATE outbox SET entry = ? WHERE id = ?", entries)
                 conn.executemany(
                     "UPDATE quarantine SET raw = '', reason = ? WHERE tenant_id = ? AND kind = ? "
                     "AND record_id = ?",
-                    [(redact(reason), tenant_id, kind, rid) for rid, kind, reason in rows],
+                    quarantined,
                 )
-        return counts
+        return {"bindings": len(bindings), "outbox": len(entries), "quarantine": len(quarantined)}
 
     def forget_sent(self, tenant_id: str, key: str) -> None:
         """Drop a sent-message mark (a pending mark whose send surely did not happen)."""
