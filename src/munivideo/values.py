@@ -346,4 +346,6 @@ def from_local(naive: datetime, tz: ZoneInfo = SAO_PAULO) -> datetime:
 
 
 def utcnow() -> datetime:
+    """The current time, tz-aware in UTC: the engine's default clock (stores refuse naive
+    times)."""
     return datetime.now(UTC)

@@ -23,6 +23,12 @@ log = logging.getLogger("munivideo.engine")
 
 
 def default_worker_id() -> str:
+    """A worker id unique among live workers: ``<hostname>:<pid>:<6 random hex digits>``.
+
+    The random part keeps two processes that reuse a pid (containers) apart; a worker that
+    wants its leases back after a restart passes a stable id instead (see
+    :meth:`munivideo.store.port.Store.release_owner`).
+    """
     return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16**6):06x}"
 
 
@@ -44,14 +50,24 @@ class Engine:
 
     @property
     def tenant_id(self) -> str:
+        """The tenant's id (``[tenant] id`` in its configuration); every store call uses it."""
         return self.config.tenant.id
 
     def now(self) -> datetime:
+        """The current time from :attr:`clock`: a tz-aware UTC datetime (tests pass a fake
+        clock; every time the engine stores comes from here)."""
         return self.clock()
 
     def quarantine(
         self, kind: QuarantineKind, record_id: str, error: MunivideoError, raw: str
     ) -> None:
+        """Keep a record that could not be processed, with the error's field, message and
+        class name (see :meth:`munivideo.store.port.Store.quarantine`), and log a warning.
+
+        :param record_id: the record's id in ``kind``'s namespace (booking id, ...).
+        :param error: why; its ``field`` and redacted ``message`` are stored.
+        :param raw: the record as received, for an operator to inspect.
+        """
         log.warning("quarantined %s %s: %s", kind.value, record_id, error)
         self.store.quarantine(
             self.tenant_id,
@@ -65,4 +81,6 @@ class Engine:
         )
 
     def close(self) -> None:
+        """Close the ERP adapter's connections. The store belongs to the caller and stays
+        open (:meth:`munivideo.api.Munivideo.close` closes both)."""
         self.erp.close()

@@ -23,4 +23,7 @@ def booking_fingerprint(booking: Booking) -> str:
 
 
 def short_hash(*parts: object) -> str:
+    """A 16-hex-digit (64-bit) SHA-256 digest of ``parts`` joined by ``|`` (as ``str``): a
+    compact content key, e.g. of a room link or an invitation's content, so a re-sync that
+    changed nothing that matters sends nothing."""
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]

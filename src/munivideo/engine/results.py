@@ -15,6 +15,17 @@ class _Result(BaseModel):
 
 
 class SyncResult(_Result):
+    """What one :func:`munivideo.engine.sync` run did, in counts of bookings or messages.
+
+    ``received``: bookings read from the ERP over ``pages`` pages; ``unchanged``: of those,
+    ones whose fingerprint had not moved (nothing sent); ``bound``: bookings seen for the first
+    time; ``rooms_*``, ``links_recorded``, ``invitations_sent``, ``messages_sent`` (one per
+    recipient and channel), ``cancellations_sent``: side effects done; ``deferred``: bookings
+    whose side effects failed transiently, retried on the next sync; ``quarantined``: bookings
+    refused; ``cursor``: where the sync stopped; ``errors``: one line per deferred or
+    quarantined booking.
+    """
+
     tenant_id: str
     pages: int = 0
     received: int = 0
@@ -41,10 +52,18 @@ class SyncResult(_Result):
 
     @property
     def ok(self) -> bool:
+        """Nothing deferred and nothing quarantined (the job's exit status)."""
         return self.deferred == 0 and self.quarantined == 0
 
 
 class RecordResult(_Result):
+    """What recording one booking's attendance did.
+
+    ``outcome`` is the classified attendance (``None`` when quarantined), ``external_reference``
+    the key the ERP will know the protocol by, ``outbox_id`` the write-back row queued;
+    ``quarantined`` with ``reason`` when the attendance was refused.
+    """
+
     tenant_id: str
     booking_id: str
     outcome: Outcome | None = None
@@ -56,10 +75,22 @@ class RecordResult(_Result):
 
     @property
     def ok(self) -> bool:
+        """The attendance was recorded (now or by an earlier call), not quarantined."""
         return not self.quarantined
 
 
 class WritebackResult(_Result):
+    """What one :func:`munivideo.engine.writeback` run did, in outbox rows.
+
+    ``requeued_stale``: rows taken back from dead workers (expired leases, or this worker's
+    earlier incarnation); ``claimed``: rows this run took; of those, ``delivered``,
+    ``retrying`` (a retryable failure, due again after a backoff), ``settling`` (a probe found
+    nothing yet; asked again after the settle window), ``dead_lettered`` (moved to ``failed``)
+    and ``lease_lost`` (another worker took the row; this one stopped). ``pending_left`` and
+    ``failed_total`` count the tenant's whole outbox after the run (``pending`` + ``in_flight``,
+    and ``failed``).
+    """
+
     tenant_id: str
     worker: str
     requeued_stale: int = 0
@@ -75,10 +106,14 @@ class WritebackResult(_Result):
 
     @property
     def ok(self) -> bool:
+        """The outbox is empty of waiting and dead rows and no lease was lost: everything
+        recorded so far is in the ERP."""
         return self.pending_left == 0 and self.failed_total == 0 and self.lease_lost == 0
 
 
 class ReplayResult(_Result):
+    """The outbox ids an operator's replay (or requeue) moved back to ``pending``."""
+
     tenant_id: str
     replayed: list[int] = Field(default_factory=list)
 
