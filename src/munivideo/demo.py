@@ -512,8 +512,9 @@ def explain(report: DemoReport) -> list[str]:
         *fault_lines,
         "   Before repeating a write whose answer was lost, the engine looks it up in the ERP by "
         "its idempotency key, so a write that already happened is not done again. "
-        f"{_count(report.delivered, 'outcome')} delivered; {_count(report.retries, 'delivery')} "
-        "had to wait and be retried later (retries).",
+        f"{_count(report.delivered, 'outcome')} delivered; "
+        f"{_count(report.retries, 'delivery', 'deliveries')} had to wait and be retried later "
+        "(retries).",
     ]
 
 

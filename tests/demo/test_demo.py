@@ -103,6 +103,15 @@ def test_demo_exits_non_zero_when_the_invariant_fails(tmp_path: Path) -> None:
     assert report["missing"]
 
 
+def test_the_account_counts_in_plain_english() -> None:
+    # one and many, regular and irregular plurals: "1 delivery", "3 deliveries"
+    for retries, words in ((1, "1 delivery had"), (3, "3 deliveries had"), (0, "0 deliveries")):
+        story = "\n".join(explain(DemoReport(output="out", delivered=1, retries=retries)))
+        assert words in story, story
+        assert "1 outcome delivered" in story
+        assert "deliverys" not in story
+
+
 def test_the_packaged_demo_config_matches_the_example() -> None:
     example = (ROOT / "examples" / "demo.toml").read_text(encoding="utf-8")
     packaged = (ROOT / "src" / "munivideo" / "_demo.toml").read_text(encoding="utf-8")
