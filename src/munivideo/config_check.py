@@ -2,7 +2,10 @@
 
 Without ``--probe`` nothing leaves the machine: the file is validated, every ERP adapter it
 names is built (its mapping file loaded and checked: unknown operations and placeholders, bad
-date formats, incomplete paging, WSDL operations that do not exist) and closed again.
+date formats, incomplete paging, WSDL operations that do not exist) and closed again, and the
+write-back's timing is checked as the write-back itself checks it: ``[writeback]
+lease_seconds`` must outlast the worst-case ERP call the adapter's ``timeouts`` and ``retry``
+allow (:func:`munivideo.engine.leases.timing`).
 
 With ``--probe`` every adapter is built and the ERP gets a read-only round trip: the first page
 of changed bookings, one booking read again and shown field by field, its status read back,
@@ -21,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from munivideo.config import TenantConfig, load_config
+from munivideo.engine.leases import timing
 from munivideo.erp_sources import build_erp
 from munivideo.errors import MunivideoError
 from munivideo.plugins import Plugins
@@ -112,6 +116,11 @@ def check_file(path: Path, plugins: Plugins, *, probe: bool) -> Report:
         return report
     try:
         report.steps.append(f"erp adapter {erp.name} built")
+        try:
+            timing(erp, config.writeback)  # what the write-back refuses, refused here first
+        except MunivideoError as exc:
+            report.problems.append(_problem("configuration", exc))
+            return report
         if probe:
             _build_others(config, plugins, report)
             _round_trip(erp, report)

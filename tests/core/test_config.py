@@ -135,3 +135,53 @@ def test_parse_settings_names_the_key_and_lists_every_problem() -> None:
     assert info.value.record_id == "gravatai"
     for key in ("base_url", "secret", "timeout"):
         assert key in info.value.message
+
+
+LEASE_CONFIG = """
+[tenant]
+id = "gravatai"
+name = "Prefeitura de Gravataí"
+
+[erp]
+adapter = "rest"
+[erp.settings]
+base_url = "http://127.0.0.1:9"
+[erp.settings.timeouts]
+total_seconds = 60
+
+[video]
+provider = "jitsi"
+[video.settings]
+base_url = "https://meet.example.gov.br"
+use_jwt = false
+
+[store]
+url = "sqlite:///{db}"
+
+[writeback]
+lease_seconds = {lease}
+"""
+
+
+def test_config_check_refuses_the_lease_the_writeback_refuses(tmp_path: Path) -> None:
+    from munivideo.api import Munivideo
+
+    # one call may take 4 x 60 s, but retries stop after 30 s: 30 + 30 (a Retry-After) + 60
+    short = tmp_path / "short.toml"
+    short.write_text(LEASE_CONFIG.format(db=tmp_path / "s.db", lease=120), encoding="utf-8")
+    with Munivideo.from_config(short) as mv, pytest.raises(ConfigurationError) as refused:
+        mv.writeback()
+    assert refused.value.field == "writeback.lease_seconds"
+
+    result = CliRunner().invoke(main, ["config", "check", str(short), "--json"])
+    assert result.exit_code == 2, result.output
+    (report,) = json.loads(result.output)
+    assert report["error"]["field"] == "writeback.lease_seconds"
+    assert report["error"]["message"] == refused.value.message
+    assert "at least 121" in report["error"]["message"]
+
+    enough = tmp_path / "enough.toml"
+    enough.write_text(LEASE_CONFIG.format(db=tmp_path / "e.db", lease=121), encoding="utf-8")
+    result = CliRunner().invoke(main, ["config", "check", str(enough)])
+    assert result.exit_code == 0, result.output
+    assert "enough.toml: ok (tenant gravatai" in result.output
