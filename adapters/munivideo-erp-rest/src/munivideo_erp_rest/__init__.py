@@ -18,4 +18,9 @@ __all__ = ["RestErpAdapter", "RestSettings", "create_adapter", "register_erp_ada
 
 @hookimpl
 def register_erp_adapters(register: Callable[[str, ErpAdapterFactory], None]) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_erp_adapters`): register
+    :func:`create_adapter` under ``rest``, the name tenants use in ``[erp] adapter``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     register("rest", create_adapter)

@@ -124,7 +124,21 @@ def check_mapping(mappers: ErpMappers) -> None:
 
 
 class RestErpAdapter:
-    """:class:`munivideo.ports.ErpAdapter` over a REST ERP described by a mapping file."""
+    """:class:`munivideo.ports.ErpAdapter` over a REST ERP described by a mapping file.
+
+    Every call goes through one pooled session (``pool_size`` connections) with the
+    ``timeouts`` bounds and one retry policy (``retry``). Failures are classified by
+    :mod:`munivideo.transport.classify`: HTTP statuses by ``STATUS_TABLE``, the ERP's declared
+    codes (problem+json, RFC 9457, read where the mapping's ``[errors]`` says) by
+    ``FAULT_TABLE``. Reads and idempotent updates retry ambiguous failures in-call; creates
+    never do.
+
+    :param tenant: the tenant whose ERP this is (its zone places the ERP's naive local times).
+    :param settings: the validated ``[erp.settings]``.
+    :param sleep: how retries wait, in seconds (tests pass a no-op).
+    :raises ConfigurationError: the mapping file is unreadable or lacks an operation, a path or
+        ``[paging]`` the adapter needs.
+    """
 
     name = "rest"
 
@@ -238,6 +252,24 @@ class RestErpAdapter:
     # -- bookings ---------------------------------------------------------------------------
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
+        """One page of bookings changed after ``cursor``: ``list_bookings`` of the mapping
+        (reference contract: ``listarAlterados``, ``GET /api/v1/agendamentos``), paged as
+        ``[paging]`` says. A read: transient and ambiguous failures are retried under
+        ``settings.retry``.
+
+        :param cursor: where the previous page ended; None reads from the beginning.
+        :param limit: the most bookings wanted; capped at ``settings.page_limit`` (default 500).
+        :returns: the bookings in (updated_at, id) order; records the mapping cannot read are in
+            ``rejected`` (record id, field, reason), not raised, so one bad record never stops a
+            sync.
+        :raises TransientError: the ERP was unreachable, rate-limited (429) or unavailable (503), or
+            an ambiguous failure persisted, past the retry policy.
+        :raises ConfigurationError: the ERP refused our credentials or access (401/403).
+        :raises ContractViolationError: the answer is not JSON.
+        :raises MalformedResponseError: the answer has no item list where ``[paging] items`` says, a
+            count is not a number, or a ``Link`` points off the ERP's host (a
+        :mod:`munivideo.transport` exception, not a :class:`~munivideo.errors.MunivideoError`).
+        """
         limit = min(limit, self.settings.page_limit)
         request = self.pager.request(cursor, limit)
         answer, headers = self._request(
@@ -257,6 +289,17 @@ class RestErpAdapter:
         )
 
     def get_booking(self, booking_id: str) -> Booking:
+        """One booking by id (reference contract: ``obterAgendamento``, ``GET
+        /api/v1/agendamentos/{booking_id}``), mapped to the canonical model (times in UTC, the ERP's
+        naive local times placed in the tenant's zone).
+
+        :param booking_id: the booking's id in the ERP.
+        :raises NotFoundError: the ERP answered one of the operation's ``not_found`` statuses (404)
+            or an empty result; ``record_id`` is ``booking_id``.
+        :raises InvalidRecordError: the record does not map (naming the field).
+        :raises TransientError: unreachable, 429 or 503, past the retry policy.
+        :raises MalformedResponseError: the answer's result is not a record.
+        """
         answer, _ = self._request(
             "get_booking", {"booking_id": booking_id}, safe=True, record_id=booking_id
         )
@@ -268,6 +311,17 @@ class RestErpAdapter:
         return self.mappers.booking.to_canonical(doc, {"tenant_id": self.tenant.id})
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
+        """Set the booking's status in the ERP (reference contract: ``atualizarSituacao``, ``PUT
+        /api/v1/agendamentos/{booking_id}/situacao``) with the ERP's code from the mapping's
+        ``statuses`` table. Idempotent (a PUT), so ambiguous failures are retried in-call.
+
+        :param note: free text for the ERP's history; may be empty.
+        :raises RejectedError: the ERP has no code for ``status`` (field ``status``), or it refused
+            the change (e.g. ``TRANSICAO_INVALIDA``).
+        :raises ConfigurationError: the mapping has no ``[records.status]``.
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        :raises TransientError: unreachable, 429 or 503, past the retry policy.
+        """
         code = self.mappers.status_to_erp(booking_id, status)
         body = self.mappers.status_body(booking_id, status, note)
         self._request(
@@ -279,6 +333,16 @@ class RestErpAdapter:
         )
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
+        """Store the servant-facing room link on the booking (reference contract: ``registrarSala``,
+        ``PUT /api/v1/agendamentos/{booking_id}/sala``); idempotent, so ambiguous failures are
+        retried.
+
+        :param url: the room's URL for the servant.
+        :param valid_until: end of the room window, timezone-aware; written as the mapping's
+            ``room`` record says.
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        :raises TransientError: unreachable, 429 or 503, past the retry policy.
+        """
         body = self.mappers.room.to_erp(RoomLink(url=url, valid_until=valid_until))
         self._request(
             "room_link", {"booking_id": booking_id}, safe=True, record_id=booking_id, body=body
@@ -287,6 +351,26 @@ class RestErpAdapter:
     # -- protocols --------------------------------------------------------------------------
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
+        """Create the protocol entry (reference contract: ``criarProtocolo``, ``POST
+        /api/v1/protocolos``) sending ``idempotency_key`` in the operation's ``idempotency_header``
+        (``Idempotency-Key``, draft-ietf-httpapi-idempotency-key-header: the ERP answers a repeat
+        with the first answer). Never retried in-call on an ambiguous failure:
+        :func:`munivideo.transport.create_exactly_once` decides.
+
+        :param idempotency_key: the same for every attempt of this entry
+            (:func:`munivideo.transport.idempotency_key`).
+        :returns: the ERP's receipt (number, year); its ``external_reference`` is the entry's when
+            the ERP does not echo one.
+        :raises AmbiguousError: read timeout, connection dropped after sending, 500/502/504, a
+            malformed answer, the call's deadline passed, or the same key still in progress
+            (``CHAVE_EM_ANDAMENTO``): the protocol may exist.
+        :raises RejectedError: the ERP refused the entry (400, 409, 422, a declared fault such as
+            ``REQUISICAO_INVALIDA``), naming the field when the problem+json (RFC 9457) ``campo``
+            does.
+        :raises ContractViolationError: the ERP reports the key missing (``CHAVE_AUSENTE``) or
+            reused with another payload (``CHAVE_CONFLITANTE``).
+        :raises TransientError: the request surely did not arrive (refused, 429, 503).
+        """
         answer, _ = self._request(
             "create_protocol",
             {
@@ -304,6 +388,14 @@ class RestErpAdapter:
         return receipt
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
+        """The protocol created for ``external_reference`` (reference contract:
+        ``buscarPorReferenciaExterna``, ``GET /api/v1/protocolos?referenciaExterna=...``): the first
+        item of the result, or None when the list is empty or the ERP answers "not found". The
+        engine checks the receipt's reference itself.
+
+        :raises TransientError: unreachable, 429, 503 or ambiguous, past the retry policy.
+        :raises MalformedResponseError: an item is not a protocol record.
+        """
         try:
             answer, _ = self._request(
                 "find_protocol",
@@ -323,6 +415,17 @@ class RestErpAdapter:
         return self.mappers.receipt.to_canonical(items)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        """The protocol ``receipt`` names, with its attachments and routing history as the ERP holds
+        them now (reference contract: ``obterProtocolo``, ``GET
+        /api/v1/protocolos/{year}/{number}``; the lists at the operation's ``attachments`` and
+        ``routing`` paths). The write-back's probe before re-sending an attachment or forward to an
+        ERP without idempotency keys.
+
+        :raises NotFoundError: the ERP has no such protocol.
+        :raises ContractViolationError: the answer lacks the attachment or routing list.
+        :raises MalformedResponseError: the answer is not a protocol record.
+        :raises TransientError: unreachable, 429, 503 or ambiguous, past the retry policy.
+        """
         answer, _ = self._request(
             "get_protocol",
             self._receipt_values(receipt),
@@ -338,11 +441,27 @@ class RestErpAdapter:
         )
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
+        """The booking's status in the ERP now (a :meth:`get_booking`): the probe before a status
+        update whose answer was lost is re-sent.
+
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        """
         return self.get_booking(booking_id).status
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
+        """Append a verified document's record (name, kind, SHA-256, size in bytes) to the protocol
+        (reference contract: ``anexarDocumento``, ``POST
+        /api/v1/protocolos/{year}/{number}/anexos``, append-only). Ambiguous failures are retried
+        in-call only when the ERP honours idempotency keys
+        (``capabilities.honours_idempotency_key``); otherwise they raise for the engine to probe.
+
+        :param idempotency_key: stable per document (the engine's includes its SHA-256).
+        :raises AmbiguousError: the attachment may have landed (without key support only).
+        :raises RejectedError: the ERP refused it, or has no such protocol (:class:`NotFoundError`).
+        :raises TransientError: the request surely did not arrive, past the retry policy.
+        """
         self._request(
             "attach_document",
             self._receipt_values(receipt, idempotency_key),
@@ -354,6 +473,16 @@ class RestErpAdapter:
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
+        """Forward the protocol to another department (reference contract: ``tramitarProtocolo``,
+        ``POST /api/v1/protocolos/{year}/{number}/tramitacoes``). Retries as
+        :meth:`attach_document`.
+
+        :param idempotency_key: stable per forward (the engine's includes its position).
+        :raises AmbiguousError: the forward may have landed (without key support only).
+        :raises RejectedError: the ERP refused it (e.g. an unknown department), or has no such
+            protocol (:class:`NotFoundError`).
+        :raises TransientError: the request surely did not arrive, past the retry policy.
+        """
         self._request(
             "forward_protocol",
             self._receipt_values(receipt, idempotency_key),
@@ -363,6 +492,7 @@ class RestErpAdapter:
         )
 
     def close(self) -> None:
+        """Close the pooled HTTP connections. The adapter must not be used afterwards."""
         self.session.close()
 
 

@@ -17,4 +17,9 @@ __all__ = ["SoapErpAdapter", "SoapSettings", "create_adapter", "register_erp_ada
 
 @hookimpl
 def register_erp_adapters(register: Callable[[str, ErpAdapterFactory], None]) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_erp_adapters`): register
+    :func:`create_adapter` under ``soap``, the name tenants use in ``[erp] adapter``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     register("soap", create_adapter)

@@ -104,6 +104,14 @@ class SoapSettings(BaseModel):
     page_limit: int = Field(default=500, ge=1, le=10_000)
 
     def addresses(self) -> tuple[str, str]:
+        """The two service addresses: ``agendamentos_url`` and ``protocolos_url`` when set, else
+        ``base_url`` followed by ``agendamentos_path`` and ``protocolos_path``.
+
+        :returns: ``(bookings service URL, protocols service URL)``.
+        :raises ValueError: neither ``base_url`` nor both URLs are set (:func:`create_adapter`
+            reports it as a :class:`~munivideo.errors.ConfigurationError` on
+            ``erp.settings.base_url``).
+        """
         base = (self.base_url or "").rstrip("/")
         agendamentos = self.agendamentos_url or (
             f"{base}{self.agendamentos_path}" if base else None
@@ -170,7 +178,23 @@ def fault_reader(spec: ErrorSpec | None) -> FaultReader:
 
 
 class SoapErpAdapter:
-    """:class:`munivideo.ports.ErpAdapter` over a SOAP ERP (zeep) described by a mapping."""
+    """:class:`munivideo.ports.ErpAdapter` over a SOAP ERP (zeep) described by a mapping.
+
+    The WSDL (``wsdl``, default the vendored ``erp-soap/v1`` one) is parsed once per process;
+    this tenant's bookings and protocols services are bound to :meth:`SoapSettings.addresses`
+    with its own session (``pool_size``, ``timeouts``) and credentials (``auth``, including
+    WS-Security UsernameToken). Messages are validated against the WSDL's schema both ways
+    (zeep strict mode). A SOAP Fault is read by :func:`fault_reader` and classified by
+    :mod:`munivideo.transport.classify` (``FAULT_TABLE``); reads and idempotent updates retry
+    ambiguous failures in-call, creates never do.
+
+    :param tenant: the tenant whose ERP this is (its zone places the ERP's naive local times).
+    :param settings: the validated ``[erp.settings]``.
+    :param sleep: how retries wait, in seconds (tests pass a no-op).
+    :raises ConfigurationError: the mapping lacks an operation or ``[paging]`` the adapter
+        needs, or names an operation the WSDL's binding does not have
+        (``operations.<name>.operation``).
+    """
 
     name = "soap"
 
@@ -348,6 +372,26 @@ class SoapErpAdapter:
     # -- bookings ---------------------------------------------------------------------------
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
+        """One page of bookings changed after ``cursor``: ``list_bookings`` of the mapping
+        (reference contract: ``listarAlterados`` on ``AgendamentosBinding``), paged as ``[paging]``
+        says. The answer is validated against the WSDL's schema; when one record breaks the schema,
+        the page is read again without it, so the mapping rejects that record by id and field
+        instead of the whole page failing. A read: transient and ambiguous failures are retried
+        under ``settings.retry``.
+
+        :param cursor: where the previous page ended; None reads from the beginning.
+        :param limit: the most bookings wanted; capped at ``settings.page_limit`` (default 500).
+        :returns: the bookings in (updated_at, id) order; records the mapping cannot read are in
+            ``rejected`` (record id, field, reason), not raised.
+        :raises TransientError: the ERP was unreachable, rate-limited (429), unavailable (503) or
+            failing on its platform (a Server fault without the contract's detail), past the retry
+            policy, or declared itself unavailable (``INDISPONIVEL``).
+        :raises ConfigurationError: the ERP refused our credentials (fault ``NAO_AUTORIZADO``).
+        :raises ContractViolationError: the answer is not well-formed, safe XML.
+        :raises MalformedResponseError: the answer is not a structure or has no item list where
+            ``[paging] items`` says (a :mod:`munivideo.transport` exception, not a
+            :class:`~munivideo.errors.MunivideoError`).
+        """
         limit = min(limit, self.settings.page_limit)
         request = self.pager.request(cursor, limit)
         values = {"limit": self.pager.limit(limit)}
@@ -367,6 +411,17 @@ class SoapErpAdapter:
         )
 
     def get_booking(self, booking_id: str) -> Booking:
+        """One booking by id (reference contract: ``obterAgendamento``), mapped to the canonical
+        model (times in UTC, the ERP's naive local times placed in the tenant's zone).
+
+        :param booking_id: the booking's id in the ERP.
+        :raises NotFoundError: the ERP declared ``NAO_ENCONTRADO`` or answered without a record;
+            ``record_id`` is ``booking_id``.
+        :raises InvalidRecordError: the record does not map (naming the field).
+        :raises ContractViolationError: the answer breaks the WSDL's schema.
+        :raises TransientError: unreachable, 429, 503 or a platform fault, past the retry policy.
+        :raises MalformedResponseError: the answer's result is not a record.
+        """
         answer = self._call(
             "get_booking", {"booking_id": booking_id}, safe=True, record_id=booking_id
         )
@@ -378,6 +433,17 @@ class SoapErpAdapter:
         return self.mappers.booking.to_canonical(doc, {"tenant_id": self.tenant.id})
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
+        """Set the booking's status in the ERP (reference contract: ``atualizarSituacao``) with the
+        ERP's code from the mapping's ``statuses`` table. Idempotent, so ambiguous failures are
+        retried.
+
+        :param note: free text for the ERP's history; an empty note is not sent.
+        :raises RejectedError: the ERP has no code for ``status`` (field ``status``), or it refused
+            the change (``TRANSICAO_INVALIDA``).
+        :raises ConfigurationError: the mapping has no ``[records.status]``.
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        :raises TransientError: unreachable, 429, 503 or a platform fault, past the retry policy.
+        """
         code = self.mappers.status_to_erp(booking_id, status)
         self._call(
             "update_status",
@@ -388,6 +454,15 @@ class SoapErpAdapter:
         )
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
+        """Store the servant-facing room link on the booking (reference contract:
+        ``registrarSala``); idempotent, so ambiguous failures are retried.
+
+        :param url: the room's URL for the servant.
+        :param valid_until: end of the room window, timezone-aware; written as the mapping's
+            ``room`` record says.
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        :raises TransientError: unreachable, 429, 503 or a platform fault, past the retry policy.
+        """
         self._call(
             "room_link",
             {"booking_id": booking_id},
@@ -399,6 +474,25 @@ class SoapErpAdapter:
     # -- protocols --------------------------------------------------------------------------
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
+        """Create the protocol entry (reference contract: ``criarProtocolo`` on
+        ``ProtocolosBinding``, the key in its ``chaveIdempotencia`` argument: the ERP answers a
+        repeat with the first answer). Never retried in-call on an ambiguous failure:
+        :func:`munivideo.transport.create_exactly_once` decides.
+
+        :param idempotency_key: the same for every attempt of this entry
+            (:func:`munivideo.transport.idempotency_key`).
+        :returns: the ERP's receipt (number, year, external reference).
+        :raises AmbiguousError: read timeout, connection dropped after sending, HTTP 502/504, a
+            platform (Server) fault, a malformed answer, the call's deadline passed, or the same key
+            still in progress (``CHAVE_EM_ANDAMENTO``): the protocol may exist.
+        :raises RejectedError: the ERP refused the entry (``REQUISICAO_INVALIDA``,
+            ``REFERENCIA_DUPLICADA``, an unknown fault code), naming the field when the fault's
+            ``campo`` does.
+        :raises ContractViolationError: the request or the answer breaks the WSDL's schema, or the
+            ERP reports the key missing or reused with another payload.
+        :raises TransientError: the request surely did not arrive (refused, 429, 503) or the ERP
+            declared ``INDISPONIVEL``/``ERRO_INTERNO`` (it did nothing).
+        """
         answer = self._call(
             "create_protocol",
             {
@@ -413,6 +507,14 @@ class SoapErpAdapter:
         return self._receipt("create_protocol", answer)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
+        """The protocol created for ``external_reference`` (reference contract:
+        ``buscarPorReferenciaExterna``): the first one answered, or None when the answer is empty or
+        the ERP declares ``NAO_ENCONTRADO``. The engine checks the receipt's reference itself.
+
+        :raises TransientError: unreachable, 429, 503, a platform fault or ambiguous, past the retry
+            policy.
+        :raises MalformedResponseError: the answer is not a protocol record.
+        """
         try:
             answer = self._call(
                 "find_protocol",
@@ -432,6 +534,18 @@ class SoapErpAdapter:
         return self.mappers.receipt.to_canonical(found)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
+        """The protocol ``receipt`` names (by number and year), with its attachments and routing
+        history as the ERP holds them now (reference contract: ``obterProtocolo``; the lists at the
+        operation's ``attachments`` and ``routing`` paths, an absent list meaning empty since the
+        answer passed schema validation). The write-back's probe before re-sending an attachment or
+        forward to an ERP without idempotency keys.
+
+        :raises NotFoundError: the ERP has no such protocol.
+        :raises ContractViolationError: the answer breaks the WSDL's schema.
+        :raises MalformedResponseError: the answer is not a protocol record.
+        :raises TransientError: unreachable, 429, 503, a platform fault or ambiguous, past the retry
+            policy.
+        """
         answer = self._call(
             "get_protocol",
             self._receipt_values(receipt),
@@ -448,11 +562,26 @@ class SoapErpAdapter:
         )
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
+        """The booking's status in the ERP now (a :meth:`get_booking`): the probe before a status
+        update whose answer was lost is re-sent.
+
+        :raises NotFoundError: the ERP does not know ``booking_id``.
+        """
         return self.get_booking(booking_id).status
 
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
+        """Append a verified document's record (name, kind, SHA-256, size in bytes) to the protocol
+        (reference contract: ``anexarDocumento``, append-only, key in ``chaveIdempotencia``).
+        Ambiguous failures are retried in-call only when the ERP honours idempotency keys
+        (``capabilities.honours_idempotency_key``); otherwise they raise for the engine to probe.
+
+        :param idempotency_key: stable per document (the engine's includes its SHA-256).
+        :raises AmbiguousError: the attachment may have landed (without key support only).
+        :raises RejectedError: the ERP refused it, or has no such protocol (:class:`NotFoundError`).
+        :raises TransientError: the request surely did not arrive, past the retry policy.
+        """
         self._call(
             "attach_document",
             self._receipt_values(receipt, idempotency_key),
@@ -464,6 +593,15 @@ class SoapErpAdapter:
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
+        """Forward the protocol to another department (reference contract: ``tramitarProtocolo``,
+        key in ``chaveIdempotencia``). Retries as :meth:`attach_document`.
+
+        :param idempotency_key: stable per forward (the engine's includes its position).
+        :raises AmbiguousError: the forward may have landed (without key support only).
+        :raises RejectedError: the ERP refused it (e.g. an unknown department), or has no such
+            protocol (:class:`NotFoundError`).
+        :raises TransientError: the request surely did not arrive, past the retry policy.
+        """
         self._call(
             "forward_protocol",
             self._receipt_values(receipt, idempotency_key),
@@ -473,6 +611,7 @@ class SoapErpAdapter:
         )
 
     def close(self) -> None:
+        """Close the client's pooled HTTP connections. The adapter must not be used afterwards."""
         self.client.transport.session.close()
 
 
