@@ -31,6 +31,16 @@ from munivideo.errors import ConfigurationError
 
 @dataclass
 class DiffResult:
+    """The outcome of :func:`diff_files` or :func:`check_published`.
+
+    :ivar old: what was compared from: a file path, or the pack ``NAME/VERSION`` for a check.
+    :ivar new: what was compared to: a file path or the published URL.
+    :ivar changes: every change, breaking first, accepted exceptions marked
+        (``Change.accepted_reason`` set).
+    :ivar expired: accepted exceptions past their ``expires`` date (they no longer apply; the
+        reports list them so someone renews or drops them).
+    """
+
     old: str
     new: str
     changes: list[Change]
@@ -38,6 +48,8 @@ class DiffResult:
 
     @property
     def breaking(self) -> bool:
+        """Whether any change is breaking and not accepted (``munivideo contracts check`` and
+        ``diff`` then exit 3)."""
         return any(c.breaking for c in self.changes)
 
 

@@ -23,9 +23,14 @@ class Change:
 
     @property
     def breaking(self) -> bool:
+        """Breaking severity and no live accepted exception for it (an accepted change is
+        reported, but does not fail CI)."""
         return self.severity is Severity.BREAKING and self.accepted_reason is None
 
     def to_dict(self) -> dict[str, object]:
+        """The change as JSON-ready data (``--format json``): ``rule``, ``severity`` (its
+        value), ``path``, ``message``, ``accepted_reason`` (``None`` unless accepted) and the
+        computed ``breaking``."""
         data = asdict(self)
         data["severity"] = self.severity.value
         data["breaking"] = self.breaking

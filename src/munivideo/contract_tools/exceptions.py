@@ -29,6 +29,16 @@ FILE_NAME = "contract-exceptions.yaml"
 
 
 class AcceptedException(BaseModel):
+    """One entry of ``contract-exceptions.yaml``: a change the team decided to live with.
+
+    :ivar rule: the rule id it accepts (a key of :data:`~munivideo.contract_tools.rules.RULES`;
+        an unknown one is refused when loading).
+    :ivar path: the change path it accepts, exactly or as an ``fnmatch`` pattern
+        (``GET /api/v1/agendamentos/response:200/*``); case-sensitive.
+    :ivar reason: why it is acceptable (at least 3 characters; shown in every report).
+    :ivar expires: the last day (inclusive, local date) it applies.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str
@@ -44,10 +54,22 @@ class AcceptedException(BaseModel):
         return value
 
     def matches(self, change: Change) -> bool:
+        """Whether this exception covers ``change``: same rule, and the change's path matches
+        :attr:`path` (``fnmatch.fnmatchcase``). The expiry date is not checked here
+        (:func:`apply_exceptions` does)."""
         return change.rule == self.rule and fnmatch.fnmatchcase(change.path, self.path)
 
 
 def load_exceptions(path: Path) -> list[AcceptedException]:
+    """Read a ``contract-exceptions.yaml`` (the format in the module docstring), within the
+    bounds of :mod:`munivideo.contract_tools.safeyaml` (size, aliases, depth).
+
+    :param path: the file.
+    :returns: every exception in file order, expired ones included; an empty file gives ``[]``.
+    :raises ConfigurationError: the file cannot be read or is not safe YAML; ``exceptions`` is
+        not a list; or an entry is invalid (``field="exceptions[<i>].<key>"``: unknown rule,
+        empty path, short reason, an ``expires`` that is not a date, an unknown key).
+    """
     raw = load_yaml(path, field="exceptions") or {}
     items = raw.get("exceptions", []) if isinstance(raw, dict) else None
     if not isinstance(items, list):

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 
 class Flavor(StrEnum):
+    """Which kind of contract: ``soap`` (WSDL 1.1 / XSD) or ``rest`` (OpenAPI 3.x or
+    Swagger 2.0). Two contracts compare only within one flavor."""
+
     SOAP = "soap"
     REST = "rest"
 
@@ -56,6 +59,13 @@ class Operation:
 
 @dataclass
 class ContractModel:
+    """A whole contract, flattened for comparison.
+
+    :ivar flavor: SOAP or REST.
+    :ivar source: the file it was read from.
+    :ivar operations: operations by :attr:`Operation.key`.
+    """
+
     flavor: Flavor
     source: str
     operations: dict[str, Operation] = field(default_factory=dict)

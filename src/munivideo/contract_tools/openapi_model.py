@@ -186,6 +186,20 @@ def operations(doc: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]
 
 
 def from_openapi(path: Path) -> ContractModel:
+    """An OpenAPI 3.x document (or Swagger 2.0, converted first) as a :class:`ContractModel`.
+
+    One :class:`Operation` per path and method, keyed ``METHOD /path`` and labelled by its
+    ``operationId``; parameters keyed ``<in>:<name>`` (header names lower-cased, path parameters
+    required unless stated); the JSON request body's fields (``request_body_required`` from
+    ``requestBody.required``); each response status's body fields (``application/json`` first,
+    then ``application/problem+json``, then the first media type). Only local ``$ref`` are
+    followed; ``allOf`` is folded in, ``oneOf``/``anyOf`` members give alternative types and
+    optional fields (see OpenAPI 3.1 / JSON Schema 2020-12 for the keywords).
+
+    :param path: a YAML or JSON file.
+    :raises ConfigurationError: the file cannot be read, is not safe YAML, is neither OpenAPI 3
+        nor Swagger 2.0, or holds a non-local, circular or dangling ``$ref``.
+    """
     doc = load_document(path)
     model = ContractModel(flavor=Flavor.REST, source=str(path))
     for method, url, op, shared in operations(doc):

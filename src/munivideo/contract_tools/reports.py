@@ -14,6 +14,8 @@ FORMATS = ("text", "json", "junit")
 
 
 def summary(changes: Sequence[Change]) -> dict[str, int]:
+    """Counts for the last line of a report: ``breaking`` (not accepted), ``accepted``,
+    ``warning`` and ``info`` (by severity, accepted ones included)."""
     return {
         "breaking": sum(1 for c in changes if c.breaking),
         "accepted": sum(1 for c in changes if c.accepted_reason is not None),
@@ -25,6 +27,15 @@ def summary(changes: Sequence[Change]) -> dict[str, int]:
 def render_text(
     title: str, changes: Sequence[Change], expired: Sequence[AcceptedException] = ()
 ) -> str:
+    """The human report (``--format text``): the title, one line per change (``BREAKING``,
+    ``WARNING``, ``INFO`` or ``ACCEPTED`` with its reason), one per expired exception, then the
+    :func:`summary` line; ends with a newline.
+
+    :param title: the first line (``contract diff: OLD -> NEW``,
+        ``contract check: pack PACK against URL``).
+    :param changes: as :func:`~munivideo.contract_tools.diff.diff_models` orders them.
+    :param expired: exceptions past their date.
+    """
     lines = [title]
     for change in changes:
         label = "ACCEPTED" if change.accepted_reason else change.severity.value.upper()
@@ -44,6 +55,11 @@ def render_text(
 def render_json(
     title: str, changes: Sequence[Change], expired: Sequence[AcceptedException] = ()
 ) -> str:
+    """The machine report (``--format json``), indented UTF-8 JSON::
+
+    {"title": ..., "summary": {"breaking": 1, ...},
+     "changes": [Change.to_dict(), ...], "expired_exceptions": [{"rule", "path", ...}]}
+    """
     return (
         json.dumps(
             {
@@ -94,5 +110,10 @@ def render_junit(
 def render(
     fmt: str, title: str, changes: Sequence[Change], expired: Sequence[AcceptedException] = ()
 ) -> str:
+    """The report in ``fmt``: ``text`` (:func:`render_text`), ``json`` (:func:`render_json`) or
+    ``junit`` (:func:`render_junit`, JUnit XML for CI test panes).
+
+    :raises KeyError: ``fmt`` is not one of :data:`FORMATS` (the CLI restricts the choice).
+    """
     renderer = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
     return renderer(title, changes, expired)

@@ -13,6 +13,10 @@ from enum import StrEnum
 
 
 class Severity(StrEnum):
+    """How much a change matters to our adapter: ``breaking`` (it may stop working: CI fails
+    unless an exception accepts it), ``warning`` (it may misread something: look at it),
+    ``info`` (compatible)."""
+
     BREAKING = "breaking"
     WARNING = "warning"
     INFO = "info"
@@ -56,4 +60,8 @@ RULES: dict[str, tuple[Severity, str]] = {
 
 
 def severity_of(rule: str) -> Severity:
+    """The severity :data:`RULES` gives ``rule``.
+
+    :raises KeyError: ``rule`` is not a rule id.
+    """
     return RULES[rule][0]

@@ -26,6 +26,8 @@ _XML_REFS = ("import", "include", "redefine")
 
 
 def is_url(source: str) -> bool:
+    """Whether ``source`` is an ``http``/``https`` URL (fetched by :func:`fetch`) rather than a
+    local path."""
     return urlparse(source).scheme in ("http", "https")
 
 
@@ -134,6 +136,13 @@ def sniff(path: Path) -> str:
 
 
 def load_contract(path: Path) -> ContractModel:
+    """A local contract file as a :class:`ContractModel`, by what :func:`sniff` says it is:
+    WSDL 1.1 (:func:`~munivideo.contract_tools.xsd_model.from_wsdl`), a bare XSD
+    (:func:`~munivideo.contract_tools.xsd_model.from_xsd`) or OpenAPI 3 / Swagger 2.0
+    (:func:`~munivideo.contract_tools.openapi_model.from_openapi`). Never touches the network.
+
+    :raises ConfigurationError: the file does not exist (``field="contract"``) or does not load.
+    """
     if not path.is_file():
         raise ConfigurationError(f"contract {path} does not exist", field="contract")
     kind = sniff(path)
@@ -145,6 +154,11 @@ def load_contract(path: Path) -> ContractModel:
 
 
 def parse_pack_ref(ref: str) -> tuple[str, str]:
+    """Split a pack reference ``NAME/VERSION`` (``erp-soap/v1``) into ``(name, version)``; the
+    pack is not looked up.
+
+    :raises ConfigurationError: (``field="pack"``) a part is missing.
+    """
     name, _, version = ref.partition("/")
     if not name or not version:
         raise ConfigurationError(
@@ -164,4 +178,8 @@ def pack_contract(ref: str) -> Path:
 
 
 def pack_flavor(ref: str) -> Flavor:
+    """SOAP when the pack's main contract (:func:`pack_contract`) is a WSDL, REST otherwise.
+
+    :raises ConfigurationError: no such pack, or it has no WSDL or OpenAPI document.
+    """
     return Flavor.SOAP if pack_contract(ref).suffix == ".wsdl" else Flavor.REST

@@ -43,6 +43,17 @@ KINDS = ("request", "response")
 
 @dataclass(frozen=True)
 class Violation:
+    """One reason a recording breaks the contract.
+
+    :ivar path: where: an element path (``/Envelope/Body/criarProtocolo/...``) for SOAP, a
+        JSON pointer-like path (``/request/body/requerentes/0/cpfCnpj``,
+        ``/request/query/limite``, ``/response/status``) for REST.
+    :ivar rule: the failing check: an XSD facet or jsonschema keyword (``pattern``,
+        ``maximum``, ``enum``, ``required``), or ``xml-safety``, ``envelope``, ``operation``,
+        ``kind``, ``json``, ``security``, ``status``.
+    :ivar message: what is wrong, values redacted (:func:`munivideo.redact.redact`).
+    """
+
     path: str
     rule: str
     message: str
@@ -53,6 +64,16 @@ class Violation:
 
 @dataclass
 class ValidationReport:
+    """The outcome of validating one recording.
+
+    :ivar source: the file (or label) validated.
+    :ivar operation: the operation it was found or asserted to be (SOAP operation name or
+        REST operationId).
+    :ivar kind: ``request``, ``response``, or ``request+response`` for a whole REST
+        interaction.
+    :ivar violations: everything wrong, in order found; empty when valid.
+    """
+
     source: str
     operation: str | None = None
     kind: str | None = None
@@ -60,9 +81,12 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """No violations (``munivideo contracts validate`` exits 0 only if every file is ok)."""
         return not self.violations
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``validate --json``): ``source``, ``operation``, ``kind``, ``ok`` and
+        ``violations`` as ``[{"path", "rule", "message"}]``."""
         return {
             "source": self.source,
             "operation": self.operation,
@@ -104,6 +128,17 @@ class SoapPack:
     def validate(
         self, data: bytes, source: str, operation: str | None, kind: str | None
     ) -> ValidationReport:
+        """Validate a recorded SOAP 1.1 or 1.2 envelope against the WSDL's message elements.
+
+        The Body's first element decides: ``op`` is a request, ``opResposta``/``opResponse`` a
+        response, a ``Fault`` is checked by the fault elements in its ``detail``. Safety,
+        envelope and operation problems are reported as violations, not raised.
+
+        :param data: the envelope's bytes.
+        :param source: the label violations are reported under (the file name).
+        :param operation: assert the operation (a violation ``operation`` otherwise).
+        :param kind: assert ``request`` or ``response`` (a violation ``kind`` otherwise).
+        """
         report = ValidationReport(source=source, operation=operation, kind=kind)
         try:
             root = parse_xml(data, source=source)
@@ -212,6 +247,17 @@ class RestPack:
     def find(
         self, operation: str | None, method: str | None, path: str | None
     ) -> tuple[str, str, Mapping[str, Any], list[Any], dict[str, str]]:
+        """The OpenAPI operation a recording belongs to, by ``operationId`` or else by method
+        and concrete path (``/api/v1/protocolos/2026/17`` matches ``/{ano}/{numero}``).
+
+        :param operation: an ``operationId``; wins when given.
+        :param method: the HTTP method, any case.
+        :param path: the request path, query string allowed.
+        :returns: ``(method, path template, operation object, path-level parameters, path
+            parameter values)``; values are ``{}`` when only the operationId was known.
+        :raises ConfigurationError: (``field="operation"``) an unknown operationId, no
+            operation for the method and path, or neither given.
+        """
         if operation is not None:
             if operation not in self._by_id:
                 raise _usage(f"the pack has no operation {operation}", "operation")
@@ -268,6 +314,22 @@ class RestPack:
         operation: str | None,
         kind: str | None,
     ) -> ValidationReport:
+        """Validate a recorded REST interaction against the OpenAPI document.
+
+        Request: path, query and header parameters (integers parsed from text), security
+        (a credential present where the operation requires one), the body against the schema of
+        its ``Content-Type`` (form fields recorded under ``form`` count as the body). Response:
+        the status must be declared (exactly, as ``2XX``-style range or ``default``), required
+        headers present, the body valid. Schemas are checked with jsonschema draft 2020-12,
+        formats on.
+
+        :param interaction: ``{"operationId"?, "request"?: {method, path, headers, query, body |
+            form}, "response"?: {status, headers, body}}``.
+        :param source: the label violations are reported under.
+        :param operation: the operationId, when the interaction does not name it.
+        :param kind: check only ``request`` or ``response``; default: the parts present.
+        :raises ConfigurationError: the operation cannot be identified (see :meth:`find`).
+        """
         raw_request, raw_response = interaction.get("request"), interaction.get("response")
         request: Mapping[str, Any] = raw_request if isinstance(raw_request, Mapping) else {}
         response: Mapping[str, Any] = raw_response if isinstance(raw_response, Mapping) else {}
@@ -409,6 +471,21 @@ class PackValidator:
         kind: str | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> ValidationReport:
+        """Validate one recording held in memory.
+
+        SOAP packs read an envelope (:meth:`SoapPack.validate`). REST packs read JSON: a
+        recorded interaction (has ``request`` or ``response``), or a bare body described by
+        ``kind``/``meta``; a file that is not JSON is a violation ``json``.
+
+        :param data: the recording's bytes.
+        :param source: the label violations are reported under.
+        :param operation: assert (SOAP) or name (REST) the operation.
+        :param kind: ``request`` or ``response``.
+        :param meta: a sidecar's content for a bare REST body: ``operationId`` or ``method`` and
+            ``path``, ``kind``, ``status`` (default 200), ``headers``.
+        :raises ConfigurationError: ``kind`` is not request/response, a bare JSON body has no
+            kind, or its operation cannot be identified.
+        """
         if kind is not None and kind not in KINDS:
             raise _usage(f"kind must be request or response, not {kind!r}", "kind")
         if self.soap is not None:
@@ -454,6 +531,16 @@ class PackValidator:
         kind: str | None = None,
         status: int | None = None,
     ) -> ValidationReport:
+        """Validate one recorded file, reading its sidecar ``FILE.meta.json`` (or
+        ``FILE`` with its suffix replaced by ``.meta.json``) when there is one.
+
+        :param path: the recording.
+        :param operation: as in :meth:`validate_bytes`.
+        :param kind: as in :meth:`validate_bytes`.
+        :param status: the response status of a bare REST body (overrides the sidecar's).
+        :raises ConfigurationError: (``field="file"``) the file cannot be read, or as
+            :meth:`validate_bytes`.
+        """
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -21,6 +21,11 @@ _MAX_DEPTH = 12  # recursive types (a protocol holding protocols) stop here
 
 
 def load_schema(path: Path) -> xmlschema.XMLSchema:
+    """An XSD 1.0 schema, loaded defused (no DTD or entities) and with local imports only.
+
+    :raises ConfigurationError: (``field="schema"``) unreadable, invalid, or importing a
+        remote schema.
+    """
     try:
         return xmlschema.XMLSchema(str(path.resolve()), defuse="always", allow="local")
     except (xmlschema.XMLSchemaException, OSError) as exc:
@@ -28,6 +33,12 @@ def load_schema(path: Path) -> xmlschema.XMLSchema:
 
 
 def load_wsdl(path: Path) -> Any:
+    """A WSDL 1.1 document (``xmlschema``'s ``Wsdl11Document``) with its schemas, loaded
+    defused and with local imports only.
+
+    :raises ConfigurationError: (``field="wsdl"``) unreadable, invalid, or importing a remote
+        file.
+    """
     try:
         return Wsdl11Document(  # type: ignore[no-untyped-call]
             str(path.resolve()), defuse="always", allow="local"
@@ -124,6 +135,15 @@ def element_fields(element: Any) -> dict[str, FieldShape]:
 
 
 def from_wsdl(path: Path) -> ContractModel:
+    """A WSDL 1.1 document as a :class:`ContractModel`: one :class:`Operation` per portType
+    operation (key and label: its name), the input message's element fields as the request,
+    the output message's as response ``output``. Fields are paths below the wrapper element
+    (``protocolo/requerentes/requerente/cpfCnpj``, attributes as ``@name``); an element is
+    required when ``minOccurs > 0`` and no enclosing ``xs:choice`` or optional group makes it
+    optional; recursive types stop at 12 levels.
+
+    :raises ConfigurationError: the WSDL does not load (see :func:`load_wsdl`).
+    """
     wsdl = load_wsdl(path)
     model = ContractModel(flavor=Flavor.SOAP, source=str(path))
     for port_type in wsdl.port_types.values():
