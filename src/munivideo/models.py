@@ -52,6 +52,9 @@ class _Model(BaseModel):
 
 
 class Locale(StrEnum):
+    """The language of citizen-facing text (invitations, SMS, the console): ``pt-BR``, the
+    default, or ``en``. Values are BCP 47 tags (RFC 5646), as in ``Content-Language``."""
+
     PT_BR = "pt-BR"
     EN = "en"
 
@@ -98,6 +101,9 @@ class Tenant(_Model):
 
 
 class Department(_Model):
+    """A unit of the city's administration (a secretariat, a sector) that owns services and
+    receives protocols; ``code`` is its code in the ERP."""
+
     code: Code
     name: str = Field(min_length=1)
 
@@ -144,6 +150,13 @@ class Servant(_Model):
 
 
 class BookingStatus(StrEnum):
+    """Where a booking stands in the ERP; :data:`BOOKING_TRANSITIONS` lists the moves.
+
+    ``requested``, ``confirmed`` and ``rescheduled`` are open (a room is kept for them);
+    ``cancelled``, ``attended`` and ``no_show`` are terminal; ``servant_no_show`` and ``failed``
+    (a technical failure) end the slot but let the citizen rebook it (``rescheduled``).
+    """
+
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     RESCHEDULED = "rescheduled"
@@ -190,6 +203,8 @@ BOOKING_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
 
 
 def can_transition(old: BookingStatus, new: BookingStatus) -> bool:
+    """Whether :data:`BOOKING_TRANSITIONS` allows ``old`` -> ``new`` (never from a terminal
+    status); :meth:`Booking.transition` raises :class:`LifecycleError` where it does not."""
     return new in BOOKING_TRANSITIONS[old]
 
 
@@ -227,6 +242,8 @@ class Booking(_Model):
 
     @property
     def is_open(self) -> bool:
+        """The slot can still take place: ``requested``, ``confirmed`` or ``rescheduled``;
+        every other status is terminal or ends the slot."""
         return self.status in _OPEN
 
     def transition(self, new: BookingStatus, *, at: datetime | None = None) -> Booking:
@@ -253,11 +270,17 @@ class Booking(_Model):
 
 
 class Role(StrEnum):
+    """Who a participant is in a room: the ``citizen`` attended or the ``servant`` attending
+    (the attendance rules treat them differently)."""
+
     CITIZEN = "citizen"
     SERVANT = "servant"
 
 
 class Participant(_Model):
+    """Someone a join link is made for. ``id`` is the servant's registration, or
+    ``citizen-<booking id>`` for the citizen; ``name`` is shown in the room."""
+
     id: Code
     name: str = Field(min_length=1)
     email: Email | None = None
@@ -321,11 +344,19 @@ class JoinLink(_Model):
 
 
 class InvitationMethod(StrEnum):
+    """The iCalendar scheduling method of an invitation (RFC 5546 iTIP ``METHOD``):
+    ``REQUEST`` invites or updates (same ``UID``, higher ``SEQUENCE``), ``CANCEL`` withdraws
+    the event from the recipient's calendar."""
+
     REQUEST = "REQUEST"
     CANCEL = "CANCEL"
 
 
 class Channel(StrEnum):
+    """How a message reaches its recipient; a notifier declares which channels it delivers.
+    ``email`` carries the HTML text and the ``.ics``; ``sms`` and ``whatsapp`` carry a short
+    text with the link."""
+
     EMAIL = "email"
     SMS = "sms"
     WHATSAPP = "whatsapp"
@@ -366,6 +397,10 @@ class OutboundMessage(_Model):
 
 
 class DeliveryReceipt(_Model):
+    """A notifier's proof that it handed a message on: ``reference`` is what the recipient's
+    side knows it by (an e-mail ``Message-ID``, a file path, a provider's message id), stored
+    with the message's idempotency key so it is never sent twice."""
+
     notifier: Code
     booking_id: Code
     reference: str
@@ -373,6 +408,8 @@ class DeliveryReceipt(_Model):
 
 
 class EventKind(StrEnum):
+    """A participant's ``join`` or ``leave`` of a room, as the video provider reports it."""
+
     JOIN = "join"
     LEAVE = "leave"
 
@@ -390,6 +427,9 @@ class AttendanceEvent(_Model):
 
 
 class Outcome(StrEnum):
+    """How an attendance ended, as classified by :func:`munivideo.attendance.classify` (rules
+    in order there); :data:`OUTCOME_STATUS` maps each to the booking status written back."""
+
     ATTENDED = "attended"
     CITIZEN_NO_SHOW = "citizen_no_show"
     SERVANT_NO_SHOW = "servant_no_show"
@@ -451,11 +491,18 @@ class Attendance(_Model):
 
 
 class AccessLevel(StrEnum):
+    """Who may read a protocol entry in the ERP: ``public`` (open to access-to-information
+    requests, Lei 12.527/2011) or ``internal`` (the administration only; the default for
+    attendances, whose summaries carry personal data, art. 31 of that law)."""
+
     PUBLIC = "public"
     INTERNAL = "internal"
 
 
 class Applicant(_Model):
+    """The person a protocol is opened for ("requerente"): a name and a CPF or a CNPJ
+    (validated check digits, see :mod:`munivideo.values`); at least one is required."""
+
     name: PersonName
     cpf: Cpf | None = None
     cnpj: Cnpj | None = None
@@ -503,6 +550,8 @@ class ProtocolReceipt(_Model):
 
     @property
     def label(self) -> str:
+        """``number/year``, e.g. ``1234/2026``: how a protocol is cited to the citizen and
+        shown in the console."""
         return f"{self.number}/{self.year}"
 
 

@@ -54,11 +54,15 @@ def _mask_alnum_cnpj(match: re.Match[str]) -> str:
 
 
 def mask_email(value: str) -> str:
+    """``joana.silva@example.org`` -> ``j***@example.org``: the domain says which provider,
+    not who; ``***`` when ``value`` has no ``@``."""
     local, _, domain = value.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 def mask_phone(value: str) -> str:
+    """``+5551987654321`` (any punctuation) -> ``+** ** *****-4321``: the last four digits, as
+    a receipt shows a card's; ``***`` when ``value`` has fewer than 8 digits."""
     digits = re.sub(r"\D", "", value)
     return f"+** ** *****-{digits[-4:]}" if len(digits) >= 8 else "***"
 
@@ -83,6 +87,8 @@ class RedactingFilter(logging.Filter):
     :func:`install_log_redaction` makes it a guarantee for the loggers munivideo drives."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place (see :func:`scrub`) and let it pass: always ``True``,
+        the filter masks and never drops."""
         scrub(record)
         return True
 

@@ -107,6 +107,14 @@ class Cpf(_PersonalStr):
 
     @classmethod
     def normalize(cls, value: str) -> str:
+        """The 11-digit form of a CPF written with or without punctuation
+        (``123.456.789-09`` -> ``12345678909``).
+
+        :raises ValueError: not 11 digits, one digit repeated (``111.111.111-11``, which
+            passes the modulo-11 check but is never issued), or check digits that do not match
+            (Receita Federal's modulo-11 rule, via python-stdnum). Pydantic reports it as a
+            validation error of the field.
+        """
         digits = _NON_DIGITS.sub("", value)
         if len(digits) != 11:
             raise ValueError(f"a CPF has 11 digits, got {len(digits)}")
@@ -118,9 +126,13 @@ class Cpf(_PersonalStr):
             raise ValueError(_stdnum_reason(exc, "CPF", "11 digits")) from None
 
     def masked(self) -> str:
+        """``***.456.789-**``: what ``repr`` and logs show (see
+        :func:`munivideo.redact.mask_cpf`)."""
         return mask_cpf(str.__str__(self))
 
     def formatted(self) -> str:
+        """The usual written form, ``123.456.789-09`` (for documents and citizen-facing
+        text; unmasked, so never for logs)."""
         d = str.__str__(self)
         return f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}"
 
@@ -144,6 +156,13 @@ class Cnpj(_PersonalStr):
 
     @classmethod
     def normalize(cls, value: str) -> str:
+        """The 14-character form: spaces, dots, slash and dash dropped, letters upper-cased
+        (``12.abc.345/01de-35`` -> ``12ABC34501DE35``).
+
+        :raises ValueError: not 14 characters, letters among the two check digits, one digit
+            repeated, or check digits that do not match (Receita Federal's modulo-11 rule,
+            Instrução Normativa RFB 2.229/2024 for the alphanumeric form, via python-stdnum).
+        """
         compact = _CNPJ_PUNCTUATION.sub("", value).upper()
         if len(compact) != 14:
             raise ValueError(f"a CNPJ has 14 characters, got {len(compact)}")
@@ -159,9 +178,12 @@ class Cnpj(_PersonalStr):
             raise ValueError(_stdnum_reason(exc, "CNPJ", "14 characters")) from None
 
     def masked(self) -> str:
+        """``12.ABC.***/****-**``: the root's first five positions kept (see
+        :func:`munivideo.redact.mask_cnpj`)."""
         return mask_cnpj(str.__str__(self))
 
     def formatted(self) -> str:
+        """The usual written form, ``11.222.333/0001-81`` (or ``12.ABC.345/01DE-35``)."""
         d = str.__str__(self)
         return f"{d[:2]}.{d[2:5]}.{d[5:8]}/{d[8:12]}-{d[12:]}"
 
@@ -198,9 +220,19 @@ class Phone(_PersonalStr):
 
     @classmethod
     def normalize(cls, value: str) -> str:
+        """The E.164 form (ITU-T E.164: ``+``, country code, national number; at most 15
+        digits) of ``value``. Without ``+`` the number is read as Brazilian: a leading
+        ``55``, the trunk ``0`` and a two-digit carrier selection code are dropped.
+
+        :raises ValueError: not a phone number, invalid for its country's numbering plan
+            (libphonenumber's metadata), or an 8-digit Brazilian mobile (the ninth digit is
+            mandatory since 2016; the message shows the 9-digit form).
+        """
         return phonenumbers.format_number(_parse_phone(value), PhoneNumberFormat.E164)
 
     def masked(self) -> str:
+        """``+** ** *****-4321``: only the last four digits kept (see
+        :func:`munivideo.redact.mask_phone`)."""
         return mask_phone(str.__str__(self))
 
     @property
@@ -271,6 +303,13 @@ class Email(_PersonalStr):
 
     @classmethod
     def normalize(cls, value: str) -> str:
+        """``value`` stripped, its domain lower-cased (the local part is kept: RFC 5321 lets
+        the receiving host treat it as case-sensitive).
+
+        :raises ValueError: more than 254 characters (RFC 5321's path limit less the angle
+            brackets), not exactly one ``@``, a dotless domain, or characters outside RFC
+            5322's ``atext`` (spaces, quotes, CR/LF that would break a mail header).
+        """
         value = value.strip()
         if not cls._RE.match(value) or len(value) > 254:
             raise ValueError("not a valid e-mail address")
@@ -278,6 +317,8 @@ class Email(_PersonalStr):
         return f"{local}@{domain.lower()}"
 
     def masked(self) -> str:
+        """``j***@example.org``: the first character of the local part and the domain kept
+        (see :func:`munivideo.redact.mask_email`)."""
         return mask_email(str.__str__(self))
 
 
