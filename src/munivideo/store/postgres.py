@@ -30,11 +30,9 @@ from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError, 
 from munivideo.models import (
     Attendance,
     AttendanceEvent,
-    Booking,
     Cursor,
     ProtocolEntry,
     ProtocolReceipt,
-    Room,
 )
 from munivideo.redact import redact
 from munivideo.store.port import LeaseLostError
@@ -47,7 +45,16 @@ from munivideo.store.records import (
     QuarantineKind,
     TenantStatus,
 )
-from munivideo.store.rows import Eraser, erased_binding, erased_entry
+from munivideo.store.rows import (
+    Eraser,
+    audit_from,
+    binding_from,
+    counts_from,
+    cursor_from,
+    erased_binding,
+    erased_entry,
+    quarantined_from,
+)
 from munivideo.store.states import OutboxState, can_transition
 from munivideo.store.wake import WAKE_SQL, wake_params
 
@@ -61,6 +68,12 @@ class StoreUnavailableError(TransientError):
     """The database could not be reached or dropped the connection; the call did not complete
     (or, if it dropped during a commit, may have: every store change is safe to repeat or is
     fenced by the lease)."""
+
+
+def _timestamptz(value: datetime) -> datetime:
+    """A ``timestamptz`` as psycopg reads it: already a tz-aware datetime (session time zone
+    UTC)."""
+    return value
 
 
 def _aware(value: datetime) -> datetime:
@@ -175,7 +188,7 @@ class PostgresStore:
             "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = %s",
             (tenant_id, booking_id),
         )
-        return _binding(rows[0]) if rows else None
+        return binding_from(rows[0], _timestamptz) if rows else None
 
     def save_binding(self, binding: Binding) -> None:
         """Insert or update one binding."""
@@ -187,7 +200,7 @@ class PostgresStore:
             "SELECT * FROM binding WHERE tenant_id = %s AND booking_id = ANY(%s)",
             (tenant_id, list(booking_ids)),
         )
-        return {r["booking_id"]: _binding(r) for r in rows}
+        return {r["booking_id"]: binding_from(r, _timestamptz) for r in rows}
 
     def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None:
         """Upsert many bindings in one transaction and resolve their bookings' quarantine."""
@@ -215,7 +228,7 @@ class PostgresStore:
             "ORDER BY updated_at LIMIT %s",
             (tenant_id, limit),
         )
-        return [_binding(r) for r in rows]
+        return [binding_from(r, _timestamptz) for r in rows]
 
     # -- cursors ----------------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ class PostgresStore:
         rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = %s", (tenant_id,))
         if not rows:
             return None
-        return Cursor(updated_at=rows[0]["updated_at"], id=rows[0]["record_id"])
+        return cursor_from(rows[0], _timestamptz)
 
     def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
         """Move the tenant's sync cursor."""
@@ -833,19 +846,7 @@ class PostgresStore:
     def audit_trail(self, item_id: int) -> list[AuditEntry]:
         """Every state change of outbox row ``item_id``, oldest first."""
         rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = %s ORDER BY id", (item_id,))
-        return [
-            AuditEntry(
-                id=r["id"],
-                outbox_id=r["outbox_id"],
-                tenant_id=r["tenant_id"],
-                from_state=OutboxState(r["from_state"]) if r["from_state"] else None,
-                to_state=OutboxState(r["to_state"]),
-                actor=r["actor"],
-                reason=r["reason"],
-                at=r["at"],
-            )
-            for r in rows
-        ]
+        return [audit_from(r, _timestamptz) for r in rows]
 
     # -- quarantine -------------------------------------------------------------------------
 
@@ -887,7 +888,7 @@ class PostgresStore:
                 ts,
             ),
         )
-        return _quarantined(rows[0])
+        return quarantined_from(rows[0], _timestamptz)
 
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
@@ -909,7 +910,7 @@ class PostgresStore:
             "ORDER BY id LIMIT %s",
             (tenant_id, include_resolved, limit),
         )
-        return [_quarantined(r) for r in rows]
+        return [quarantined_from(r, _timestamptz) for r in rows]
 
     # -- console reads and operator actions --------------------------------------------------
 
@@ -938,7 +939,7 @@ class PostgresStore:
                 "limit": limit,
             },
         )
-        return [_binding(r) for r in rows]
+        return [binding_from(r, _timestamptz) for r in rows]
 
     def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
         """The outbox row of a booking's attendance, or None before it is recorded."""
@@ -1040,16 +1041,7 @@ class PostgresStore:
     def outbox_counts(self, tenant_id: str, *, now: datetime) -> OutboxCounts:
         """The tenant's outbox by state, from the trigger-kept counters and index lookups."""
         rows = self._read(_COUNTS_SQL, {"t": tenant_id, "now": _aware(now)})
-        r = rows[0]
-        return OutboxCounts(
-            pending=int(r["pending"] or 0),
-            in_flight=int(r["in_flight"] or 0),
-            delivered=int(r["delivered"] or 0),
-            failed=int(r["failed"] or 0),
-            stale_leases=int(r["stale"]),
-            oldest_pending_at=r["oldest"],
-            next_attempt_at=r["next_at"],
-        )
+        return counts_from(rows[0], _timestamptz)
 
     def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
         """Cursor, bindings, outbox counts and open quarantine of one tenant."""
@@ -1256,45 +1248,6 @@ def _upsert_bindings(conn: Conn, bindings: Sequence[Binding]) -> None:
             """,
             [b.columns(_aware) for b in bindings],
         )
-
-
-def _binding(row: DictRow) -> Binding:
-    return Binding(
-        tenant_id=row["tenant_id"],
-        booking_id=row["booking_id"],
-        booking=Booking.model_validate_json(row["booking"]),
-        fingerprint=row["fingerprint"],
-        room=Room.model_validate_json(row["room"]) if row["room"] else None,
-        room_link_recorded=row["room_link_recorded"],
-        invitation_uid=row["invitation_uid"],
-        invitation_sequence=row["invitation_sequence"],
-        invitation_method=row["invitation_method"],
-        invitation_key=row["invitation_key"],
-        attendance=(
-            Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
-        ),
-        external_reference=row["external_reference"],
-        protocol_label=row["protocol_label"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _quarantined(row: DictRow) -> QuarantineItem:
-    return QuarantineItem(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        kind=QuarantineKind(row["kind"]),
-        record_id=row["record_id"],
-        field=row["field"],
-        reason=row["reason"],
-        error_type=row["error_type"],
-        raw=row["raw"],
-        occurrences=row["occurrences"],
-        first_seen_at=row["first_seen_at"],
-        last_seen_at=row["last_seen_at"],
-        resolved_at=row["resolved_at"],
-    )
 
 
 # -- migrations ------------------------------------------------------------------------------

@@ -1,15 +1,119 @@
-"""What both stores do the same way with a table row's values, whatever their SQL dialect.
+"""What both stores do the same way with a table row's values, whatever their SQL dialect: the
+row -> record readers (one per table) and the retention purge's erasing of JSON columns.
 
-Each store passes its own timestamp decoding where one is needed (SQLite keeps times as text,
-PostgreSQL as ``timestamptz``), as :meth:`munivideo.store.records.Binding.columns` takes each
-store's encoding for writing.
+Each reader takes the store's own timestamp decoding, ``when`` (SQLite keeps times as
+fixed-width UTC text, PostgreSQL as ``timestamptz``), as
+:meth:`munivideo.store.records.Binding.columns` takes each store's encoding for writing. A row is
+anything indexed by column name: a ``sqlite3.Row`` or a psycopg ``dict_row``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
+
+from munivideo.models import Attendance, Booking, Cursor, Room
+from munivideo.store.records import (
+    AuditEntry,
+    Binding,
+    OutboxCounts,
+    QuarantineItem,
+    QuarantineKind,
+)
+from munivideo.store.states import OutboxState
+
+
+class Row(Protocol):
+    """A table row as a store's driver hands it back, read by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+Decode = Callable[[Any], datetime]
+"""A store's timestamp decoding: a stored time (SQLite text, PostgreSQL ``timestamptz``) ->
+a tz-aware :class:`~datetime.datetime`."""
+
+
+def _maybe(when: Decode, value: Any) -> datetime | None:
+    return None if value is None else when(value)
+
+
+def binding_from(row: Row, when: Decode) -> Binding:
+    """A ``binding`` row as a :class:`Binding` (booking, room and attendance parsed from JSON)."""
+    return Binding(
+        tenant_id=row["tenant_id"],
+        booking_id=row["booking_id"],
+        booking=Booking.model_validate_json(row["booking"]),
+        fingerprint=row["fingerprint"],
+        room=Room.model_validate_json(row["room"]) if row["room"] else None,
+        room_link_recorded=row["room_link_recorded"],
+        invitation_uid=row["invitation_uid"],
+        invitation_sequence=row["invitation_sequence"],
+        invitation_method=row["invitation_method"],
+        invitation_key=row["invitation_key"],
+        attendance=(
+            Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
+        ),
+        external_reference=row["external_reference"],
+        protocol_label=row["protocol_label"],
+        created_at=when(row["created_at"]),
+        updated_at=when(row["updated_at"]),
+    )
+
+
+def cursor_from(row: Row, when: Decode) -> Cursor:
+    """A ``sync_cursor`` row as the tenant's :class:`Cursor`."""
+    return Cursor(updated_at=when(row["updated_at"]), id=row["record_id"])
+
+
+def quarantined_from(row: Row, when: Decode) -> QuarantineItem:
+    """A ``quarantine`` row as a :class:`QuarantineItem`."""
+    return QuarantineItem(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=QuarantineKind(row["kind"]),
+        record_id=row["record_id"],
+        field=row["field"],
+        reason=row["reason"],
+        error_type=row["error_type"],
+        raw=row["raw"],
+        occurrences=row["occurrences"],
+        first_seen_at=when(row["first_seen_at"]),
+        last_seen_at=when(row["last_seen_at"]),
+        resolved_at=_maybe(when, row["resolved_at"]),
+    )
+
+
+def audit_from(row: Row, when: Decode) -> AuditEntry:
+    """An ``outbox_audit`` row as an :class:`AuditEntry`."""
+    return AuditEntry(
+        id=row["id"],
+        outbox_id=row["outbox_id"],
+        tenant_id=row["tenant_id"],
+        from_state=OutboxState(row["from_state"]) if row["from_state"] else None,
+        to_state=OutboxState(row["to_state"]),
+        actor=row["actor"],
+        reason=row["reason"],
+        at=when(row["at"]),
+    )
+
+
+def counts_from(row: Row, when: Decode) -> OutboxCounts:
+    """The outbox-count query's row (columns ``pending``, ``in_flight``, ``delivered``,
+    ``failed``: the counters, NULL before the tenant's first row; ``stale``, ``oldest``,
+    ``next_at``) as :class:`OutboxCounts`."""
+    return OutboxCounts(
+        pending=int(row["pending"] or 0),
+        in_flight=int(row["in_flight"] or 0),
+        delivered=int(row["delivered"] or 0),
+        failed=int(row["failed"] or 0),
+        stale_leases=int(row["stale"]),
+        oldest_pending_at=_maybe(when, row["oldest"]),
+        next_attempt_at=_maybe(when, row["next_at"]),
+    )
+
 
 Eraser = Callable[[dict[str, Any]], dict[str, Any]]
 """A function that returns a JSON document (dict) without its personal data

@@ -35,7 +35,16 @@ from munivideo.store.records import (
     QuarantineKind,
     TenantStatus,
 )
-from munivideo.store.rows import Eraser, erased_binding, erased_entry
+from munivideo.store.rows import (
+    Eraser,
+    audit_from,
+    binding_from,
+    counts_from,
+    cursor_from,
+    erased_binding,
+    erased_entry,
+    quarantined_from,
+)
 from munivideo.store.states import OutboxState, can_transition
 
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -186,7 +195,7 @@ class SqliteStore:
         rows = self._read(
             "SELECT * FROM binding WHERE tenant_id = ? AND booking_id = ?", (tenant_id, booking_id)
         )
-        return _binding(rows[0]) if rows else None
+        return binding_from(rows[0], unstamp) if rows else None
 
     def save_binding(self, binding: Binding) -> None:
         """Upsert one binding, keeping what it leaves empty (see
@@ -206,7 +215,7 @@ class SqliteStore:
                 f"({marks})",
                 (tenant_id, *chunk),
             )
-            out.update((r["booking_id"], _binding(r)) for r in rows)
+            out.update((r["booking_id"], binding_from(r, unstamp)) for r in rows)
         return out
 
     def save_bindings(self, bindings: Sequence[Binding], *, now: datetime) -> None:
@@ -237,7 +246,7 @@ class SqliteStore:
             "ORDER BY updated_at LIMIT ?",
             (tenant_id, limit),
         )
-        return [_binding(r) for r in rows]
+        return [binding_from(r, unstamp) for r in rows]
 
     # -- cursors ----------------------------------------------------------------------------
 
@@ -247,7 +256,7 @@ class SqliteStore:
         rows = self._read("SELECT * FROM sync_cursor WHERE tenant_id = ?", (tenant_id,))
         if not rows:
             return None
-        return Cursor(updated_at=unstamp(rows[0]["updated_at"]), id=rows[0]["record_id"])
+        return cursor_from(rows[0], unstamp)
 
     def set_cursor(self, tenant_id: str, cursor: Cursor, *, now: datetime) -> None:
         """Move the tenant's sync cursor (see :meth:`munivideo.store.port.Store.set_cursor`)."""
@@ -877,19 +886,7 @@ class SqliteStore:
         """Every state change of row ``item_id``, oldest first (see
         :meth:`munivideo.store.port.Store.audit_trail`)."""
         rows = self._read("SELECT * FROM outbox_audit WHERE outbox_id = ? ORDER BY id", (item_id,))
-        return [
-            AuditEntry(
-                id=r["id"],
-                outbox_id=r["outbox_id"],
-                tenant_id=r["tenant_id"],
-                from_state=OutboxState(r["from_state"]) if r["from_state"] else None,
-                to_state=OutboxState(r["to_state"]),
-                actor=r["actor"],
-                reason=r["reason"],
-                at=unstamp(r["at"]),
-            )
-            for r in rows
-        ]
+        return [audit_from(r, unstamp) for r in rows]
 
     # -- quarantine -------------------------------------------------------------------------
 
@@ -936,7 +933,7 @@ class SqliteStore:
                 "SELECT * FROM quarantine WHERE tenant_id = ? AND kind = ? AND record_id = ?",
                 (tenant_id, kind.value, record_id),
             )
-        return _quarantined(row)
+        return quarantined_from(row, unstamp)
 
     def resolve_quarantine(
         self, tenant_id: str, kind: QuarantineKind, record_id: str, *, now: datetime
@@ -968,7 +965,7 @@ class SqliteStore:
             "ORDER BY id LIMIT ?",
             (tenant_id, int(include_resolved), limit),
         )
-        return [_quarantined(r) for r in rows]
+        return [quarantined_from(r, unstamp) for r in rows]
 
     # -- console reads ------------------------------------------------------------------------
 
@@ -1002,7 +999,7 @@ class SqliteStore:
                 limit,
             ),
         )
-        return [_binding(r) for r in rows]
+        return [binding_from(r, unstamp) for r in rows]
 
     def item_for_booking(self, tenant_id: str, booking_id: str) -> OutboxItem | None:
         """The outbox row of a booking's attendance, or None before it is recorded."""
@@ -1116,15 +1113,7 @@ class SqliteStore:
             """,
             {"t": tenant_id, "now": stamp(now)},  # type: ignore[arg-type]
         )[0]
-        return OutboxCounts(
-            pending=int(row["pending"] or 0),
-            in_flight=int(row["in_flight"] or 0),
-            delivered=int(row["delivered"] or 0),
-            failed=int(row["failed"] or 0),
-            stale_leases=int(row["stale"]),
-            oldest_pending_at=_opt(row["oldest"]),
-            next_attempt_at=_opt(row["next_at"]),
-        )
+        return counts_from(row, unstamp)
 
     def status(self, tenant_id: str, *, now: datetime) -> TenantStatus:
         """Cursor, bindings, outbox counts and open quarantine of one tenant (see
@@ -1264,47 +1253,6 @@ def _upsert_binding(conn: sqlite3.Connection, binding: Binding) -> None:
                 updated_at = excluded.updated_at
             """,
         binding.columns(stamp),
-    )
-
-
-def _binding(row: sqlite3.Row) -> Binding:
-    from munivideo.models import Booking, Room
-
-    return Binding(
-        tenant_id=row["tenant_id"],
-        booking_id=row["booking_id"],
-        booking=Booking.model_validate_json(row["booking"]),
-        fingerprint=row["fingerprint"],
-        room=Room.model_validate_json(row["room"]) if row["room"] else None,
-        room_link_recorded=row["room_link_recorded"],
-        invitation_uid=row["invitation_uid"],
-        invitation_sequence=row["invitation_sequence"],
-        invitation_method=row["invitation_method"],
-        invitation_key=row["invitation_key"],
-        attendance=(
-            Attendance.model_validate_json(row["attendance"]) if row["attendance"] else None
-        ),
-        external_reference=row["external_reference"],
-        protocol_label=row["protocol_label"],
-        created_at=unstamp(row["created_at"]),
-        updated_at=unstamp(row["updated_at"]),
-    )
-
-
-def _quarantined(row: sqlite3.Row) -> QuarantineItem:
-    return QuarantineItem(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        kind=QuarantineKind(row["kind"]),
-        record_id=row["record_id"],
-        field=row["field"],
-        reason=row["reason"],
-        error_type=row["error_type"],
-        raw=row["raw"],
-        occurrences=row["occurrences"],
-        first_seen_at=unstamp(row["first_seen_at"]),
-        last_seen_at=unstamp(row["last_seen_at"]),
-        resolved_at=_opt(row["resolved_at"]),
     )
 
 
