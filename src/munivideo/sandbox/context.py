@@ -13,6 +13,7 @@ from munivideo.sandbox.behaviour import Behaviour
 from munivideo.sandbox.faults import Decision, FaultPlan
 from munivideo.sandbox.fhir_seed import seed_health_unit
 from munivideo.sandbox.fhir_store import FhirStore
+from munivideo.sandbox.records import BookingRecord
 from munivideo.sandbox.store import Store
 
 CLIENT_ID = "munivideo-sandbox"
@@ -60,6 +61,17 @@ class Context:
     public_url: str = "http://127.0.0.1:8765"
     #: Host names (lower case, no port) the server answers for; see :mod:`munivideo.sandbox.guard`.
     allowed_hosts: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Every booking written to this store is checked against the contracts served here.
+        self.store.conforms = self.check_booking
+
+    def check_booking(self, record: BookingRecord) -> None:
+        """Refuse a booking the contracts' answers could not carry
+        (:func:`munivideo.sandbox.conformance.check_booking`)."""
+        from munivideo.sandbox.conformance import check_booking
+
+        check_booking(self, record)
 
     @cached_property
     def xsd(self) -> Any:

@@ -41,6 +41,11 @@ class LookupUnavailableError(TransientError):
     """This ERP cannot be asked for a protocol by external reference (behaviour ``lookup``)."""
 
 
+class OutsideContractError(InvalidRecordError):
+    """A booking the contracts' answers could not carry (see :mod:`munivideo.sandbox.conformance`):
+    refused before it is stored."""
+
+
 class UnsupportedMediaTypeError(InvalidRecordError):
     """The body is not in a media type the operation accepts."""
 
@@ -55,6 +60,7 @@ def contract_code(error: MunivideoError) -> tuple[str, int]:
         (IdempotencyInProgressError, "CHAVE_EM_ANDAMENTO", 409),
         (IdempotencyConflictError, "CHAVE_CONFLITANTE", 422),
         (UnsupportedMediaTypeError, "TIPO_DE_MIDIA_NAO_SUPORTADO", 415),
+        (OutsideContractError, "REQUISICAO_INVALIDA", 422),
         (LookupUnavailableError, "INDISPONIVEL", 500),
         (NotFoundError, "NAO_ENCONTRADO", 404),
         (LifecycleError, "TRANSICAO_INVALIDA", 409),

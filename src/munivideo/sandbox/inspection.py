@@ -3,7 +3,8 @@
 GET    /_sandbox/health                 {"ok": true, "bookings": N, "protocols": N}
 GET    /_sandbox/bookings               every booking (REST shape)
 POST   /_sandbox/bookings               add a booking (REST shape; id, dataAtualizacao,
-                                        sequencia, versao optional)
+                                        sequencia, versao optional); 422 + field when the
+                                        contracts' answers could not carry it
 POST   /_sandbox/bookings/<id>/reschedule  {"data": "YYYY-MM-DD", "horaInicio", "horaFim"}
 POST   /_sandbox/bookings/<id>/cancel      {"observacao": "..."} (optional)
 GET    /_sandbox/protocols              every protocol with attachments and routing
@@ -30,12 +31,19 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from munivideo.errors import ConfigurationError, InvalidRecordError, MunivideoError
+from munivideo.errors import ConfigurationError, MunivideoError
 from munivideo.sandbox.behaviour import Behaviour, parse_behaviour
+from munivideo.sandbox.conformance import rest_doc_problem
 from munivideo.sandbox.context import Context
-from munivideo.sandbox.errors import contract_code
+from munivideo.sandbox.errors import OutsideContractError, contract_code
 from munivideo.sandbox.faults import FaultPlan
-from munivideo.sandbox.records import BookingRecord, booking_doc, parse_rfc3339, protocol_doc
+from munivideo.sandbox.records import (
+    BookingRecord,
+    booking_doc,
+    parse_rfc3339,
+    protocol_doc,
+    rfc3339,
+)
 from munivideo.sandbox.seeds import apply_seed
 
 
@@ -46,40 +54,62 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def booking_from_doc(ctx: Context, doc: dict[str, Any]) -> BookingRecord:
-    """A booking in the REST shape -> a record (for ``POST /_sandbox/bookings``)."""
-    try:
-        cidadao = doc["cidadao"]
-        servidor = doc.get("servidor") or {}
-        sala = doc.get("sala") or {}
-        return BookingRecord(
-            id=doc.get("id") or f"AG-X{ctx.store.count_bookings() + 1:06d}",
-            codigo_servico=doc["codigoServico"],
-            cidadao_nome=cidadao["nome"],
-            cidadao_cpf_cnpj=cidadao["cpfCnpj"],
-            cidadao_email=cidadao.get("email"),
-            cidadao_telefone=cidadao.get("telefone"),
-            servidor_matricula=servidor.get("matricula"),
-            servidor_nome=servidor.get("nome"),
-            servidor_email=servidor.get("email"),
-            servidor_departamento=servidor.get("codigoDepartamento"),
-            data=date.fromisoformat(doc["data"]),
-            hora_inicio=doc["horaInicio"],
-            hora_fim=doc["horaFim"],
-            situacao=doc.get("situacao", "AG"),
-            observacoes=doc.get("observacoes"),
-            consentimento=doc.get("consentimentoRegistrado"),
-            sala_url=sala.get("url"),
-            sala_valida_ate=parse_rfc3339(sala["validaAte"]) if sala else None,
-            data_atualizacao=(
-                parse_rfc3339(doc["dataAtualizacao"])
-                if doc.get("dataAtualizacao")
-                else ctx.store.now()
-            ),
-            sequencia=doc.get("sequencia", 0),
-            versao=doc.get("versao", 1),
+    """A booking in the REST shape -> a record (for ``POST /_sandbox/bookings``).
+
+    ``id``, ``situacao`` (``AG``), ``dataAtualizacao`` (now), ``sequencia`` (0) and ``versao``
+    (1) are filled in when missing; the result is then checked as the REST contract's
+    ``Agendamento`` (the schema every answer is validated against). Storing the record checks
+    it again as every dialect the server serves renders it
+    (:func:`munivideo.sandbox.conformance.check_booking`).
+
+    :raises OutsideContractError: naming the first field the contract refuses (HTTP 422).
+    """
+    if not isinstance(doc, dict):
+        raise OutsideContractError("a booking must be a JSON object", field="body")
+    record_id = doc.get("id") or f"AG-X{ctx.store.count_bookings() + 1:06d}"
+    full = {
+        "situacao": "AG",
+        "dataAtualizacao": rfc3339(ctx.store.now()),
+        "sequencia": 0,
+        "versao": 1,
+        **doc,
+        "id": record_id,
+    }
+    problem = rest_doc_problem(ctx, full)
+    if problem is not None:
+        field, reason = problem
+        raise OutsideContractError(
+            f"not a booking under the REST contract: {reason}",
+            record_id=str(record_id),
+            field=field,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidRecordError(f"not a booking: {exc}", record_id=doc.get("id")) from exc
+    cidadao = full["cidadao"]
+    servidor = full.get("servidor") or {}
+    sala = full.get("sala") or {}
+    record = BookingRecord(
+        id=record_id,
+        codigo_servico=full["codigoServico"],
+        cidadao_nome=cidadao["nome"],
+        cidadao_cpf_cnpj=cidadao["cpfCnpj"],
+        cidadao_email=cidadao.get("email"),
+        cidadao_telefone=cidadao.get("telefone"),
+        servidor_matricula=servidor.get("matricula"),
+        servidor_nome=servidor.get("nome"),
+        servidor_email=servidor.get("email"),
+        servidor_departamento=servidor.get("codigoDepartamento"),
+        data=date.fromisoformat(full["data"]),
+        hora_inicio=full["horaInicio"],
+        hora_fim=full["horaFim"],
+        situacao=full["situacao"],
+        observacoes=full.get("observacoes"),
+        consentimento=full.get("consentimentoRegistrado"),
+        sala_url=sala.get("url"),
+        sala_valida_ate=parse_rfc3339(sala["validaAte"]) if sala else None,
+        data_atualizacao=parse_rfc3339(full["dataAtualizacao"]),
+        sequencia=full["sequencia"],
+        versao=full["versao"],
+    )
+    return record  # the store checks it as every served dialect renders it
 
 
 def effects_report(ctx: Context) -> dict[str, Any]:

@@ -150,7 +150,9 @@ def seed_tax_office(store: Store) -> int:
     :returns: how many bookings were written (30).
     """
     now = datetime.now(UTC)
-    return store.put_bookings(tax_office_bookings(now.astimezone(SAO_PAULO).date(), now))
+    return store.put_bookings(
+        tax_office_bookings(now.astimezone(SAO_PAULO).date(), now), seeded=True
+    )
 
 
 def seed_empty(store: Store) -> int:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -138,6 +138,11 @@ class Store:
     """
 
     def __init__(self, path: str | Path = ":memory:") -> None:
+        #: Called with every booking before it is stored (added, seeded or changed); raises to
+        #: refuse it. The sandbox's context sets it to the contract check
+        #: (:func:`munivideo.sandbox.conformance.check_booking`), so nothing stored can make a
+        #: contract answer fail. ``None``: no check (a bare store).
+        self.conforms: Callable[[BookingRecord], None] | None = None
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -199,8 +204,16 @@ class Store:
 
     # -- bookings -------------------------------------------------------------------------------
 
-    def put_bookings(self, records: Iterable[BookingRecord]) -> int:
-        """Insert or replace bookings as given (seeding); one transaction, executemany."""
+    def put_bookings(self, records: Iterable[BookingRecord], *, seeded: bool = False) -> int:
+        """Insert or replace bookings as given; one transaction, executemany.
+
+        Every booking passes :attr:`conforms` first; one that fails is refused and nothing is
+        stored. ``seeded``: the records come from :mod:`munivideo.sandbox.seeds`, whose output
+        a test checks against the contracts, so a reset does not re-check them (~5 ms each)."""
+        records = list(records)
+        if self.conforms is not None and not seeded:
+            for record in records:
+                self.conforms(record)
         rows = [(r.id, r.model_dump_json(), _stamp(r.data_atualizacao)) for r in records]
         with self._tx() as db:
             db.executemany(
@@ -212,7 +225,11 @@ class Store:
         return len(rows)
 
     def put_rows(self, rows: list[tuple[str, str, str]]) -> None:
-        """Raw insert of pre-serialised (id, doc json, updated_at stamp) rows: bulk seeding."""
+        """Raw insert of pre-serialised (id, doc json, updated_at stamp) rows: bulk seeding.
+
+        Not passed through :attr:`conforms` (100k rows in seconds); only
+        :func:`munivideo.sandbox.seeds.bulk_seed` writes here, and a test checks its rows
+        against the contracts."""
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO booking (id, doc, updated_at) VALUES (?, ?, ?)", rows
@@ -278,6 +295,8 @@ class Store:
                 "sequencia": current.sequencia + (1 if moved or cancelled else 0),
             }
             record = BookingRecord.model_validate({**current.model_dump(), **update})
+            if self.conforms is not None:
+                self.conforms(record)
             db.execute(
                 "UPDATE booking SET doc = ?, updated_at = ? WHERE id = ?",
                 (record.model_dump_json(), _stamp(record.data_atualizacao), booking_id),
