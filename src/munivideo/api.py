@@ -211,13 +211,15 @@ class Munivideo:
         )
 
     def requeue(
-        self, item_ids: Sequence[int], *, reason: str = "requeued", actor: str = "api"
+        self, item_ids: Sequence[int] | None = None, *, reason: str = "requeued", actor: str = "api"
     ) -> ReplayResult:
-        """Make waiting (``pending``) rows due now, keeping attempts, steps and attempt
-        markers; each gets an audit entry ``requeue: <reason>`` by ``actor``.
+        """Make waiting (``pending``) rows (``item_ids``, or every one of the tenant's when
+        None) due now, keeping attempts, steps and attempt markers; each gets an audit entry
+        ``requeue: <reason>`` by ``actor``.
 
-        :raises munivideo.errors.LifecycleError: a row is not ``pending`` (a dead letter is
-            replayed with :meth:`replay` instead).
+        :raises munivideo.errors.LifecycleError: a named row is not ``pending`` (a dead letter
+            is replayed with :meth:`replay` instead); with None, a row a worker claims meanwhile
+            is skipped.
         :raises munivideo.errors.NotFoundError: a row is unknown or another tenant's.
         """
         return _requeue(self.engine, item_ids, actor=actor, reason=reason)

@@ -386,22 +386,28 @@ class StatusView(TenantStatus):
 @click.command()
 @_config_option
 @_json_option
-@click.option("--id", "item_ids", multiple=True, type=int, required=True, help="Outbox id.")
+@click.option("--id", "item_ids", multiple=True, type=int, help="Outbox id (repeatable).")
+@click.option("--all", "requeue_all", is_flag=True, help="Every pending row of the tenant(s).")
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
 @click.option("--actor", default=None, help="Who (default: the current user).")
 def requeue(
     configs: tuple[Path, ...],
     as_json: bool,
     item_ids: tuple[int, ...],
+    requeue_all: bool,
     reason: str,
     actor: str | None,
 ) -> None:
     """Make pending rows due now (e.g. after a long Retry-After), keeping their history."""
+    if bool(item_ids) == requeue_all:
+        fail(ConfigurationError("give --id ... or --all", field="id"), as_json=as_json)
     who = actor or getpass.getuser()
     _run(
         configs,
         as_json,
-        lambda mv, _p: mv.requeue(list(item_ids), reason=reason, actor=who),
+        lambda mv, _p: mv.requeue(
+            None if requeue_all else list(item_ids), reason=reason, actor=who
+        ),
         lambda _r: True,
         lambda r: f"{r.tenant_id}: requeued {len(r.replayed)} ({', '.join(map(str, r.replayed))})",
         "requeue",

@@ -1,5 +1,8 @@
 """``munivideo outbox list | show | requeue | done`` and ``munivideo quarantine list | readmit``.
 
+``outbox requeue`` is ``munivideo requeue`` itself (:func:`munivideo.jobs_cli.requeue`),
+reachable under the outbox's verbs.
+
 The operator's console actions on the command line: the same engine calls
 (:mod:`munivideo.engine.operate`), the same audit entries. Every command takes ``--config``
 and ``--json``; exit codes as the job commands (0 done, 1 something failed or is waiting,
@@ -18,6 +21,7 @@ from pydantic import BaseModel
 from munivideo.engine.operate import AGES
 from munivideo.jobs_cli import _config_option, _json_option, _run
 from munivideo.jobs_cli import quarantine as quarantine_list
+from munivideo.jobs_cli import requeue as jobs_requeue
 from munivideo.store.states import OutboxState
 
 
@@ -155,42 +159,16 @@ def show(configs: tuple[Path, ...], as_json: bool, item_id: int) -> None:
     _run(configs, as_json, work, lambda _r: True, describe, "outbox")
 
 
+# `munivideo requeue` (one or more --id, or --all) under the outbox's own verbs too: one
+# command, so the two spellings cannot drift apart.
+outbox.add_command(jobs_requeue, "requeue")
+
+
 class _Moved(BaseModel):
     tenant_id: str
     id: int
     state: str
     protocol: str | None = None
-
-
-@outbox.command("requeue")
-@_config_option
-@_json_option
-@click.option("--id", "item_id", required=True, type=int, help="Outbox id.")
-@click.option("--reason", required=True, help="Why (kept in the audit trail).")
-@click.option("--actor", default=None, help="Who (default: the current user).")
-def requeue(
-    configs: tuple[Path, ...], as_json: bool, item_id: int, reason: str, actor: str | None
-) -> None:
-    """Make a waiting row due now (a dead letter is replayed with ``munivideo replay``)."""
-
-    def work(mv: Any, _p: Any) -> _Moved:
-        (item,) = mv.engine.store.requeue(
-            tenant_id=mv.tenant_id,
-            item_ids=[item_id],
-            actor=_actor(actor),
-            reason=reason,
-            now=mv.engine.now(),
-        )
-        return _Moved(tenant_id=mv.tenant_id, id=item.id, state=item.state.value)
-
-    _run(
-        configs,
-        as_json,
-        work,
-        lambda _r: True,
-        lambda r: f"{r.tenant_id}: #{r.id} requeued ({r.state}, due now)",
-        "requeue",
-    )
 
 
 @outbox.command("done")

@@ -197,3 +197,50 @@ def test_several_tenants_in_one_run(sb: Sandbox, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert [t["tenant_id"] for t in out["tenants"]] == ["gravatai", "canoas"]
     assert all(t["bound"] == 30 for t in out["tenants"])
+
+
+def test_requeue_all_makes_every_parked_row_due_now(
+    sb: Sandbox, config_file: Path, tmp_path: Path
+) -> None:
+    from munivideo.api import Munivideo
+    from munivideo.jobs_cli import requeue
+    from munivideo.operator_cli import outbox
+    from munivideo.store import OutboxState
+
+    assert outbox.commands["requeue"] is requeue  # `outbox requeue` is this one command
+    result, _ = _run("sync", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    for booking in ("AG-000001", "AG-000005"):
+        form = tmp_path / f"{booking}.json"
+        form.write_text(
+            json.dumps(
+                {"booking_id": booking, "servant_registration": "AF-0001", "outcome": "attended"}
+            ),
+            "utf-8",
+        )
+        result, _ = _run("record", "--config", str(config_file), "--form", str(form))
+        assert result.exit_code == 0, result.output
+    sb.inject("criarProtocolo=unavailable:600")  # 503, Retry-After: 10 minutes
+    result, _ = _run("writeback", "--config", str(config_file))
+    assert "0 delivered, 2 retrying" in result.output, result.output
+    sb.inject("")
+    result, _ = _run("writeback", "--config", str(config_file))
+    assert "0 delivered" in result.output and "2 waiting" in result.output  # parked
+
+    result, out = _run("requeue", "--config", str(config_file), "--reason", "x", "--json")
+    assert result.exit_code == 2 and out["error"]["field"] == "id"
+    result, out = _run(
+        "requeue", "--config", str(config_file), "--all", "--reason", "ERP voltou", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    moved = out["tenants"][0]["replayed"]
+    assert len(moved) == 2
+    with Munivideo.from_config(config_file) as mv:
+        rows = mv.outbox(OutboxState.PENDING)
+        assert all(r.next_attempt_at <= mv.engine.now() for r in rows)
+        assert [mv.audit_trail(i)[-1].reason for i in moved] == ["requeue: ERP voltou"] * 2
+    result, _ = _run("writeback", "--config", str(config_file))
+    assert "2 delivered" in result.output, result.output
+    assert len(sb.protocols()) == 2  # counted at the ERP
+    result, out = _run("requeue", "--config", str(config_file), "--all", "--reason", "x", "--json")
+    assert out["tenants"][0]["replayed"] == []  # nothing pending: nothing to do, not an error

@@ -9,12 +9,14 @@ deduplicate nor be asked, the person who checked it tells the replay what they f
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from munivideo.engine.context import Engine
 from munivideo.engine.results import ReplayResult
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, LifecycleError
 from munivideo.models import ProtocolReceipt
+from munivideo.store.states import OutboxState
 
 
 def replay(
@@ -61,15 +63,36 @@ def replay(
     return ReplayResult(tenant_id=engine.tenant_id, replayed=[i.id for i in items])
 
 
+REQUEUE_PAGE = 500
+"""Rows read per store round trip when every pending row is requeued."""
+
+
 def requeue(
     engine: Engine,
-    item_ids: Sequence[int],
+    item_ids: Sequence[int] | None,
     *,
     actor: str = "operator",
     reason: str = "requeued",
 ) -> ReplayResult:
-    """Make ``pending`` rows due now, keeping attempts, steps and attempt markers."""
-    items = engine.store.requeue(
-        tenant_id=engine.tenant_id, item_ids=item_ids, actor=actor, reason=reason, now=engine.now()
-    )
-    return ReplayResult(tenant_id=engine.tenant_id, replayed=[i.id for i in items])
+    """Make ``pending`` rows (``item_ids``, or all of the tenant's when None) due now, keeping
+    attempts, steps and attempt markers; each gets an audit entry ``requeue: <reason>``.
+
+    :raises LifecycleError: a named row is not pending (a dead letter is replayed instead).
+        With ``item_ids=None`` a row a worker claims meanwhile is left to it, not an error.
+    """
+    store, tid = engine.store, engine.tenant_id
+    if item_ids is not None:
+        items = store.requeue(
+            tenant_id=tid, item_ids=item_ids, actor=actor, reason=reason, now=engine.now()
+        )
+        return ReplayResult(tenant_id=tid, replayed=[i.id for i in items])
+    result, after = ReplayResult(tenant_id=tid), None
+    while page := store.list_items(tid, state=OutboxState.PENDING, limit=REQUEUE_PAGE, after=after):
+        for item in page:
+            with contextlib.suppress(LifecycleError):  # claimed since it was listed
+                store.requeue(
+                    tenant_id=tid, item_ids=[item.id], actor=actor, reason=reason, now=engine.now()
+                )
+                result.replayed.append(item.id)
+        after = page[-1].id
+    return result
