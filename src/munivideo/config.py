@@ -68,16 +68,33 @@ class ErpConfig(_Section):
 
 
 class VideoConfig(_Section):
+    """``[video]``: the video provider that hosts the rooms, by its registered name
+    (``munivideo plugins`` lists them), and its settings table, validated by the provider's
+    own factory when the engine is built."""
+
     provider: str = Field(min_length=1, description="registered video provider, e.g. 'jitsi'")
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class NotifierConfig(_Section):
+    """One ``[[notifiers]]`` entry: a registered notifier and its settings table. Each message
+    goes to every configured notifier that delivers its channel (once per notifier); with no
+    ``[[notifiers]]`` the built-in ``file`` notifier takes all (see
+    :mod:`munivideo.file_notifier`)."""
+
     name: str = Field(min_length=1, description="registered notifier, e.g. 'smtp' or 'file'")
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class StoreConfig(_Section):
+    """``[store]``: where munivideo keeps its state (see :func:`munivideo.store.open_store`).
+
+    ``sqlite:///PATH`` (relative paths resolve next to the tenant file; ``?synchronous=normal``
+    trades power-loss durability for speed) or ``postgresql://user@host:port/db`` (the
+    ``postgres`` extra; the password comes from ``PGPASSWORD`` or ``~/.pgpass``, never the
+    file). Several tenants may share one store.
+    """
+
     url: str = Field(
         default="sqlite:///munivideo.db",
         description="sqlite:///PATH or postgresql://user@host:port/db",
@@ -85,6 +102,10 @@ class StoreConfig(_Section):
 
 
 class AttendanceConfig(_Section):
+    """``[attendance]``: ``min_overlap_minutes`` is how long (minutes, default 3) citizen and
+    servant must be in the room together for the attendance to count as ``attended``; a
+    shorter overlap is a ``technical_failure`` (rules in :mod:`munivideo.attendance`)."""
+
     min_overlap_minutes: float = Field(default=3.0, ge=0)
 
 
@@ -208,6 +229,9 @@ class TenantConfig(_Section):
         return value
 
     def service(self, code: str) -> Service | None:
+        """The ``[[services]]`` entry with ``code``, or ``None``. When services are
+        configured, the sync quarantines a booking whose service is not among them (field
+        ``service_code``)."""
         return next((s for s in self.services if s.code == code), None)
 
     def redacted(self) -> dict[str, Any]:

@@ -38,6 +38,15 @@ class FileNotifier:
         self.sender = sender
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Write ``message`` to ``<outbox>/<channel>/<key>.eml`` (an RFC 5322 message with
+        the ``.ics`` attached, as the SMTP notifier would send it) or ``.txt`` (``To:`` line
+        and text), through a temporary file renamed into place: a reader never sees half a
+        file, and the same key twice leaves one file.
+
+        :returns: a receipt whose ``reference`` is the file's path.
+        :raises munivideo.errors.TransientError: the folder cannot be written (disk full,
+            permissions); nothing is left behind but a possible ``.tmp-*`` file.
+        """
         folder = self.outbox / message.channel.value
         suffix = ".eml" if message.channel is Channel.EMAIL else ".txt"
         target = folder / f"{_SAFE.sub('-', message.idempotency_key)}{suffix}"
@@ -64,6 +73,15 @@ class FileNotifier:
 
 
 def make_file_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> FileNotifier:
+    """The ``file`` notifier's factory (:data:`munivideo.ports.NotifierFactory`).
+
+    Settings: ``path`` (default ``outbox``, relative to the working directory; the tenant's
+    id is appended so cities never share a folder) and ``sender`` (the ``From`` address,
+    default ``atendimento@<tenant id>.invalid``, a reserved domain, RFC 2606).
+
+    :raises munivideo.errors.ConfigurationError: an unknown setting (field
+        ``notifiers.settings``).
+    """
     unknown = set(settings) - {"path", "sender"}
     if unknown:
         raise ConfigurationError(
@@ -77,5 +95,6 @@ def make_file_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> FileNotif
 
 @hookimpl
 def register_notifiers(register: Any) -> None:
+    """The ``register_notifiers`` hook: registers ``file`` (a built-in plugin, always loaded)."""
     factory: NotifierFactory = make_file_notifier
     register("file", factory)

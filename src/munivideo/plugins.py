@@ -59,6 +59,10 @@ class Registration(Generic[F]):
 
 @dataclass(frozen=True)
 class PluginInfo:
+    """A plugin that loaded, as ``munivideo plugins`` lists it: its name (entry-point or module
+    name), its distribution's version, ``source`` (``builtin``, ``entrypoint`` or ``explicit``)
+    and the hooks it implements."""
+
     name: str
     version: str
     source: str  # "builtin", "entrypoint" or "explicit"
@@ -67,6 +71,9 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class PluginFailure:
+    """A plugin failure that was isolated: which plugin, at which ``stage`` (``load``,
+    ``register_*`` or an event hook's name) and the error as ``Type: message``."""
+
     name: str
     stage: str  # "load", "register" or an event hook name
     error: str
@@ -143,12 +150,27 @@ class Plugins:
     # -- adapters -----------------------------------------------------------------------------
 
     def erp_adapter(self, name: str) -> ErpAdapterFactory:
+        """The factory registered as ERP adapter ``name`` (``[erp] adapter``).
+
+        :raises munivideo.errors.PluginError: no such adapter is installed; the message lists
+            the installed ones (field ``erp.adapter``).
+        """
         return _lookup(self.erp_adapters, name, "ERP adapter", "erp.adapter")
 
     def video_provider(self, name: str) -> VideoProviderFactory:
+        """The factory registered as video provider ``name`` (``[video] provider``).
+
+        :raises munivideo.errors.PluginError: no such provider is installed (field
+            ``video.provider``).
+        """
         return _lookup(self.video_providers, name, "video provider", "video.provider")
 
     def notifier(self, name: str) -> NotifierFactory:
+        """The factory registered as notifier ``name`` (``[[notifiers]] name``).
+
+        :raises munivideo.errors.PluginError: no such notifier is installed (field
+            ``notifiers.name``).
+        """
         return _lookup(self.notifiers, name, "notifier", "notifiers.name")
 
     # -- event hooks: each plugin may return an enriched copy, which the next one receives -----
@@ -187,14 +209,49 @@ class Plugins:
         return value
 
     def booking_received(self, tenant: Tenant, booking: Booking) -> Booking:
+        """Run the ``booking_received`` hooks: a booking read from the ERP, before it is bound
+        and a room is made.
+
+        Each plugin implementing the hook receives the value the previous one returned (last
+        registered first, pluggy's order) and may return an enriched copy of the same type,
+        or ``None`` to leave it unchanged. A plugin that crashes or returns another type is
+        recorded in :attr:`failures` and skipped (:class:`munivideo.errors.PluginError` in
+        strict mode).
+
+        :returns: the booking as the last plugin left it.
+        :raises munivideo.errors.VetoedError: a plugin refused the booking (it is quarantined).
+        """
         return self._chain("booking_received", "booking", booking, tenant=tenant)
 
     def room_created(self, tenant: Tenant, booking: Booking, room: Room) -> Room:
+        """Run the ``room_created`` hooks: a room was provisioned (or moved by a reschedule).
+
+        Each plugin implementing the hook receives the value the previous one returned (last
+        registered first, pluggy's order) and may return an enriched copy of the same type,
+        or ``None`` to leave it unchanged. A plugin that crashes or returns another type is
+        recorded in :attr:`failures` and skipped (:class:`munivideo.errors.PluginError` in
+        strict mode).
+
+        :returns: the room as the last plugin left it (what is stored on the binding).
+        :raises munivideo.errors.VetoedError: a plugin refused it.
+        """
         return self._chain("room_created", "room", room, tenant=tenant, booking=booking)
 
     def invitation_rendered(
         self, tenant: Tenant, booking: Booking, invitation: Invitation
     ) -> Invitation:
+        """Run the ``invitation_rendered`` hooks: an invitation was rendered, before any of
+        its messages is sent.
+
+        Each plugin implementing the hook receives the value the previous one returned (last
+        registered first, pluggy's order) and may return an enriched copy of the same type,
+        or ``None`` to leave it unchanged. A plugin that crashes or returns another type is
+        recorded in :attr:`failures` and skipped (:class:`munivideo.errors.PluginError` in
+        strict mode).
+
+        :returns: the invitation as the last plugin left it (what is sent).
+        :raises munivideo.errors.VetoedError: a plugin refused it.
+        """
         return self._chain(
             "invitation_rendered", "invitation", invitation, tenant=tenant, booking=booking
         )
@@ -202,6 +259,20 @@ class Plugins:
     def protocol_entry_prepared(
         self, tenant: Tenant, attendance: Attendance, entry: ProtocolEntry
     ) -> ProtocolEntry:
+        """Run the ``protocol_entry_prepared`` hooks: an entry was built from an attendance,
+        before it is put in the outbox.
+
+        Each plugin implementing the hook receives the value the previous one returned (last
+        registered first, pluggy's order) and may return an enriched copy of the same type,
+        or ``None`` to leave it unchanged. A plugin that crashes or returns another type is
+        recorded in :attr:`failures` and skipped (:class:`munivideo.errors.PluginError` in
+        strict mode).
+
+        :returns: the entry as the last plugin left it (what the outbox keeps and the ERP
+            gets).
+        :raises munivideo.errors.VetoedError: a plugin refused it (the attendance is
+            quarantined).
+        """
         return self._chain(
             "protocol_entry_prepared", "entry", entry, tenant=tenant, attendance=attendance
         )
@@ -209,6 +280,12 @@ class Plugins:
     def outcome_written(
         self, tenant: Tenant, entry: ProtocolEntry, receipt: ProtocolReceipt
     ) -> None:
+        """Run the ``outcome_written`` hooks: ``entry`` is in the ERP as ``receipt``. Called
+        once per entry, after the write is durable; return values are ignored.
+
+        :raises munivideo.errors.PluginError: a plugin crashed and strict mode is on
+            (otherwise the crash is recorded in :attr:`failures` and the others still run).
+        """
         # Notification only: the entry is already durable in the ERP, so a crash here is logged
         # (or raised in strict mode) but cannot undo or repeat the write.
         for impl in reversed(self.pm.hook.outcome_written.get_hookimpls()):

@@ -34,6 +34,11 @@ from munivideo.values import utcnow
 
 
 class Action(StrEnum):
+    """What the retry loop does with a failure, per :data:`RULES`: ``retry`` in-call
+    (bounded; the request surely was not processed), ``fail`` at once (the error's recovery
+    tells the engine what next), or ``ambiguous`` (maybe processed: only a safe operation is
+    retried in-call)."""
+
     RETRY = "retry"  # surely not processed: retry in-call, bounded
     FAIL = "fail"  # never retried in-call; the error's recovery tells the engine what next
     AMBIGUOUS = "ambiguous"  # maybe processed: retry only safe operations in-call

@@ -50,6 +50,8 @@ class Timeouts(BaseModel):
 
     @property
     def pair(self) -> tuple[float, float]:
+        """``(connect_seconds, read_seconds)``: the ``timeout`` tuple ``requests`` takes
+        (each read, not the whole body; :attr:`total_seconds` bounds that)."""
         return (self.connect_seconds, self.read_seconds)
 
     @classmethod
@@ -179,6 +181,17 @@ class TimeoutSession(requests.Session):
         self.default_timeout = timeouts.pair
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`requests.Session.request` with the bounds of the class: the ``timeout``
+        (default :attr:`Timeouts.pair`) is capped by the time left, and the body is read in
+        full, capped, before the response is returned (its connection back in the pool).
+
+        :raises munivideo.transport.deadline.DeadlineExceededError: the whole call outlasted
+            ``total_seconds`` or the enclosing :func:`munivideo.transport.deadline.within`.
+        :raises munivideo.transport.deadline.ResponseTooLargeError: the body is over
+            ``max_response_bytes``.
+        :raises requests.RequestException: connection, timeout and protocol errors, as
+            ``requests`` raises them (classified by :mod:`munivideo.transport.classify`).
+        """
         budget = effective(self.timeouts.total_seconds)
         what = f"{method!s} {_origin(url)}"
         with watch(budget, what=what):
@@ -223,6 +236,9 @@ def build_session(
 
 
 class BearerAuth(AuthBase):
+    """Sends ``Authorization: Bearer <token>`` (RFC 6750, section 2.1) with a fixed token;
+    ``repr`` hides it."""
+
     def __init__(self, token: SecretStr) -> None:
         self._token = token
 
@@ -235,6 +251,9 @@ class BearerAuth(AuthBase):
 
 
 class ApiKeyAuth(AuthBase):
+    """Sends the key in the header the ERP names (``header``, e.g. ``X-Api-Key``); ``repr``
+    shows the header, never the key."""
+
     def __init__(self, header: str, key: SecretStr) -> None:
         self._header = header
         self._key = key
@@ -248,7 +267,17 @@ class ApiKeyAuth(AuthBase):
 
 
 class OAuth2ClientCredentials(AuthBase):
-    """OAuth 2.0 client credentials: fetch a token, refresh it before expiry and on one 401."""
+    """OAuth 2.0 client credentials: fetch a token, refresh it before expiry and on one 401.
+
+    The grant of RFC 6749 section 4.4: ``POST token_url`` with ``grant_type=client_credentials``
+    (and ``scope``), the client authenticated with HTTP Basic (section 2.3.1). The token is
+    cached until :attr:`EARLY_SECONDS` before its ``expires_in`` (300 s when the server does
+    not say). A 401 on a protected call refreshes the token and re-sends that request once.
+    Thread-safe: one fetch at a time.
+
+    :param timeouts: bounds of the token request (default :class:`Timeouts`).
+    :param clock: monotonic seconds, for tests.
+    """
 
     #: Refresh this long before the announced expiry, so a token never dies in flight.
     EARLY_SECONDS = 30.0
@@ -310,6 +339,16 @@ class OAuth2ClientCredentials(AuthBase):
         self.fetches += 1
 
     def current_token(self, *, force: bool = False) -> str:
+        """The cached access token, fetched first when there is none, it is about to expire,
+        or ``force`` is set (after a 401).
+
+        :raises munivideo.errors.TransientError: the token endpoint is unreachable, answered
+            429 or 5xx (field ``auth.token_url``).
+        :raises munivideo.errors.ConfigurationError: the endpoint refused the credentials
+            (any other non-200; field ``auth.client_secret``).
+        :raises munivideo.transport.deadline.DeadlineExceededError: the enclosing deadline
+            ran out.
+        """
         with self._lock:
             stale = self._clock() >= self._expires_at - self.EARLY_SECONDS
             if force or self._token is None or stale:

@@ -59,6 +59,15 @@ class HardenedTransport(Transport):
         )
 
     def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        """Send one SOAP envelope (zeep calls it). 200, 500 (a SOAP 1.1 Fault, WS-I Basic
+        Profile 1.1 R1126) and 400 with a ``soap+xml`` body (a SOAP 1.2 ``env:Sender`` fault,
+        per the HTTP binding of SOAP 1.2 Part 2, section 7) go on to zeep, re-encoded to UTF-8
+        if needed.
+
+        :raises HttpStatusError: any other status, with its headers (``Retry-After``), for
+            :mod:`munivideo.transport.classify` to decide retry or fail.
+        :raises MalformedResponseError: the charset is unknown or the bytes do not decode.
+        """
         response: requests.Response = super().post(address, message, headers)  # type: ignore[no-untyped-call]
         soap12_fault = response.status_code == 400 and "soap+xml" in response.headers.get(
             "Content-Type", ""
