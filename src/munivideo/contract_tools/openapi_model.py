@@ -39,7 +39,12 @@ def load_document(path: Path) -> dict[str, Any]:
 
 
 def resolve(doc: Mapping[str, Any], node: Any) -> Any:
-    """Follow ``$ref`` chains inside ``doc``."""
+    """Follow ``$ref`` chains inside ``doc`` (JSON Pointer, RFC 6901: ``~1`` is ``/``, ``~0``
+    is ``~``) until a node that is not a reference.
+
+    :raises ConfigurationError: (``field="$ref"``) a reference outside the document, a cycle,
+        or a pointer to nothing.
+    """
     seen: set[str] = set()
     while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]

@@ -120,7 +120,12 @@ def _fetch_all(url: str, folder: Path, session: requests.Session, origin: tuple[
 
 
 def sniff(path: Path) -> str:
-    """``wsdl``, ``xsd`` or ``openapi``."""
+    """What kind of contract ``path`` holds: ``wsdl``, ``xsd`` or ``openapi``. By suffix
+    (``.wsdl``, ``.xsd``; ``.yaml``/``.yml``/``.json`` are OpenAPI or Swagger), else by the first
+    4 KiB: XML with ``definitions`` is a WSDL, other XML a schema, anything else OpenAPI.
+
+    :raises ConfigurationError: the file cannot be read (only when the suffix does not decide).
+    """
     suffix = path.suffix.lower()
     if suffix in (".wsdl", ".xsd"):
         return suffix[1:]

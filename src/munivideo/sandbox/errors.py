@@ -14,31 +14,36 @@ from munivideo.errors import (
 
 
 class UnauthorizedError(RejectedError):
-    """Missing or wrong credentials."""
+    """Missing or wrong credentials: ``NAO_AUTORIZADO``, HTTP 401 (with ``WWW-Authenticate``)."""
 
 
 class ForbiddenXmlError(RejectedError):
-    """A DTD, an entity declaration or an external reference: refused before parsing further."""
+    """A DTD, an entity declaration or an external reference: refused before parsing further
+    (``XML_PROIBIDO``, 400 on REST; a SOAP fault)."""
 
 
 class DuplicateReferenceError(RejectedError):
-    """Another protocol already uses this external reference (with another idempotency key)."""
+    """Another protocol already uses this external reference (with another idempotency key):
+    ``REFERENCIA_DUPLICADA``, 409; only while the behaviour has ``unique_reference``."""
 
 
 class IdempotencyKeyMissingError(InvalidRecordError):
-    """A create without its idempotency key."""
+    """A create without its idempotency key (REST ``Idempotency-Key`` header):
+    ``CHAVE_AUSENTE``, 400."""
 
 
 class IdempotencyInProgressError(TransientError):
-    """The first request with this key is still being processed."""
+    """The first request with this key is still being processed: ``CHAVE_EM_ANDAMENTO``, 409
+    with ``Retry-After`` (transient: try again)."""
 
 
 class IdempotencyConflictError(RejectedError):
-    """The key was used before with another payload."""
+    """The key was used before with another payload: ``CHAVE_CONFLITANTE``, 422."""
 
 
 class LookupUnavailableError(TransientError):
-    """This ERP cannot be asked for a protocol by external reference (behaviour ``lookup``)."""
+    """This ERP cannot be asked for a protocol by external reference (behaviour ``lookup`` is
+    ``unavailable``): ``INDISPONIVEL``, 500."""
 
 
 class OutsideContractError(InvalidRecordError):
@@ -47,11 +52,18 @@ class OutsideContractError(InvalidRecordError):
 
 
 class UnsupportedMediaTypeError(InvalidRecordError):
-    """The body is not in a media type the operation accepts."""
+    """The body is not in a media type the operation accepts: ``TIPO_DE_MIDIA_NAO_SUPORTADO``,
+    415."""
 
 
 def contract_code(error: MunivideoError) -> tuple[str, int]:
-    """The contract's ``codigo`` and the REST status for ``error``."""
+    """The contract's ``codigo`` and the REST status for ``error``, most specific class first
+    (the classes above, then ``NotFoundError`` 404 ``NAO_ENCONTRADO``, ``LifecycleError`` 409
+    ``TRANSICAO_INVALIDA``, ``InvalidRecordError`` 400 ``REQUISICAO_INVALIDA``,
+    ``ContractViolationError`` 500 ``ERRO_INTERNO``); anything else is ``ERRO_INTERNO``/500.
+    The codes are the ``codigo`` enumerations of ``erp-rest/v1`` ``openapi.yaml`` (``Problem``)
+    and ``erp-soap/v1`` ``xsd/comum.xsd`` (``CodigoFalha``; the SOAP side has no
+    ``CHAVE_AUSENTE`` or ``TIPO_DE_MIDIA_NAO_SUPORTADO``: its key is a required element)."""
     table: tuple[tuple[type[MunivideoError], str, int], ...] = (
         (UnauthorizedError, "NAO_AUTORIZADO", 401),
         (ForbiddenXmlError, "XML_PROIBIDO", 400),

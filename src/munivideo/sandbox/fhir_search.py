@@ -71,6 +71,13 @@ def _when(*path: str) -> Extract:
 
 @dataclass(frozen=True)
 class Param:
+    """One supported search parameter of a resource type (FHIR R4 search, section 3.1.1).
+
+    :ivar kind: ``token``, ``reference`` or ``date``: how a query value is matched.
+    :ivar extract: the values of a resource the parameter looks at (``(system, value)`` pairs
+        for tokens, ``"Type/id"`` strings for references, timestamps for dates).
+    """
+
     kind: Kind
     extract: Extract
 
@@ -184,6 +191,15 @@ def _matches(resource: Resource, param: Param, name: str, wanted: str) -> bool:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """One page of a search, for the ``searchset`` Bundle.
+
+    :ivar matches: the resources on this page, sorted.
+    :ivar total: how many matched in all (``Bundle.total``).
+    :ivar includes: resources ``_include`` pulled in, once each (``search.mode = include``).
+    :ivar offset: the page's first index (``_offset``).
+    :ivar count: the page size asked for (``_count``, default 50, at most 500).
+    """
+
     matches: list[Version]
     total: int
     includes: list[Version]
