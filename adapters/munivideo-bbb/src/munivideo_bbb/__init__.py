@@ -98,7 +98,15 @@ def _text(node: Element, tag: str) -> str:
 
 
 class BbbProvider:
-    """Rooms, links, attendance and webhooks for one tenant's BigBlueButton server."""
+    """Rooms, links, attendance and webhooks for one tenant's BigBlueButton server. Keeps no
+    state: the meeting id is the room's ``provider_ref`` and the passwords derive from it.
+
+    :param tenant: the tenant (its name titles the meetings).
+    :param settings: the validated ``[video.settings]``.
+    :param session: the HTTP session for API calls; default a pooled one bounded by the
+        settings' ``timeout_seconds``, ``total_seconds`` and ``max_response_bytes``.
+    :param clock: the current time (UTC), for on-demand windows and attendance stamps.
+    """
 
     name = "bbb"
     #: BBB checksums never expire: the engine hands out its join redirect instead, when short
@@ -127,6 +135,14 @@ class BbbProvider:
     # -- signing and calling ---------------------------------------------------------------
 
     def signed_url(self, call: str, params: Mapping[str, str]) -> str:
+        """A signed API URL, as the BigBlueButton API documentation specifies:
+        ``<url>/<call>?<query>&checksum=<hex(H(call + query + secret))>`` with the query URL-encoded
+        in ``params`` order and H the ``checksum_algorithm`` (SHA-1 by default; SHA-256/384/512
+        since BBB 2.5). The URL is a credential for that one call: it never expires.
+
+        :param call: the API call's name (``create``, ``join``, ``end``, ``getMeetingInfo``).
+        :param params: the call's parameters, in the order they are signed.
+        """
         query = urlencode(params)
         secret = self.settings.secret.get_secret_value()
         digest = checksum(call, query, secret, self.settings.checksum_algorithm)
@@ -178,6 +194,19 @@ class BbbProvider:
         )
 
     def create_room(self, booking: Booking) -> Room:
+        """A new room for ``booking``: meeting id ``mv-<32 hex digits>`` (128 random bits, kept as
+        ``provider_ref``), valid from ``early_open_minutes`` before the slot to ``grace_minutes``
+        after it (UTC). Unless ``meeting_on_demand``, the meeting is created in BBB now
+        (:meth:`ensure_meeting`); with it, at the first click inside the window.
+
+        :raises TransientError: the connection to BBB failed, or it answered HTTP 429 or 503.
+        :raises AmbiguousError: timeout (including the ``total_seconds`` deadline) or another 5xx.
+        :raises ConfigurationError: BBB answered ``checksumError``: the shared ``secret`` (or the
+            checksum algorithm) is wrong.
+        :raises ContractViolationError: the answer is not safe XML (entities and DTDs are refused)
+            or is over ``max_response_bytes``.
+        :raises RejectedError: BBB answered ``FAILED`` with another ``messageKey``.
+        """
         valid_from, valid_until = self._window(booking)
         meeting_id = f"mv-{secrets.token_hex(16)}"
         room = Room(
@@ -229,6 +258,11 @@ class BbbProvider:
         self._call("create", params, room.booking_id)
 
     def update_room(self, room: Room, booking: Booking) -> Room:
+        """The same room (same meeting id, so links already sent stay valid) with its window moved
+        to the rescheduled slot; BBB is not called.
+
+        :raises LifecycleError: the room is closed (field ``room.closed``).
+        """
         return room.rescheduled(
             booking,
             early_open_minutes=self.settings.early_open_minutes,
@@ -236,6 +270,18 @@ class BbbProvider:
         )
 
     def close_room(self, room: Room) -> Room:
+        """End the meeting (BBB ``end`` with the moderator password) and mark the room closed;
+        :meth:`join_link` refuses from now on. A meeting BBB does not know (``notFound``: nobody
+            joined yet, or already ended) counts as closed.
+
+        :raises TransientError: the connection to BBB failed, or it answered HTTP 429 or 503.
+        :raises AmbiguousError: timeout (including the ``total_seconds`` deadline) or another 5xx.
+        :raises ConfigurationError: BBB answered ``checksumError``: the shared ``secret`` (or the
+            checksum algorithm) is wrong.
+        :raises ContractViolationError: the answer is not safe XML (entities and DTDs are refused)
+            or is over ``max_response_bytes``.
+        :raises RejectedError: BBB refused ``end`` for another reason.
+        """
         params = {
             "meetingID": room.provider_ref,
             "password": self._password(room.provider_ref, Role.SERVANT),
@@ -249,6 +295,15 @@ class BbbProvider:
         return room.model_copy(update={"closed": True})
 
     def join_link(self, room: Room, participant: Participant) -> JoinLink:
+        """The participant's signed ``join`` URL (no call to BBB): ``fullName``, ``meetingID``,
+        ``role=MODERATOR`` for the servant and ``VIEWER`` for the citizen, ``userID =
+        mv1|<booking>|<role>|<participant>`` (echoed back in ``getMeetingInfo`` and webhooks) and
+        ``redirect=true``. BBB join URLs never expire (:attr:`links_expire` is False):
+        ``expires_at`` is the window's end, enforced only through the engine's join redirect (short
+        links) and ``meeting_on_demand``.
+
+        :raises LifecycleError: the room is closed (field ``room.closed``).
+        """
         if room.closed:
             raise LifecycleError(
                 "the room is closed: no join links", record_id=room.booking_id, field="room.closed"
@@ -368,6 +423,12 @@ def _read_event(item: Any) -> AttendanceEvent | None:
 
 
 def make_bbb_provider(tenant: Tenant, settings: Mapping[str, Any]) -> BbbProvider:
+    """The ``bbb`` factory: validate ``[video.settings]`` (:class:`BbbSettings`) and build the
+    provider with its own pooled session (4 connections, ``timeout_seconds`` per connect/read,
+    ``total_seconds`` per call, ``max_response_bytes``).
+
+    :raises ConfigurationError: naming the first offending ``video.settings.<key>``.
+    """
     parsed = parse_settings(
         BbbSettings, settings, tenant=tenant, section="video.settings", adapter="bbb"
     )
@@ -376,6 +437,11 @@ def make_bbb_provider(tenant: Tenant, settings: Mapping[str, Any]) -> BbbProvide
 
 @hookimpl
 def register_video_providers(register: Any) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_video_providers`): register
+    :func:`make_bbb_provider` under ``bbb``, the name tenants use in ``[video] provider``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     factory: VideoProviderFactory = make_bbb_provider
     register("bbb", factory)
 

@@ -90,7 +90,13 @@ def display_name_fragment(name: str) -> str:
 
 
 class JitsiProvider:
-    """Rooms, links and webhook parsing for one tenant's Jitsi server."""
+    """Rooms, links and webhook parsing for one tenant's Jitsi server. Keeps no state: all it
+    needs later is in the :class:`~munivideo.models.Room` the engine stores.
+
+    :param tenant: the tenant (its id gives the default room-name prefix).
+    :param settings: the validated ``[video.settings]``.
+    :param clock: the current time (UTC), for the tokens' ``iat``; tests pass a fixed one.
+    """
 
     name = "jitsi"
 
@@ -116,6 +122,15 @@ class JitsiProvider:
         )
 
     def create_room(self, booking: Booking) -> Room:
+        """A new room for ``booking``, without calling Jitsi (a Jitsi room exists once someone
+        enters it). Its name is ``<prefix>-<32 lowercase hex digits>``: 128 bits from the OS CSPRNG,
+        the only secret on a server without token auth, lowercase because Jitsi compares the JWT
+        ``room`` claim in lowercase. The prefix is ``room_prefix``, else the tenant id's first 8
+        letters and digits. Valid from ``early_open_minutes`` before the slot to ``grace_minutes``
+        after it (UTC).
+
+        :returns: the room to store; nothing else is kept anywhere.
+        """
         valid_from, valid_until = self._window(booking)
         return Room(
             booking_id=booking.id,
@@ -128,6 +143,12 @@ class JitsiProvider:
         )
 
     def update_room(self, room: Room, booking: Booking) -> Room:
+        """The same room (same name, so links already sent keep pointing at it) with its window
+        moved to the rescheduled slot. Tokens minted before carry the old ``nbf``/``exp``: send new
+        links.
+
+        :raises LifecycleError: the room is closed (field ``room.closed``).
+        """
         return room.rescheduled(
             booking,
             early_open_minutes=self.settings.early_open_minutes,
@@ -135,6 +156,10 @@ class JitsiProvider:
         )
 
     def close_room(self, room: Room) -> Room:
+        """The room marked closed: :meth:`join_link` refuses from now on. Jitsi has no API to close
+        a room, so nothing is called; a JWT already handed out stays valid until its ``exp`` (the
+        end of the window), and on a server without token auth the URL keeps working.
+        """
         return room.model_copy(update={"closed": True})
 
     def token(self, room: Room, participant: Participant) -> str:
@@ -162,6 +187,14 @@ class JitsiProvider:
         return jwt.encode(claims, secret.get_secret_value(), algorithm=self.settings.algorithm)
 
     def join_link(self, room: Room, participant: Participant) -> JoinLink:
+        """The participant's link: ``<base_url>/<room name>``, with ``?jwt=<token>`` when
+        ``use_jwt`` (see :meth:`token`: ``moderator`` for the servant only, ``nbf``/``exp`` = the
+        room window), and ``#userInfo.displayName=`` with the name (:func:`display_name_fragment`).
+
+        :returns: the link; ``expires_at`` is the window's end (UTC).
+        :raises LifecycleError: the room is closed (field ``room.closed``).
+        :raises ConfigurationError: JWT mode without ``app_id``/``app_secret``.
+        """
         if room.closed:
             raise LifecycleError(
                 "the room is closed: no join links", record_id=room.booking_id, field="room.closed"
@@ -179,6 +212,9 @@ class JitsiProvider:
         )
 
     def attendance_report(self, room: Room) -> list[AttendanceEvent]:
+        """Always empty: Jitsi keeps no attendance history to query. Join and leave events arrive
+        only by webhook (:meth:`parse_webhook`).
+        """
         # Jitsi keeps no attendance history we could query: events come only by webhook.
         return []
 
@@ -188,6 +224,23 @@ class JitsiProvider:
         check_webhook_secret(headers, self.settings.webhook_secret, what="event_sync webhook")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[AttendanceEvent]:
+        """Join/leave events from one call of prosody's ``event_sync`` module
+        (jitsi-contrib/prosody-plugins): ``muc-occupant-joined`` and ``muc-occupant-left`` become
+        one
+        :class:`~munivideo.models.AttendanceEvent` stamped with ``occupant.joined_at``/``left_at``
+            (Unix seconds, read as UTC), mapped to the booking by the occupant's JWT user id
+            (``mv1|<booking>|<role>|<participant>``). Room events and occupants without that id
+            (anonymous, or a server without tokens) give an empty list. ``event_id`` is derived from
+            room, occupant, kind and time, so a retried call is deduplicated downstream.
+
+        :param headers: the call's headers; ``Authorization: Bearer <webhook_secret>`` is required.
+        :param body: the raw JSON body.
+        :returns: zero or one event.
+        :raises ConfigurationError: no ``webhook_secret`` configured (every call is refused).
+        :raises UnauthenticatedError: the secret is missing or wrong; nothing is read.
+        :raises ContractViolationError: the body is not a JSON object, has no ``occupant``, a
+            non-numeric time or values an event cannot hold (field named).
+        """
         self.check_webhook_secret(headers)
         try:
             payload = json.loads(body)
@@ -242,6 +295,12 @@ class JitsiProvider:
 
 
 def make_jitsi_provider(tenant: Tenant, settings: Mapping[str, Any]) -> JitsiProvider:
+    """The ``jitsi`` factory: validate ``[video.settings]`` (:class:`JitsiSettings`) and build the
+    provider.
+
+    :raises ConfigurationError: naming the first offending ``video.settings.<key>`` (e.g.
+        ``use_jwt`` without ``app_id`` and ``app_secret``).
+    """
     parsed = parse_settings(
         JitsiSettings, settings, tenant=tenant, section="video.settings", adapter="jitsi"
     )
@@ -250,6 +309,11 @@ def make_jitsi_provider(tenant: Tenant, settings: Mapping[str, Any]) -> JitsiPro
 
 @hookimpl
 def register_video_providers(register: Any) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_video_providers`): register
+    :func:`make_jitsi_provider` under ``jitsi``, the name tenants use in ``[video] provider``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     factory: VideoProviderFactory = make_jitsi_provider
     register("jitsi", factory)
 

@@ -74,6 +74,10 @@ class SmtpSettings(BaseModel):
 
     @property
     def effective_port(self) -> int:
+        """``port`` when set, else the standard port of ``security``: 587 for ``starttls`` (message
+        submission, RFC 6409), 465 for ``ssl`` (implicit TLS, RFC 8314), 25 for ``plain`` (SMTP
+        relay, RFC 5321).
+        """
         return self.port or {"starttls": 587, "ssl": 465, "plain": 25}[self.security]
 
 
@@ -180,6 +184,11 @@ def _by_code(code: int, stage: str, booking: str) -> TransientError | RejectedEr
 
 
 def make_smtp_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> SmtpNotifier:
+    """The ``smtp`` factory: validate the notifier's settings (:class:`SmtpSettings`) and build it.
+    Nothing connects until the first :meth:`SmtpNotifier.send`.
+
+    :raises ConfigurationError: naming the first offending ``notifiers.settings.<key>``.
+    """
     parsed = parse_settings(
         SmtpSettings, settings, tenant=tenant, section="notifiers.settings", adapter="smtp"
     )
@@ -188,6 +197,11 @@ def make_smtp_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> SmtpNotif
 
 @hookimpl
 def register_notifiers(register: Any) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_notifiers`): register
+    :func:`make_smtp_notifier` under ``smtp``, the name tenants use in ``[[notifiers]] name``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     factory: NotifierFactory = make_smtp_notifier
     register("smtp", factory)
 

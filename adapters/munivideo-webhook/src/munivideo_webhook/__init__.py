@@ -37,6 +37,13 @@ SIGNATURE_HEADER = "X-Munivideo-Signature"
 
 
 class WebhookSettings(BaseModel):
+    """``[[notifiers]] name = "webhook"`` settings.
+
+    ``url`` receives the POSTs; ``secret`` keys the HMAC signature (never printed);
+    ``timeout_seconds`` bounds each connect and read, ``total_seconds`` the whole call (wall clock),
+    ``max_response_bytes`` the answer's size.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field(pattern=r"^https?://[^\s]+$")
@@ -50,6 +57,15 @@ class WebhookSettings(BaseModel):
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Munivideo-Signature`` value: ``v1=`` + hex HMAC-SHA256 (RFC 2104) of
+    ``<timestamp>.<body>`` keyed with ``secret``. Signing the timestamp with the body lets a
+    receiver refuse replays (:func:`verify_signature`).
+
+    :param secret: the shared secret, as configured.
+    :param timestamp: Unix seconds, the value sent in ``X-Munivideo-Timestamp``.
+    :param body: the exact bytes POSTed.
+    :returns: ``v1=<64 hex digits>``.
+    """
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"v1={mac.hexdigest()}"
 
@@ -76,6 +92,11 @@ def verify_signature(
 
 
 def payload(message: OutboundMessage) -> dict[str, Any]:
+    """The JSON object POSTed for ``message``: ``booking_id``, ``channel`` (``email``, ``sms``,
+    ``whatsapp``), ``to``, ``subject``, ``text``, ``html``, ``ics`` (the iCalendar bytes in base64,
+    or null), ``ics_method`` (``REQUEST``/``CANCEL`` or null) and ``idempotency_key``. Holds
+    personal data (the recipient and the text): the receiver must treat it so (LGPD).
+    """
     return {
         "booking_id": message.booking_id,
         "channel": message.channel.value,
@@ -90,6 +111,15 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
 
 
 class WebhookNotifier:
+    """Delivers each message with one signed POST to your gateway (SMS, WhatsApp, any HTTP service);
+    see the module's description for the headers.
+
+    :param settings: the validated settings.
+    :param session: the HTTP session; default a pooled one (2 connections) bounded by the settings'
+        ``timeout_seconds``, ``total_seconds`` and ``max_response_bytes``.
+    :param clock: Unix time in seconds, for the signature's timestamp.
+    """
+
     name = "webhook"
     #: Every call carries the message's ``Idempotency-Key``: receivers drop repeats.
     dedupes = True
@@ -112,6 +142,19 @@ class WebhookNotifier:
         self._clock = clock
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """POST ``message`` once (no retries here: the engine retries by the error's kind), with a
+        fresh timestamp and signature and the message's ``Idempotency-Key``.
+
+        :returns: the receipt; ``reference`` is the answer's ``X-Request-Id``, else the key.
+        :raises TransientError: the connection was refused or timed out before connecting, or the
+            gateway answered 429 or 503 (``retry_after`` from a ``Retry-After`` given in seconds;
+            an HTTP-date is ignored).
+        :raises AmbiguousError: the answer timed out, the connection dropped mid-request, the call's
+            deadline passed, or another 5xx: the gateway may have the message (the key lets it drop
+            a repeat).
+        :raises RejectedError: any other non-2xx answer (field ``to``).
+        :raises ContractViolationError: the answer is over ``max_response_bytes``.
+        """
         body = json.dumps(payload(message), ensure_ascii=False, sort_keys=True).encode()
         timestamp = int(self._clock())
         headers = {
@@ -156,6 +199,11 @@ class WebhookNotifier:
 
 
 def make_webhook_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> WebhookNotifier:
+    """The ``webhook`` factory: validate the notifier's settings (:class:`WebhookSettings`) and
+    build it.
+
+    :raises ConfigurationError: naming the first offending ``notifiers.settings.<key>``.
+    """
     parsed = parse_settings(
         WebhookSettings, settings, tenant=tenant, section="notifiers.settings", adapter="webhook"
     )
@@ -164,6 +212,11 @@ def make_webhook_notifier(tenant: Tenant, settings: Mapping[str, Any]) -> Webhoo
 
 @hookimpl
 def register_notifiers(register: Any) -> None:
+    """pluggy hook (:func:`munivideo.hookspecs.register_notifiers`): register
+    :func:`make_webhook_notifier` under ``webhook``, the name tenants use in ``[[notifiers]] name``.
+
+    :param register: the host's callback, ``register(name, factory)``.
+    """
     factory: NotifierFactory = make_webhook_notifier
     register("webhook", factory)
 
