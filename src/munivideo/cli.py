@@ -84,12 +84,20 @@ class LazyGroup(click.Group):
     """A group whose sub-commands are imported only when run (or when their help is shown)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, eager and lazy (:data:`LAZY_COMMANDS`), sorted, without
+        importing any lazy one."""
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module if it is lazy; ``None`` for an unknown
+        name (click then reports it). When the import fails for a module of an optional extra
+        (:data:`EXTRAS`, e.g. ``zeep`` -> ``soap``), a stand-in command is returned that
+        prints ``pip install 'munivideo[<extra>]'`` and exits with status 2."""
         return super().get_command(ctx, cmd_name) or self._load(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The ``Commands`` section of ``munivideo --help``: lazy commands show their
+        :data:`LAZY_HELP` line, so the help imports none of them (it stays fast)."""
         rows: list[tuple[str, str]] = []
         for name in self.list_commands(ctx):
             if name in LAZY_HELP and name not in self.commands:
@@ -285,4 +293,6 @@ def schema_cmd(out: Path | None, check: bool) -> None:
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m munivideo`
+    """Run the ``munivideo`` command line and exit with its status: 0 ok, 1 failed, 2 usage
+    or configuration error, 3 a breaking contract change (``contracts diff``)."""
     sys.exit(main())

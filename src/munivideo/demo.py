@@ -88,6 +88,11 @@ OUTCOME_WORDS: dict[str, str] = {
 
 
 class ProtocolRow(BaseModel):
+    """One protocol as the demo read it back from the sandbox ERP: ``protocol`` is
+    ``number/year``, ``outcome`` the ERP's outcome field, ``attachments`` how many documents
+    are on it, ``forwards`` the department codes it was routed to, ``booking_status`` the ERP's
+    status code of the booking afterwards."""
+
     booking_id: str
     protocol: str
     outcome: str
@@ -97,6 +102,16 @@ class ProtocolRow(BaseModel):
 
 
 class DemoReport(BaseModel):
+    """What ``munivideo demo`` did and found, also written as ``<out>/report.json``.
+
+    Counts of the cycle (bookings, rooms, invitations, messages, attendances by outcome,
+    deliveries, retries after injected faults, ``seconds`` of wall-clock time), then the
+    auditor's view: ``protocols`` read back from the ERP, and the lists that must be empty for
+    ``ok``: attendances with no protocol (``missing``), with more than one (``duplicated``),
+    protocols nobody recorded (``unexpected``), bookings left in the wrong status
+    (``wrong_status``), ERP effects not executed exactly once (``effects_not_once``).
+    """
+
     ok: bool = False
     seconds: float = 0.0
     output: str

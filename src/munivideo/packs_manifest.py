@@ -58,6 +58,8 @@ def build_manifest(root: Path | None = None) -> dict[str, Any]:
 
 
 def render(manifest: dict[str, Any]) -> str:
+    """The manifest file's text: JSON indented by 2, in :func:`build_manifest`'s order (packs
+    and files sorted), one trailing newline."""
     return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
 
 
@@ -96,6 +98,12 @@ def stale_entries(root: Path | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m munivideo.packs_manifest [--check]``: rewrite the manifest and print its
+    path (0), or with ``--check`` print each stale entry to stderr and return 1 (0 when it is
+    up to date).
+
+    :param argv: the arguments (default: ``sys.argv[1:]``).
+    """
     args = sys.argv[1:] if argv is None else argv
     if "--check" in args:
         problems = stale_entries()

@@ -38,6 +38,17 @@ class Names:
 
 
 def names_for(name: str, kind: str) -> Names:
+    """The names of a new adapter's distribution, package and class, from its short name.
+
+    ``names_for("acme-meet", "video")`` gives ``munivideo-acme-meet``, ``munivideo_acme_meet``
+    and ``AcmeMeetVideoProvider``; the kind's suffix is not repeated (``acme-erp-adapter`` ->
+    ``AcmeErpAdapter``) and a leading ``munivideo-`` is dropped.
+
+    :param kind: ``erp``, ``video`` or ``notifier``.
+    :raises munivideo.errors.ConfigurationError: an unknown ``kind`` (field ``kind``), or a
+        name that is not lowercase letters, digits and single dashes, at most 40 characters
+        (field ``name``).
+    """
     if kind not in KINDS:
         raise ConfigurationError(f"kind must be one of {', '.join(KINDS)}", field="kind")
     name = name.removeprefix("munivideo-")

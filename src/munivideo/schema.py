@@ -15,6 +15,8 @@ def canonical_schemas() -> dict[str, dict[str, Any]]:
 
 
 def render(schema: dict[str, Any]) -> str:
+    """The schema file's text: JSON indented by 2, keys sorted, UTF-8 characters kept, one
+    trailing newline. Deterministic, so :func:`drift` can compare files byte for byte."""
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -17,6 +17,10 @@ GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 
 def is_gsm7(text: str) -> bool:
+    """Whether every character of ``text`` is in the GSM 7-bit default alphabet or its
+    extension table (3GPP TS 23.038, section 6.2.1): then the SMS is sent in GSM-7 (160
+    septets a segment), else in UCS-2 (70 characters). ``é`` is in the alphabet, ``á``, ``ã``,
+    ``ç`` and ``õ`` are not."""
     return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
 
 

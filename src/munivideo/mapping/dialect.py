@@ -116,6 +116,9 @@ class FieldSpec(_Spec):
 
     @property
     def paths(self) -> list[str]:
+        """``path`` as a list: one ERP path for most converters, several for a converter that
+        reads more than one (a date and a time in two ERP fields); the length is the
+        converter's arity, checked when the file loads."""
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
@@ -172,6 +175,11 @@ class Dialect(_Spec):
         return self
 
     def record(self, kind: str) -> RecordSpec:
+        """The ``[records.<kind>]`` table (``booking``, ``protocol``, ``receipt``, ...).
+
+        :raises munivideo.errors.ConfigurationError: the file maps no such record (field
+            ``records.<kind>``).
+        """
         if kind not in self.records:
             raise ConfigurationError(
                 f"dialect {self.name} has no mapping for {kind!r}", field=f"records.{kind}"

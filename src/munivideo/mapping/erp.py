@@ -48,6 +48,10 @@ from munivideo.values import UtcDatetime
 
 
 class RoomLink(BaseModel):
+    """The body of "record the room link" (``records.room``): the servant's join ``url``
+    (a credential: it lets its holder in as the servant) and when it stops working
+    (``valid_until``, UTC: the end of the room window)."""
+
     model_config = ConfigDict(frozen=True)
 
     url: str
@@ -147,6 +151,11 @@ class ErpMappers:
         return value if isinstance(value, datetime) else None
 
     def status_to_erp(self, booking_id: str, status: BookingStatus) -> str:
+        """The ERP's code for ``status``, from the mapping's ``[tables.statuses]``.
+
+        :raises munivideo.errors.RejectedError: the table has no code for it (field
+            ``status``, record ``booking_id``): the ERP cannot take this status.
+        """
         code = self._statuses.to_erp(status.value)
         if code == UNKNOWN:
             raise RejectedError(

@@ -187,6 +187,8 @@ class Mapper(Generic[M]):
     # -- ERP -> canonical -------------------------------------------------------------------
 
     def record_id(self, record: Mapping[str, Any]) -> str:
+        """The ERP record's id at the record spec's ``id_path``, as text, for error messages
+        and the quarantine; ``"?"`` when the spec names no path or the record lacks it."""
         if self.id_path is None:
             return "?"
         value = get_path(record, self.id_path)

@@ -104,6 +104,8 @@ class Pager:
         return here.strftime(self.spec.since_format)
 
     def limit(self, limit: int) -> int:
+        """The page size to ask for: ``limit`` clamped to ``1 .. spec.max_limit`` (the most
+        the ERP serves per page, 500 unless the mapping says otherwise)."""
         return max(1, min(limit, self.spec.max_limit))
 
     def request(self, cursor: Cursor | None, limit: int) -> PageRequest:
@@ -137,6 +139,12 @@ class Pager:
         return PageRequest(params)
 
     def items(self, answer: Any, operation: str) -> list[Any]:
+        """The records of one page: the list at ``spec.items`` in the decoded answer (``""``:
+        the answer itself); an empty list when the path is absent or null.
+
+        :raises munivideo.transport.classify.MalformedResponseError: something other than a
+            list is there (named by ``operation``).
+        """
         found = value_at(answer, self.spec.items)
         if found is None:
             return []
