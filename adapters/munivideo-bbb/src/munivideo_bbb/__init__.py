@@ -76,13 +76,18 @@ class BbbSettings(BaseModel):
 
     #: The API root, e.g. ``https://bbb.example.org/bigbluebutton/api``.
     url: str = Field(pattern=r"^https?://[^\s]+$")
+    #: The server's shared secret (``bbb-conf --secret``); signs every call.
     secret: SecretStr
+    #: The checksum's hash; ``sha256``/``sha384``/``sha512`` need BBB 2.5 or later.
     checksum_algorithm: Algorithm = "sha1"
+    #: Seconds for each connect and each read.
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: Wall-clock bound of one whole API call and the cap on the answer's size.
     total_seconds: float = Field(default=30.0, gt=0, le=600)
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    #: Minutes before the slot's start that the room opens.
     early_open_minutes: int = Field(default=15, ge=0, le=240)
+    #: Minutes after the slot's end that the room stays open.
     grace_minutes: int = Field(default=30, ge=0, le=240)
     #: Create the meeting only inside the room window (at the first click through the engine's
     #: join redirect, ``[invitations.short_links]``) and let BBB end it when the window closes:

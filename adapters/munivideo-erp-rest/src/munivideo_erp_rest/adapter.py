@@ -68,13 +68,21 @@ class RestSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The ERP's root URL; the mapping's operation paths are appended to it.
     base_url: str = Field(pattern=r"^https?://[^\s]+$", description="ERP root, no trailing /")
+    #: How to authenticate (``none``, ``basic``, ``bearer``, ``oauth2``, ``api_key``).
     auth: AuthSettings = AuthSettings()
+    #: Connect/read timeouts and the whole-call budget (seconds), and the answer size cap (bytes).
     timeouts: Timeouts = Timeouts()
+    #: In-call retry bounds (attempts, total seconds, backoff).
     retry: RetryPolicy = RetryPolicy()
+    #: Pooled HTTP connections to the ERP (1-100).
     pool_size: int = Field(default=10, ge=1, le=100)
+    #: The mapping file (TOML) describing the ERP; default: the reference contract ``erp-rest/v1``.
     mapping: Path = DEFAULT_MAPPING
+    #: What the ERP can do (idempotency keys, lookup); the write-back's strategy follows it.
     capabilities: ErpCapabilities = ErpCapabilities()
+    #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000, description="the ERP's page cap")
 
 

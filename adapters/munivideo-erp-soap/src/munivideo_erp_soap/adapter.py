@@ -88,19 +88,32 @@ class SoapSettings(BaseModel):
         pattern=r"^https?://[^\s]+$",
         description="ERP root; services at {base_url}{agendamentos_path} and {protocolos_path}",
     )
+    #: The bookings service's full address, when it is not under ``base_url``.
     agendamentos_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    #: The protocols service's full address, when it is not under ``base_url``.
     protocolos_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     agendamentos_path: str = Field(default="/soap/agendamentos", pattern=r"^/")
     protocolos_path: str = Field(default="/soap/protocolos", pattern=r"^/")
+    #: A local copy of the ERP's WSDL (parsed once per process; never fetched from the ERP).
     wsdl: Path | None = Field(default=None, description="vendored WSDL; default: erp-soap/v1")
+    #: The WSDL binding (local name or ``{namespace}name``) of the bookings operations.
     agendamentos_binding: str = "AgendamentosBinding"
+    #: The WSDL binding of the protocol operations.
     protocolos_binding: str = "ProtocolosBinding"
+    #: How to authenticate; ``wsse`` sends a WS-Security UsernameToken (``wsse_digest`` for
+    #: the digest form).
     auth: AuthSettings = AuthSettings()
+    #: Connect/read timeouts and the whole-call budget (seconds), and the answer size cap (bytes).
     timeouts: Timeouts = Timeouts()
+    #: In-call retry bounds (attempts, total seconds, backoff).
     retry: RetryPolicy = RetryPolicy()
+    #: Pooled HTTP connections to the ERP (1-100).
     pool_size: int = Field(default=10, ge=1, le=100)
+    #: The mapping file (TOML) describing the ERP; default: the reference contract ``erp-soap/v1``.
     mapping: Path = DEFAULT_MAPPING
+    #: What the ERP can do (idempotency keys, lookup); the write-back's strategy follows it.
     capabilities: ErpCapabilities = ErpCapabilities()
+    #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000)
 
     def addresses(self) -> tuple[str, str]:
@@ -386,7 +399,8 @@ class SoapErpAdapter:
         :raises TransientError: the ERP was unreachable, rate-limited (429), unavailable (503) or
             failing on its platform (a Server fault without the contract's detail), past the retry
             policy, or declared itself unavailable (``INDISPONIVEL``).
-        :raises ConfigurationError: the ERP refused our credentials (fault ``NAO_AUTORIZADO``).
+        :raises ConfigurationError: the ERP refused our credentials (fault ``NAO_AUTORIZADO``, or
+            HTTP 401/403).
         :raises ContractViolationError: the answer is not well-formed, safe XML.
         :raises MalformedResponseError: the answer is not a structure or has no item list where
             ``[paging] items`` says (a :mod:`munivideo.transport` exception, not a

@@ -60,17 +60,25 @@ class JitsiSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The Jitsi Meet server's root URL; rooms are ``<base_url>/<room name>``.
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     #: False for public servers without token auth (meet.jit.si style): plain links, no JWT.
     use_jwt: bool = True
+    #: The JWT ``iss`` claim: prosody's ``app_id`` (token authentication).
     app_id: str | None = None
+    #: The HMAC key signing the JWTs: prosody's ``app_secret``.
     app_secret: SecretStr | None = None
+    #: The JWT ``aud`` claim prosody expects.
     audience: str = "jitsi"
     #: The ``sub`` claim: the tenant/XMPP domain; defaults to the host of ``base_url``.
     subject: str | None = None
+    #: The JWT signature algorithm (HMAC-SHA-256/384/512, RFC 7518).
     algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    #: Minutes before the slot's start that the room (and each token's ``nbf``) opens.
     early_open_minutes: int = Field(default=15, ge=0, le=240)
+    #: Minutes after the slot's end that the room (and each token's ``exp``) stays open.
     grace_minutes: int = Field(default=30, ge=0, le=240)
+    #: Room-name prefix (1-16 lowercase letters and digits); default from the tenant id.
     room_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9]{1,16}$")
     #: Shared secret the event_sync module sends (``api_headers``) as ``Authorization: Bearer``.
     webhook_secret: SecretStr | None = None

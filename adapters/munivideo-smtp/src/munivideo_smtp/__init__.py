@@ -58,13 +58,19 @@ class SmtpSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The mail server (submission or relay).
     host: str = Field(min_length=1)
+    #: TCP port; default by ``security`` (see :attr:`effective_port`).
     port: int | None = Field(default=None, ge=1, le=65535)
     #: ``starttls`` (submission, 587), ``ssl`` (implicit TLS, 465) or ``plain`` (local relay).
     security: Literal["starttls", "ssl", "plain"] = "starttls"
+    #: SMTP AUTH user; no login when unset.
     username: str | None = None
     password: SecretStr | None = None
+    #: The ``From`` address (RFC 5322 mailbox, e.g. ``Prefeitura <atendimento@...>``); its
+    #: domain also names the ``Message-ID``.
     sender: str = Field(min_length=3)
+    #: Seconds for the connect and for each reply of the server.
     timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     #: Wall-clock bound of one whole send (connect, TLS, login, DATA), capped by any enclosing
     #: :func:`munivideo.transport.deadline.within` scope.

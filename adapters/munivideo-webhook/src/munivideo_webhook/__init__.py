@@ -37,17 +37,15 @@ SIGNATURE_HEADER = "X-Munivideo-Signature"
 
 
 class WebhookSettings(BaseModel):
-    """``[[notifiers]] name = "webhook"`` settings.
-
-    ``url`` receives the POSTs; ``secret`` keys the HMAC signature (never printed);
-    ``timeout_seconds`` bounds each connect and read, ``total_seconds`` the whole call (wall clock),
-    ``max_response_bytes`` the answer's size.
-    """
+    """``[[notifiers]] name = "webhook"`` settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Where each message is POSTed.
     url: str = Field(pattern=r"^https?://[^\s]+$")
+    #: Key of the ``X-Munivideo-Signature`` HMAC; share it with the receiver only.
     secret: SecretStr
+    #: Seconds for each connect and each read.
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: Wall-clock bound of one whole call and the cap on the answer's size.
     total_seconds: float = Field(default=30.0, gt=0, le=600)
