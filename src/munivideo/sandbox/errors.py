@@ -48,7 +48,7 @@ class LookupUnavailableError(TransientError):
 
 class OutsideContractError(InvalidRecordError):
     """A booking the contracts' answers could not carry (see :mod:`munivideo.sandbox.conformance`):
-    refused before it is stored."""
+    refused before it is stored: ``REQUISICAO_INVALIDA``, 422, naming the field."""
 
 
 class UnsupportedMediaTypeError(InvalidRecordError):

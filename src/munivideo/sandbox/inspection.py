@@ -155,8 +155,10 @@ def handle(ctx: Context, request: Request, default_seed: str) -> Response:
     :param default_seed: what ``POST /_sandbox/reset`` reloads when the body names no seed.
     :returns: JSON; 201 for an added booking; 400 ``{"error", "field"}`` for a bad fault spec,
         behaviour or seed (:class:`~munivideo.errors.ConfigurationError`) or a malformed body;
-        the contract code and status of any other typed error (e.g. 404 ``NAO_ENCONTRADO``
-        for an unknown booking, 409 ``TRANSICAO_INVALIDA`` for a cancel of an attended one);
+        ``{"error", "codigo", "field"}`` with the contract code and status of any other typed
+        error (e.g. 422 ``REQUISICAO_INVALIDA`` for an added booking the contracts' answers
+        could not carry, 404 ``NAO_ENCONTRADO`` for an unknown booking, 409
+        ``TRANSICAO_INVALIDA`` for a cancel of an attended one);
         404 for an unknown endpoint.
     """
     parts = [p for p in request.path.split("/") if p][1:]
