@@ -30,7 +30,7 @@ from munivideo.models import (
 )
 from munivideo.plugins import load_plugins
 from munivideo.ports import ErpCapabilities
-from munivideo.store import OutboxState
+from munivideo.store import OutboxState, open_store
 from munivideo.store.records import Binding, OutboxItem
 from munivideo.store.sqlite import SqliteStore
 
@@ -66,10 +66,14 @@ def _config(**writeback: Any) -> Any:
 
 
 class World:
-    """One store file, one fake ERP, a clock, and engines (workers) sharing them."""
+    """One store (a SQLite file, or the store at ``url``), one fake ERP, a clock, and engines
+    (workers) sharing them, each with its own connection."""
 
-    def __init__(self, tmp: Path, capabilities: ErpCapabilities, **writeback: Any) -> None:
+    def __init__(
+        self, tmp: Path, capabilities: ErpCapabilities, *, url: str | None = None, **writeback: Any
+    ) -> None:
         self.tmp = tmp
+        self.url = url
         self.clock = Clock()
         self.erp = FakeErp(capabilities, self.clock)
         self.config = _config(**writeback)
@@ -80,7 +84,11 @@ class World:
     def worker(self, name: str) -> Engine:
         engine = Engine(
             config=self.config,
-            store=SqliteStore(self.tmp / "outbox.db", synchronous="NORMAL"),
+            store=(
+                open_store(self.url)
+                if self.url
+                else SqliteStore(self.tmp / "outbox.db", synchronous="NORMAL")
+            ),
             erp=self.erp,
             video=None,  # type: ignore[arg-type]  # write-back never meets the video provider
             notifiers=[],

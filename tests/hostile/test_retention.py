@@ -30,7 +30,7 @@ def _delivered(engine) -> int:  # type: ignore[no-untyped-def]
     result = record(engine, [], form)
     now = engine.now()
     (item,) = engine.store.claim("w", limit=1, lease_seconds=30, now=now)
-    engine.store.complete(item.id, "w", now=now)
+    engine.store.complete(item.id, "w", token=item.fencing_token, now=now)
     assert result.outbox_id == item.id
     return item.id
 

@@ -36,6 +36,8 @@ class OutboxMachine(RuleBasedStateMachine):
         self.now = T0
         self.items: dict[str, int] = {}
         self.delivered: set[int] = set()
+        self.claims: dict[int, int] = {}  # row id -> claims seen (its fencing token)
+        self.tokens: dict[tuple[str, int], int] = {}  # (worker, row id) -> its last claim's
         for booking_id in IDS:
             self.store.save_binding(binding(booking_id, self.tenant))
             item, _ = self.store.enqueue(
@@ -56,15 +58,22 @@ class OutboxMachine(RuleBasedStateMachine):
         for item in self.store.claim(worker, limit=limit, lease_seconds=30, now=self.now):
             assert item.state is OutboxState.IN_FLIGHT
             assert item.id not in self.delivered
+            if item.tenant_id == self.tenant:  # not another example's row
+                self.claims[item.id] = self.claims.get(item.id, 0) + 1
+                assert item.fencing_token == self.claims[item.id]
+            self.tokens[(worker, item.id)] = item.fencing_token
 
     @rule(worker=st.sampled_from(WORKERS), booking=st.sampled_from(IDS))
     def complete(self, worker: str, booking: str) -> None:
+        item_id = self.items[booking]
+        token = self.tokens.get((worker, item_id), 0)
         try:
-            self.store.record_step(self.items[booking], worker, "create", "x", now=self.now)
-            self.store.complete(self.items[booking], worker, now=self.now)
+            self.store.record_step(item_id, worker, "create", "x", token=token, now=self.now)
+            self.store.complete(item_id, worker, token=token, now=self.now)
         except LeaseLostError:
             return
-        self.delivered.add(self.items[booking])
+        assert token == self.claims[item_id]  # only the row's latest claim passes the fence
+        self.delivered.add(item_id)
 
     @rule(
         worker=st.sampled_from(WORKERS),
@@ -76,6 +85,7 @@ class OutboxMachine(RuleBasedStateMachine):
             self.store.fail(
                 self.items[booking],
                 worker,
+                token=self.tokens.get((worker, self.items[booking]), 0),
                 to_state=to,
                 next_attempt_at=self.now,
                 error_type="TransientError",
@@ -117,6 +127,7 @@ class OutboxMachine(RuleBasedStateMachine):
             assert trail[-1].to_state is item.state
             if item.id in self.delivered:
                 assert item.state is OutboxState.DELIVERED
+            assert item.fencing_token == self.claims.get(item.id, 0)
             if item.state is OutboxState.IN_FLIGHT:
                 assert item.lease_owner in WORKERS
                 assert item.lease_expires_at is not None

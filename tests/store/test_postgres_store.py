@@ -11,7 +11,7 @@ import pytest
 
 from munivideo.errors import ConfigurationError, NotFoundError
 from munivideo.store import OutboxState
-from munivideo.store.postgres import PostgresStore, StoreUnavailableError, migrate
+from munivideo.store.postgres import HEAD_REVISION, PostgresStore, StoreUnavailableError, migrate
 from munivideo.store.wake import WRITEBACK_TASK, tenant_lock
 
 from ._factories import T0, attendance, binding, entry
@@ -38,7 +38,7 @@ def test_migrations_are_versioned_and_a_newer_revision_is_refused(
 ) -> None:
     url = new_postgres_url()
     assert migrate(url) is None
-    assert migrate(url) == "0003"  # again: nothing to do
+    assert migrate(url) == HEAD_REVISION  # again: nothing to do
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE munivideo_schema_version SET version_num = '9999'")
     with pytest.raises(ConfigurationError, match="newer"):
@@ -49,7 +49,7 @@ def test_the_head_revision_constant_is_alembics_head() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from munivideo.store.postgres import HEAD_REVISION, MIGRATIONS_DIR
+    from munivideo.store.postgres import MIGRATIONS_DIR
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -89,6 +89,7 @@ def test_a_retry_wakes_the_tenant_at_its_next_attempt(pg: PostgresStore) -> None
     pg.fail(
         item.id,
         "w",
+        token=1,
         to_state=OutboxState.PENDING,
         next_attempt_at=later,
         error_type="TransientError",

@@ -58,6 +58,7 @@ def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
         conn.execute(f"DROP TRIGGER outbox_count_{trigger}")
     conn.execute("DROP TABLE outbox_count")
     conn.execute("DROP TABLE outbox_attempt")
+    conn.execute("ALTER TABLE outbox DROP COLUMN fencing_token")
     conn.execute("DELETE FROM schema_version WHERE version > 1")
     conn.commit()
     conn.close()

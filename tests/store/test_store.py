@@ -97,11 +97,11 @@ def test_claim_leases_and_steps_then_delivers(store: Store) -> None:
     assert claimed[0].lease_expires_at == T0 + timedelta(seconds=30)
     assert store.claim("w2", limit=10, lease_seconds=30, now=T0) == []
     receipt = ProtocolReceipt(external_reference="r", number=7, year=2030, created_at=T0)
-    store.record_step(item_id, "w1", "create", "7/2030", now=T0, receipt=receipt)
-    store.record_step(item_id, "w1", "status", "attended", now=T0)
+    store.record_step(item_id, "w1", "create", "7/2030", token=1, now=T0, receipt=receipt)
+    store.record_step(item_id, "w1", "status", "attended", token=1, now=T0)
     with pytest.raises(LeaseLostError):
-        store.record_step(item_id, "w2", "status", "x", now=T0)
-    done = store.complete(item_id, "w1", now=T0)
+        store.record_step(item_id, "w2", "status", "x", token=1, now=T0)
+    done = store.complete(item_id, "w1", token=1, now=T0)
     assert done.state is OutboxState.DELIVERED
     assert list(done.steps) == ["create", "status"]
     assert done.receipt == receipt
@@ -109,7 +109,7 @@ def test_claim_leases_and_steps_then_delivers(store: Store) -> None:
     assert b is not None
     assert b.protocol_label == "7/2030"
     with pytest.raises(LeaseLostError):
-        store.complete(item_id, "w1", now=T0)
+        store.complete(item_id, "w1", token=1, now=T0)
 
 
 def test_not_due_rows_are_not_claimed(store: Store) -> None:
@@ -118,6 +118,7 @@ def test_not_due_rows_are_not_claimed(store: Store) -> None:
     store.fail(
         item_id,
         "w1",
+        token=1,
         to_state=OutboxState.PENDING,
         next_attempt_at=T0 + timedelta(seconds=60),
         error_type="TransientError",
@@ -137,6 +138,7 @@ def test_failed_is_a_dead_letter_and_replay_audits(store: Store) -> None:
     dead = store.fail(
         item_id,
         "w1",
+        token=1,
         to_state=OutboxState.FAILED,
         next_attempt_at=T0,
         error_type="RejectedError",
@@ -173,7 +175,7 @@ def test_stale_lease_is_requeued_and_the_old_holder_is_fenced(store: Store) -> N
     assert [t.id for t in taken] == [item_id]
     assert taken[0].attempts == 2
     with pytest.raises(LeaseLostError):
-        store.record_step(item_id, "dead-worker", "create", "late", now=T0)
+        store.record_step(item_id, "dead-worker", "create", "late", token=1, now=T0)
     reasons = [a.reason for a in store.audit_trail(item_id)]
     assert any("dead-worker" in r and "expired" in r for r in reasons)
 
@@ -285,10 +287,11 @@ def test_list_items_pages_by_keyset(store: Store) -> None:
 def test_outbox_counts_follow_every_transition(store: Store) -> None:
     ids = [_enqueue(store, f"AG-{i}") for i in range(4)]
     claimed = store.claim("w", limit=3, lease_seconds=10, now=T0)
-    store.complete(claimed[0].id, "w", now=T0)
+    store.complete(claimed[0].id, "w", token=1, now=T0)
     store.fail(
         claimed[1].id,
         "w",
+        token=1,
         to_state=OutboxState.FAILED,
         next_attempt_at=T0,
         error_type="RejectedError",
@@ -356,6 +359,7 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
     store.fail(
         claimed.id,
         "w1",
+        token=1,
         to_state=OutboxState.PENDING,
         next_attempt_at=T0 + timedelta(hours=1),
         error_type="TransientError",
@@ -382,6 +386,7 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
     store.fail(
         item_id,
         "w1",
+        token=2,  # the row's second claim
         to_state=OutboxState.FAILED,
         next_attempt_at=later,
         error_type="RejectedError",
@@ -407,32 +412,109 @@ def test_operator_requeue_and_done_elsewhere_are_audited(store: Store) -> None:
 def test_renew_and_mark_attempted_fence_the_lease(store: Store) -> None:
     item_id = _enqueue(store)
     store.claim("w1", limit=1, lease_seconds=10, now=T0)
-    expires = store.renew_lease(item_id, "w1", lease_seconds=30, now=T0 + timedelta(seconds=5))
+    expires = store.renew_lease(
+        item_id, "w1", token=1, lease_seconds=30, now=T0 + timedelta(seconds=5)
+    )
     assert expires == T0 + timedelta(seconds=35)
     assert store.get_item(item_id).lease_expires_at == expires
     # not yet stale at 34 s: the renewal counted
     assert store.requeue_stale(now=T0 + timedelta(seconds=34)) == 0
-    store.mark_attempted(item_id, "w1", "create", lease_seconds=30, now=T0 + timedelta(seconds=6))
-    store.mark_attempted(item_id, "w1", "create", lease_seconds=30, now=T0 + timedelta(seconds=7))
+    store.mark_attempted(
+        item_id, "w1", "create", token=1, lease_seconds=30, now=T0 + timedelta(seconds=6)
+    )
+    store.mark_attempted(
+        item_id, "w1", "create", token=1, lease_seconds=30, now=T0 + timedelta(seconds=7)
+    )
     assert store.get_item(item_id).attempted == {"create": T0 + timedelta(seconds=7)}
     with pytest.raises(LeaseLostError):
-        store.renew_lease(item_id, "w2", lease_seconds=30, now=T0)
+        store.renew_lease(item_id, "w2", token=1, lease_seconds=30, now=T0)
     with pytest.raises(LeaseLostError):
-        store.mark_attempted(item_id, "w2", "attach:x", lease_seconds=30, now=T0)
+        store.mark_attempted(item_id, "w2", "attach:x", token=1, lease_seconds=30, now=T0)
     assert store.release_owner("w1", now=T0 + timedelta(seconds=8)) == 1
     with pytest.raises(LeaseLostError):
-        store.mark_attempted(item_id, "w1", "attach:x", lease_seconds=30, now=T0)
+        store.mark_attempted(item_id, "w1", "attach:x", token=1, lease_seconds=30, now=T0)
     assert set(store.get_item(item_id).attempted) == {"create"}
+
+
+def test_a_superseded_claim_is_fenced_even_under_the_same_worker_id(store: Store) -> None:
+    """Two live processes share the worker id "w": the first one's claim is released (the
+    second one starting up) and the row claimed again. Every fenced method refuses the first
+    claim's token, changes nothing, and names the row and the field; the second claim works."""
+    item_id = _enqueue(store)
+    (first,) = store.claim("w", limit=1, lease_seconds=10, now=T0)
+    assert first.fencing_token == 1
+    assert store.release_owner("w", now=T0) == 1
+    (second,) = store.claim("w", limit=1, lease_seconds=10, now=T0)
+    assert second.lease_owner == "w" and second.fencing_token == 2
+    stale = first.fencing_token
+    fenced = {
+        "renew_lease": lambda: store.renew_lease(
+            item_id, "w", token=stale, lease_seconds=60, now=T0
+        ),
+        "mark_attempted": lambda: store.mark_attempted(
+            item_id, "w", "create", token=stale, lease_seconds=60, now=T0
+        ),
+        "clear_attempted": lambda: store.clear_attempted(
+            item_id, "w", "create", token=stale, now=T0
+        ),
+        "record_step": lambda: store.record_step(
+            item_id, "w", "create", "1/2030", token=stale, now=T0
+        ),
+        "defer": lambda: store.defer(
+            item_id, "w", token=stale, next_attempt_at=T0, reason="x", now=T0
+        ),
+        "complete": lambda: store.complete(item_id, "w", token=stale, now=T0),
+        "fail": lambda: store.fail(
+            item_id,
+            "w",
+            token=stale,
+            to_state=OutboxState.FAILED,
+            next_attempt_at=T0,
+            error_type="RejectedError",
+            message="x",
+            now=T0,
+        ),
+    }
+    for name, call in fenced.items():
+        with pytest.raises(LeaseLostError) as info:
+            call()
+        assert info.value.field == "fencing_token", name
+        assert info.value.record_id == first.external_reference, name
+    row = store.get_item(item_id)
+    assert (row.state, row.lease_owner, row.fencing_token) == (OutboxState.IN_FLIGHT, "w", 2)
+    assert row.lease_expires_at == second.lease_expires_at
+    assert row.steps == {} and row.attempted == {}
+    store.mark_attempted(item_id, "w", "create", token=2, lease_seconds=10, now=T0)
+    store.record_step(item_id, "w", "create", "1/2030", token=2, now=T0)
+    dead = store.fail(
+        item_id,
+        "w",
+        token=2,
+        to_state=OutboxState.FAILED,
+        next_attempt_at=T0,
+        error_type="RejectedError",
+        message="x",
+        now=T0,
+    )
+    assert dead.fencing_token == 2
+    # tokens only grow, across replays too: the replayed row's next claim is the third
+    store.replay(tenant_id="gravatai", item_ids=None, actor="a", reason="r", now=T0)
+    (third,) = store.claim("w", limit=1, lease_seconds=10, now=T0)
+    assert third.fencing_token == 3
+    with pytest.raises(LeaseLostError):
+        store.complete(item_id, "w", token=2, now=T0)
+    assert store.complete(item_id, "w", token=3, now=T0).state is OutboxState.DELIVERED
+    assert any("token 3" in a.reason for a in store.audit_trail(item_id))
 
 
 def test_clear_defer_requeue_keep_history(store: Store) -> None:
     item_id = _enqueue(store)
     store.claim("w1", limit=1, lease_seconds=10, now=T0)
-    store.mark_attempted(item_id, "w1", "create", lease_seconds=10, now=T0)
-    store.mark_attempted(item_id, "w1", "status", lease_seconds=10, now=T0)
-    store.clear_attempted(item_id, "w1", "status", now=T0)
+    store.mark_attempted(item_id, "w1", "create", token=1, lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "status", token=1, lease_seconds=10, now=T0)
+    store.clear_attempted(item_id, "w1", "status", token=1, now=T0)
     later = T0 + timedelta(seconds=30)
-    item = store.defer(item_id, "w1", next_attempt_at=later, reason="settling", now=T0)
+    item = store.defer(item_id, "w1", token=1, next_attempt_at=later, reason="settling", now=T0)
     assert item.state is OutboxState.PENDING
     assert item.attempts == 0  # waiting for a settle window is not a failed attempt
     assert item.next_attempt_at == later
@@ -453,13 +535,14 @@ def test_clear_defer_requeue_keep_history(store: Store) -> None:
 def test_resolve_step_on_a_dead_letter(store: Store) -> None:
     item_id = _enqueue(store)
     store.claim("w1", limit=1, lease_seconds=10, now=T0)
-    store.mark_attempted(item_id, "w1", "create", lease_seconds=10, now=T0)
-    store.mark_attempted(item_id, "w1", "attach:ab", lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "create", token=1, lease_seconds=10, now=T0)
+    store.mark_attempted(item_id, "w1", "attach:ab", token=1, lease_seconds=10, now=T0)
     with pytest.raises(LifecycleError):  # in flight: not for people
         store.resolve_step(item_id, "create", landed=False, actor="ana", now=T0)
     store.fail(
         item_id,
         "w1",
+        token=1,
         to_state=OutboxState.FAILED,
         next_attempt_at=T0,
         error_type="UnverifiableCreateError",

@@ -17,8 +17,10 @@ demand -> set the booking's status. For every step, in this order:
 
 Leases: one row is claimed at a time; its lease is renewed before every ERP call (probe or
 write) and checked in the same store transaction (the fence), so a worker that lost the row
-sends nothing more for it. ``lease_seconds`` must outlast one ERP call
-(:func:`munivideo.engine.leases.timing`).
+sends nothing more for it. The fence compares the claim's fencing token
+(:attr:`OutboxItem.fencing_token`, one more per claim of the row), not just the worker id: a
+stale claim is refused even when a process sharing its worker id holds the row again.
+``lease_seconds`` must outlast one ERP call (:func:`munivideo.engine.leases.timing`).
 """
 
 from __future__ import annotations
@@ -204,7 +206,11 @@ def deliver(
     try:
         if renew:
             engine.store.renew_lease(
-                item.id, engine.worker_id, lease_seconds=budget.lease_seconds, now=engine.now()
+                item.id,
+                engine.worker_id,
+                token=item.fencing_token,
+                lease_seconds=budget.lease_seconds,
+                now=engine.now(),
             )
         receipt = _Row(engine, item, budget).run()
     except LeaseLostError as exc:
@@ -255,6 +261,7 @@ class _Row:
         self.done = dict(item.steps)
         self.attempted = dict(item.attempted)
         self.receipt: ProtocolReceipt | None = item.receipt
+        self.token = item.fencing_token  # this claim's: every fenced store call passes it
 
     # -- the steps ----------------------------------------------------------------------------
 
@@ -269,7 +276,9 @@ class _Row:
             self._step(self._forward_step(index, demand))
         self._step(self._status_step())
         crash.hit("before_complete")
-        self.engine.store.complete(self.item.id, self.engine.worker_id, now=self.engine.now())
+        self.engine.store.complete(
+            self.item.id, self.engine.worker_id, token=self.token, now=self.engine.now()
+        )
         assert self.receipt is not None
         return self.receipt
 
@@ -462,6 +471,7 @@ class _Row:
             self.item.id,
             owner,
             step.name,
+            token=self.token,
             lease_seconds=self.budget.lease_seconds,
             now=engine.now(),
         )
@@ -476,14 +486,18 @@ class _Row:
         except RejectedError:
             # The ERP refused it: not done (a status already set is a no-op, not a refusal;
             # an attachment or forward refused after a keyed replay would be answered, too).
-            store.clear_attempted(self.item.id, owner, step.name, now=engine.now())
+            store.clear_attempted(
+                self.item.id, owner, step.name, token=self.token, now=engine.now()
+            )
             raise
         except TransientError as exc:
             # Surely not processed (refused connection, 503, a declared fault): the next
             # attempt need not probe. A transport that retried in-call may have hidden an
             # ambiguous try behind it, so then the marker stays.
             if not step.safe_in_call and not isinstance(exc, LeaseLostError):
-                store.clear_attempted(self.item.id, owner, step.name, now=engine.now())
+                store.clear_attempted(
+                    self.item.id, owner, step.name, token=self.token, now=engine.now()
+                )
             raise
         if step.after:
             engine.crash.hit(step.after)
@@ -492,13 +506,22 @@ class _Row:
     def _record(self, step: str, detail: str) -> None:
         receipt = self.receipt if step == "create" else None
         store, owner = self.engine.store, self.engine.worker_id
-        store.record_step(self.item.id, owner, step, detail, now=self.engine.now(), receipt=receipt)
+        store.record_step(
+            self.item.id,
+            owner,
+            step,
+            detail,
+            token=self.token,
+            now=self.engine.now(),
+            receipt=receipt,
+        )
         self.done[step] = detail
 
     def _renew(self) -> None:
         self.engine.store.renew_lease(
             self.item.id,
             self.engine.worker_id,
+            token=self.token,
             lease_seconds=self.budget.lease_seconds,
             now=self.engine.now(),
         )
@@ -542,6 +565,7 @@ def _defer(engine: Engine, item: OutboxItem, settle: _Settling, result: Writebac
         engine.store.defer(
             item.id,
             engine.worker_id,
+            token=item.fencing_token,
             next_attempt_at=settle.until,
             reason=f"{settle.step}: not found yet; probing again after the settle window",
             now=engine.now(),
@@ -568,6 +592,7 @@ def _failed(engine: Engine, item: OutboxItem, exc: MunivideoError, result: Write
         engine.store.fail(
             item.id,
             engine.worker_id,
+            token=item.fencing_token,
             to_state=to_state,
             next_attempt_at=next_attempt_at(now, delay),
             error_type=type(exc).__name__,

@@ -180,6 +180,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         )
         """,
     ),
+    (
+        5,
+        "outbox claim counter: each claim's fencing token, checked by every fenced write",
+        """
+        ALTER TABLE outbox ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from munivideo.errors import TransientError
 from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
@@ -29,12 +29,40 @@ from munivideo.store.states import OutboxState
 
 
 class LeaseLostError(TransientError):
-    """The worker's lease on an outbox row expired and the row moved on; stop working on it.
+    """The worker's claim on an outbox row is no longer the row's current claim; stop working
+    on it.
 
     Raised by every fenced store method (:meth:`Store.renew_lease`, :meth:`Store.mark_attempted`,
-    ``record_step``, ``complete``, ``fail``, ``defer``): the worker sends nothing more for the
-    row, and its new holder probes every step marked attempted before re-sending it.
+    :meth:`Store.clear_attempted`, :meth:`Store.record_step`, :meth:`Store.complete`,
+    :meth:`Store.fail`, :meth:`Store.defer`) when the row is no longer ``in_flight``, is held
+    by another owner (``field="lease_owner"``), or was claimed again since the caller's claim
+    - even under the same owner name, as when two live processes share one worker id
+    (``field="fencing_token"``). ``record_id`` is the row's external reference. The worker
+    sends nothing more for the row, and its new holder probes every step marked attempted
+    before re-sending it.
     """
+
+
+class _Columns(Protocol):
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+def check_fence(row: _Columns, owner: str, token: int) -> None:
+    """The fence both stores run inside the transaction of every fenced method: ``row`` (an
+    ``outbox`` row by column name, read under the transaction's lock) must be ``in_flight``,
+    leased to ``owner`` under the claim ``token``.
+
+    :raises LeaseLostError: otherwise, naming the row's state, holder and current token.
+    """
+    state, holder, current = row["state"], row["lease_owner"], row["fencing_token"]
+    if state == OutboxState.IN_FLIGHT and holder == owner and current == token:
+        return
+    raise LeaseLostError(
+        f"worker {owner} no longer holds the lease of claim {token} (state {state}, "
+        f"holder {holder}, current claim {current})",
+        record_id=row["external_reference"],
+        field="lease_owner" if holder != owner else "fencing_token",
+    )
 
 
 @runtime_checkable
@@ -59,13 +87,15 @@ class Store(Protocol):
       Every state change writes an :class:`~munivideo.store.records.AuditEntry` (who, why,
       when) in the same transaction.
     * **Leases fence workers.** :meth:`claim` gives a row to one ``owner`` until its lease
-      expires. Every later call by that worker about the row (:meth:`record_step`,
+      expires, under a fencing token (:attr:`OutboxItem.fencing_token`, one more per claim of
+      the row). Every later call by that worker about the row (:meth:`record_step`,
       :meth:`renew_lease`, :meth:`mark_attempted`, :meth:`clear_attempted`, :meth:`defer`,
-      :meth:`complete`, :meth:`fail`) first checks, inside its own transaction, that the row is
-      still ``in_flight`` and held by ``owner``; if not (the lease ran out and
-      :meth:`requeue_stale` gave the row to someone else, or an operator moved it), it raises
-      :class:`LeaseLostError` and writes nothing, so a worker that lost its lease can never
-      record a step, a delivery or a failure over its successor's work.
+      :meth:`complete`, :meth:`fail`) passes ``owner`` and ``token`` and first checks, inside
+      its own transaction, that the row is still ``in_flight``, held by ``owner`` under that
+      very claim; if not (the lease ran out and :meth:`requeue_stale` gave the row to someone
+      else, a process sharing the worker id released and re-claimed it, or an operator moved
+      it), it raises :class:`LeaseLostError` and writes nothing, so a worker that lost its
+      lease can never record a step, a delivery or a failure over its successor's work.
     * **Messages are redacted.** Error texts, step details and audit reasons pass through
       :func:`munivideo.redact.redact` and are cut to 2,000 characters before they are stored.
     """
@@ -230,7 +260,15 @@ class Store(Protocol):
         claimed row becomes ``in_flight`` with ``lease_owner = owner``, ``lease_expires_at =
         now + lease_seconds`` and one more attempt counted, audited. Oldest due first.
 
-        :param owner: the worker id; unique among live workers (see :meth:`release_owner`).
+        Each claim also adds one to the row's claim counter and returns it as
+        :attr:`OutboxItem.fencing_token` (1 for a row's first claim): the claim's *fencing
+        token*. The fenced methods (see the class) take it as ``token``. Tokens only grow (kept
+        across requeues and replays), so a superseded claim - its lease ran out and the row was
+        claimed again, or a process sharing the worker id released and re-claimed it - never
+        passes the fence again, whatever the owner's name (Kleppmann's fencing tokens, Chubby's
+        sequencers).
+
+        :param owner: the worker id; best unique among live workers (see :meth:`release_owner`).
         :param lease_seconds: how long the worker may hold each row without renewing it.
         :param tenant_id: claim for one tenant only; ``None`` claims across tenants.
         :returns: the claimed rows in id order; empty when nothing is due.
@@ -244,39 +282,51 @@ class Store(Protocol):
         step: str,
         detail: str,
         *,
+        token: int,
         now: datetime,
         receipt: ProtocolReceipt | None = None,
     ) -> None:
         """Record that sub-step ``step`` (``create``, ``attach``, ``forward``, ...) is done in
         the ERP, so a later attempt skips it. Recording a step again replaces its detail.
 
-        Fenced (see the class): nothing is written unless ``owner`` still holds the row.
+        Fenced (see the class): nothing is written unless ``owner``'s claim ``token`` still
+        holds the row.
 
         :param detail: what the ERP answered (redacted, at most 2,000 characters kept).
         :param receipt: the protocol's number and year, given with the ``create`` step; it is
             stored on the row and its label on the binding, in the same transaction.
-        :raises LeaseLostError: ``owner`` no longer holds the row.
+        :raises LeaseLostError: ``owner``'s claim ``token`` no longer holds the row.
         :raises munivideo.errors.NotFoundError: no row ``item_id``.
         """
         ...
 
     def renew_lease(
-        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+        self, item_id: int, owner: str, *, token: int, lease_seconds: float, now: datetime
     ) -> datetime:
-        """Fence + heartbeat: :class:`LeaseLostError` unless ``owner`` holds the in-flight row;
-        else the lease runs to ``now + lease_seconds`` (returned)."""
+        """Fence + heartbeat: :class:`LeaseLostError` unless ``owner``'s claim ``token`` (its
+        :attr:`OutboxItem.fencing_token`) still holds the in-flight row; else the lease runs
+        to ``now + lease_seconds`` (returned)."""
         ...
 
     def mark_attempted(
-        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        *,
+        token: int,
+        lease_seconds: float,
+        now: datetime,
     ) -> None:
         """Right before ``step`` is sent to the ERP: fence and renew as :meth:`renew_lease`,
         and record the attempt (count, last time) in the same transaction. Markers survive
         replay and requeue; :attr:`OutboxItem.attempted` shows them."""
         ...
 
-    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
-        """Forget ``step``'s marker: the ERP surely did nothing. Fenced."""
+    def clear_attempted(
+        self, item_id: int, owner: str, step: str, *, token: int, now: datetime
+    ) -> None:
+        """Forget ``step``'s marker: the ERP surely did nothing. Fenced (see :meth:`claim`)."""
         ...
 
     def defer(
@@ -284,6 +334,7 @@ class Store(Protocol):
         item_id: int,
         owner: str,
         *,
+        token: int,
         next_attempt_at: datetime,
         reason: str,
         now: datetime,
@@ -307,13 +358,13 @@ class Store(Protocol):
         only (:class:`munivideo.errors.LifecycleError` otherwise); audited."""
         ...
 
-    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
+    def complete(self, item_id: int, owner: str, *, token: int, now: datetime) -> OutboxItem:
         """``in_flight`` -> ``delivered``: every step is done in the ERP. Clears the lease,
         sets ``delivered_at = now``, audited. Fenced: a worker whose lease was lost cannot
         complete its successor's row.
 
         :returns: the row as stored after the change.
-        :raises LeaseLostError: ``owner`` no longer holds the row.
+        :raises LeaseLostError: ``owner``'s claim ``token`` no longer holds the row.
         """
         ...
 
@@ -322,6 +373,7 @@ class Store(Protocol):
         item_id: int,
         owner: str,
         *,
+        token: int,
         to_state: OutboxState,
         next_attempt_at: datetime,
         error_type: str,
@@ -331,7 +383,7 @@ class Store(Protocol):
         """End a failed attempt: ``in_flight`` -> ``to_state``, the lease cleared, the error
         kept on the row (``last_error_type``, ``last_error``) and in the audit entry.
 
-        Fenced. The caller picks ``to_state`` with
+        Fenced (``token``: the claim's). The caller picks ``to_state`` with
         :func:`munivideo.store.states.route_failure` and ``next_attempt_at`` with
         :func:`munivideo.store.states.backoff_delay`; the store does not decide retries.
 
@@ -340,7 +392,7 @@ class Store(Protocol):
             replay, which makes it due at once).
         :param error_type: the error's class name, e.g. ``"AmbiguousError"``.
         :param message: the error's text (redacted, at most 2,000 characters kept).
-        :raises LeaseLostError: ``owner`` no longer holds the row.
+        :raises LeaseLostError: ``owner``'s claim ``token`` no longer holds the row.
         :raises munivideo.errors.LifecycleError: ``to_state`` is not reachable from
             ``in_flight``.
         """
@@ -362,8 +414,9 @@ class Store(Protocol):
         """Requeue every row ``owner`` holds, expired or not, due at ``now`` (audited).
 
         A worker restarting under a stable id calls it: its previous incarnation is dead and
-        need not wait for the leases to run out. Worker ids must therefore be unique among live
-        workers, or one would take the other's rows.
+        need not wait for the leases to run out. Not fenced: if a live process shares the id,
+        its claims end here and its next fenced call raises :class:`LeaseLostError` (the row is
+        pending, or claimed again under a newer token) - it loses time, nothing is sent twice.
 
         :returns: how many rows were released.
         """

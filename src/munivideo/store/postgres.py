@@ -35,7 +35,7 @@ from munivideo.models import (
     ProtocolReceipt,
 )
 from munivideo.redact import redact
-from munivideo.store.port import LeaseLostError
+from munivideo.store.port import check_fence
 from munivideo.store.records import (
     AuditEntry,
     Binding,
@@ -462,8 +462,9 @@ class PostgresStore:
         now: datetime,
         tenant_id: str | None = None,
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due pending rows for ``owner`` under a lease; rows another
-        worker is taking at the same moment are skipped, not waited for."""
+        """Take up to ``limit`` due pending rows for ``owner`` under a lease, each with its next
+        fencing token; rows another worker is taking at the same moment are skipped, not
+        waited for."""
         ts = _aware(now)
         params = {
             "owner": owner,
@@ -481,7 +482,7 @@ class PostgresStore:
                     conn,
                     [(row["id"], row["tenant_id"], OutboxState.PENDING, OutboxState.IN_FLIGHT)],
                     owner,
-                    f"claimed, attempt {row['attempts']}",
+                    f"claimed, attempt {row['attempts']}, token {row['fencing_token']}",
                     ts,
                 )
             return _items(conn, rows)
@@ -495,6 +496,7 @@ class PostgresStore:
         step: str,
         detail: str,
         *,
+        token: int,
         now: datetime,
         receipt: ProtocolReceipt | None = None,
     ) -> None:
@@ -502,7 +504,7 @@ class PostgresStore:
         ts = _aware(now)
 
         def work(conn: Conn) -> None:
-            row = _held(conn, item_id, owner)
+            row = _held(conn, item_id, owner, token)
             conn.execute(
                 "INSERT INTO outbox_step (outbox_id, step, detail, done_at, seq) "
                 "VALUES (%(id)s, %(step)s, %(detail)s, %(ts)s, (SELECT COALESCE(MAX(seq), 0) + 1 "
@@ -525,13 +527,13 @@ class PostgresStore:
         self._tx(work)
 
     def renew_lease(
-        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+        self, item_id: int, owner: str, *, token: int, lease_seconds: float, now: datetime
     ) -> datetime:
         """Fence and heartbeat (see :meth:`munivideo.store.port.Store.renew_lease`)."""
         expires = _aware(now) + timedelta(seconds=lease_seconds)
 
         def work(conn: Conn) -> None:
-            _held(conn, item_id, owner)
+            _held(conn, item_id, owner, token)
             conn.execute(
                 "UPDATE outbox SET lease_expires_at = %s WHERE id = %s", (expires, item_id)
             )
@@ -540,13 +542,20 @@ class PostgresStore:
         return expires
 
     def mark_attempted(
-        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        *,
+        token: int,
+        lease_seconds: float,
+        now: datetime,
     ) -> None:
         """Fence, renew and record that ``step`` is about to be sent, in one transaction."""
         ts = _aware(now)
 
         def work(conn: Conn) -> None:
-            _held(conn, item_id, owner)
+            _held(conn, item_id, owner, token)
             conn.execute(
                 "UPDATE outbox SET lease_expires_at = %s WHERE id = %s",
                 (ts + timedelta(seconds=lease_seconds), item_id),
@@ -560,11 +569,13 @@ class PostgresStore:
 
         self._tx(work)
 
-    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
+    def clear_attempted(
+        self, item_id: int, owner: str, step: str, *, token: int, now: datetime
+    ) -> None:
         """Forget ``step``'s attempt marker (the ERP surely did nothing). Fenced."""
 
         def work(conn: Conn) -> None:
-            _held(conn, item_id, owner)
+            _held(conn, item_id, owner, token)
             conn.execute(
                 "DELETE FROM outbox_attempt WHERE outbox_id = %s AND step = %s", (item_id, step)
             )
@@ -576,6 +587,7 @@ class PostgresStore:
         item_id: int,
         owner: str,
         *,
+        token: int,
         next_attempt_at: datetime,
         reason: str,
         now: datetime,
@@ -585,7 +597,7 @@ class PostgresStore:
         at = _aware(next_attempt_at)
 
         def work(conn: Conn) -> OutboxItem:
-            row = _held(conn, item_id, owner)
+            row = _held(conn, item_id, owner, token)
             _move(conn, row, OutboxState.PENDING, owner, f"deferred: {reason}", ts)
             updated = conn.execute(
                 "UPDATE outbox SET state = 'pending', lease_owner = NULL, "
@@ -658,12 +670,13 @@ class PostgresStore:
 
         return self._tx(work)
 
-    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
-        """Mark the row delivered; LeaseLostError when ``owner`` no longer holds it."""
+    def complete(self, item_id: int, owner: str, *, token: int, now: datetime) -> OutboxItem:
+        """Mark the row delivered; LeaseLostError when ``owner``'s claim ``token`` no longer
+        holds it."""
         ts = _aware(now)
 
         def work(conn: Conn) -> OutboxItem:
-            row = _held(conn, item_id, owner)
+            row = _held(conn, item_id, owner, token)
             _move(conn, row, OutboxState.DELIVERED, owner, "every step done", ts)
             updated = conn.execute(
                 "UPDATE outbox SET state = 'delivered', lease_owner = NULL, "
@@ -680,6 +693,7 @@ class PostgresStore:
         item_id: int,
         owner: str,
         *,
+        token: int,
         to_state: OutboxState,
         next_attempt_at: datetime,
         error_type: str,
@@ -687,12 +701,12 @@ class PostgresStore:
         now: datetime,
     ) -> OutboxItem:
         """Route a failed attempt to ``pending`` (retry later: the wake-up job is deferred to
-        ``next_attempt_at``) or ``failed`` (dead letter)."""
+        ``next_attempt_at``) or ``failed`` (dead letter). Fenced."""
         ts = _aware(now)
         safe = redact(message)[:_MAX_ERROR]
 
         def work(conn: Conn) -> OutboxItem:
-            row = _held(conn, item_id, owner)
+            row = _held(conn, item_id, owner, token)
             _move(conn, row, to_state, owner, f"{error_type}: {safe}", ts)
             updated = conn.execute(
                 "UPDATE outbox SET state = %s, lease_owner = NULL, lease_expires_at = NULL, "
@@ -1064,7 +1078,8 @@ class PostgresStore:
 
 _CLAIM_TENANT: LiteralString = """
 UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
-    lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
+    lease_expires_at = %(expires)s, fencing_token = o.fencing_token + 1,
+    attempts = o.attempts + 1, updated_at = %(now)s
 FROM (SELECT id FROM outbox
       WHERE tenant_id = %(tenant)s AND state = 'pending' AND next_attempt_at <= %(now)s
       ORDER BY tenant_id, state, next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
@@ -1073,7 +1088,8 @@ WHERE o.id = picked.id RETURNING o.*
 
 _CLAIM_ANY: LiteralString = """
 UPDATE outbox o SET state = 'in_flight', lease_owner = %(owner)s,
-    lease_expires_at = %(expires)s, attempts = o.attempts + 1, updated_at = %(now)s
+    lease_expires_at = %(expires)s, fencing_token = o.fencing_token + 1,
+    attempts = o.attempts + 1, updated_at = %(now)s
 FROM (SELECT id FROM outbox
       WHERE state = 'pending' AND next_attempt_at <= %(now)s
       ORDER BY state, next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) picked
@@ -1134,15 +1150,9 @@ def _owned(conn: Conn, item_id: int, tenant_id: str) -> DictRow:
     return row
 
 
-def _held(conn: Conn, item_id: int, owner: str) -> DictRow:
+def _held(conn: Conn, item_id: int, owner: str, token: int) -> DictRow:
     row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
-    if row["state"] != OutboxState.IN_FLIGHT or row["lease_owner"] != owner:
-        raise LeaseLostError(
-            f"worker {owner} no longer holds the lease (state {row['state']}, "
-            f"holder {row['lease_owner']})",
-            record_id=row["external_reference"],
-            field="lease_owner",
-        )
+    check_fence(row, owner, token)
     return row
 
 
@@ -1207,6 +1217,7 @@ def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
             max_attempts=row["max_attempts"],
             lease_owner=row["lease_owner"],
             lease_expires_at=row["lease_expires_at"],
+            fencing_token=row["fencing_token"],
             next_attempt_at=row["next_attempt_at"],
             last_error=row["last_error"],
             last_error_type=row["last_error_type"],
@@ -1263,7 +1274,7 @@ def sqlalchemy_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest Alembic revision in :data:`MIGRATIONS_DIR` (a test keeps them equal)."""
 
 

@@ -77,6 +77,9 @@ class OutboxItem(_Row):
     max_attempts: int
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    #: the row's claim counter: every claim adds one, so the latest claim's token is the only
+    #: one the fenced store methods accept (0: never claimed). Kept across requeues and replays.
+    fencing_token: int = 0
     next_attempt_at: datetime
     last_error: str | None = None
     last_error_type: str | None = None

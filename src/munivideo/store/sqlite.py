@@ -25,7 +25,7 @@ from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError, 
 from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.redact import redact
 from munivideo.store.migrations import migrate
-from munivideo.store.port import LeaseLostError
+from munivideo.store.port import check_fence
 from munivideo.store.records import (
     AuditEntry,
     Binding,
@@ -473,7 +473,8 @@ class SqliteStore:
         now: datetime,
         tenant_id: str | None = None,
     ) -> list[OutboxItem]:
-        """Take up to ``limit`` due pending rows for ``owner`` under a lease, atomically."""
+        """Take up to ``limit`` due pending rows for ``owner`` under a lease, atomically; each
+        row's claim counter goes up by one (its :attr:`OutboxItem.fencing_token`)."""
         ts = stamp(now)
         expires = stamp(now + timedelta(seconds=lease_seconds))
         # one statement per case: "(? IS NULL OR tenant_id = ?)" would hide the tenant index
@@ -488,7 +489,7 @@ class SqliteStore:
             cur = conn.execute(
                 f"""
                 UPDATE outbox SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?,
-                    attempts = attempts + 1, updated_at = ?
+                    fencing_token = fencing_token + 1, attempts = attempts + 1, updated_at = ?
                 WHERE id IN (
                     SELECT id FROM outbox
                     WHERE {which}state = 'pending' AND next_attempt_at <= ?
@@ -509,21 +510,15 @@ class SqliteStore:
                     OutboxState.PENDING,
                     OutboxState.IN_FLIGHT,
                     owner,
-                    f"claimed, attempt {row['attempts']}",
+                    f"claimed, attempt {row['attempts']}, token {row['fencing_token']}",
                     ts,
                 )
                 items.append(self._item(conn, row))
         return items
 
-    def _held(self, conn: sqlite3.Connection, item_id: int, owner: str) -> sqlite3.Row:
+    def _held(self, conn: sqlite3.Connection, item_id: int, owner: str, token: int) -> sqlite3.Row:
         row = self._one(conn, _ITEM_SQL, (item_id,))
-        if row["state"] != OutboxState.IN_FLIGHT or row["lease_owner"] != owner:
-            raise LeaseLostError(
-                f"worker {owner} no longer holds the lease (state {row['state']}, "
-                f"holder {row['lease_owner']})",
-                record_id=row["external_reference"],
-                field="lease_owner",
-            )
+        check_fence(row, owner, token)
         return row
 
     def record_step(
@@ -533,13 +528,14 @@ class SqliteStore:
         step: str,
         detail: str,
         *,
+        token: int,
         now: datetime,
         receipt: ProtocolReceipt | None = None,
     ) -> None:
         """Record that one sub-step is done in the ERP (and the receipt, after the create)."""
         ts = stamp(now)
         with self._tx() as conn:
-            self._held(conn, item_id, owner)
+            self._held(conn, item_id, owner, token)
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_step WHERE outbox_id = ?", (item_id,)
             ).fetchone()[0]
@@ -561,26 +557,34 @@ class SqliteStore:
                 )
 
     def renew_lease(
-        self, item_id: int, owner: str, *, lease_seconds: float, now: datetime
+        self, item_id: int, owner: str, *, token: int, lease_seconds: float, now: datetime
     ) -> datetime:
-        """Fence and heartbeat: raise :class:`LeaseLostError` unless ``owner`` still holds the
-        row, else extend its lease to ``now + lease_seconds``; returns the new expiry."""
+        """Fence and heartbeat: raise :class:`LeaseLostError` unless ``owner``'s claim ``token``
+        still holds the row, else extend its lease to ``now + lease_seconds``; returns the new
+        expiry."""
         expires = now + timedelta(seconds=lease_seconds)
         with self._tx() as conn:
-            self._held(conn, item_id, owner)
+            self._held(conn, item_id, owner, token)
             conn.execute(
                 "UPDATE outbox SET lease_expires_at = ? WHERE id = ?", (stamp(expires), item_id)
             )
         return expires
 
     def mark_attempted(
-        self, item_id: int, owner: str, step: str, *, lease_seconds: float, now: datetime
+        self,
+        item_id: int,
+        owner: str,
+        step: str,
+        *,
+        token: int,
+        lease_seconds: float,
+        now: datetime,
     ) -> None:
         """Right before a step is sent: fence and renew the lease (as :meth:`renew_lease`) and
         record that ``step`` may land from now on, in one transaction."""
         ts = stamp(now)
         with self._tx() as conn:
-            self._held(conn, item_id, owner)
+            self._held(conn, item_id, owner, token)
             conn.execute(
                 "UPDATE outbox SET lease_expires_at = ? WHERE id = ?",
                 (stamp(now + timedelta(seconds=lease_seconds)), item_id),
@@ -592,11 +596,13 @@ class SqliteStore:
                 (item_id, step, ts, ts),
             )
 
-    def clear_attempted(self, item_id: int, owner: str, step: str, *, now: datetime) -> None:
+    def clear_attempted(
+        self, item_id: int, owner: str, step: str, *, token: int, now: datetime
+    ) -> None:
         """Forget ``step``'s attempt marker: the ERP said it did nothing (503, refused
         connection, a declared fault), so the next attempt need not probe. Fenced."""
         with self._tx() as conn:
-            self._held(conn, item_id, owner)
+            self._held(conn, item_id, owner, token)
             conn.execute(
                 "DELETE FROM outbox_attempt WHERE outbox_id = ? AND step = ?", (item_id, step)
             )
@@ -606,6 +612,7 @@ class SqliteStore:
         item_id: int,
         owner: str,
         *,
+        token: int,
         next_attempt_at: datetime,
         reason: str,
         now: datetime,
@@ -614,7 +621,7 @@ class SqliteStore:
         worker is waiting for a settle window, not failing. Fenced."""
         ts = stamp(now)
         with self._tx() as conn:
-            row = self._held(conn, item_id, owner)
+            row = self._held(conn, item_id, owner, token)
             self._move(conn, row, OutboxState.PENDING, owner, f"deferred: {reason}", ts)
             conn.execute(
                 "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
@@ -684,12 +691,12 @@ class SqliteStore:
             )
             return self._item(conn, self._one(conn, _ITEM_SQL, (item_id,)))
 
-    def complete(self, item_id: int, owner: str, *, now: datetime) -> OutboxItem:
-        """``in_flight`` -> ``delivered``; fenced (see
+    def complete(self, item_id: int, owner: str, *, token: int, now: datetime) -> OutboxItem:
+        """``in_flight`` -> ``delivered``; fenced by ``owner`` and claim ``token`` (see
         :meth:`munivideo.store.port.Store.complete`)."""
         ts = stamp(now)
         with self._tx() as conn:
-            row = self._held(conn, item_id, owner)
+            row = self._held(conn, item_id, owner, token)
             self._move(conn, row, OutboxState.DELIVERED, owner, "every step done", ts)
             conn.execute(
                 "UPDATE outbox SET state = 'delivered', lease_owner = NULL, "
@@ -706,17 +713,19 @@ class SqliteStore:
         item_id: int,
         owner: str,
         *,
+        token: int,
         to_state: OutboxState,
         next_attempt_at: datetime,
         error_type: str,
         message: str,
         now: datetime,
     ) -> OutboxItem:
-        """Route a failed attempt to ``pending`` (retry later) or ``failed`` (dead letter)."""
+        """Route a failed attempt to ``pending`` (retry later) or ``failed`` (dead letter).
+        Fenced."""
         ts = stamp(now)
         safe = redact(message)[:_MAX_ERROR]
         with self._tx() as conn:
-            row = self._held(conn, item_id, owner)
+            row = self._held(conn, item_id, owner, token)
             self._move(conn, row, to_state, owner, f"{error_type}: {safe}", ts)
             conn.execute(
                 "UPDATE outbox SET state = ?, lease_owner = NULL, lease_expires_at = NULL, "
@@ -762,7 +771,8 @@ class SqliteStore:
     def release_owner(self, owner: str, *, now: datetime, tenant_id: str | None = None) -> int:
         """Requeue every row ``owner`` holds, expired or not: a worker restarting under a stable
         id knows its previous incarnation is dead and need not wait for the leases to run out.
-        Worker ids must therefore be unique among live workers."""
+        Two live workers sharing an id lose nothing to it but time: a row released under a
+        live worker is refused to it by its claim's fencing token, and claimed afresh."""
         ts = stamp(now)
         with self._tx() as conn:
             rows = conn.execute(
@@ -1217,6 +1227,7 @@ class SqliteStore:
             max_attempts=row["max_attempts"],
             lease_owner=row["lease_owner"],
             lease_expires_at=_opt(row["lease_expires_at"]),
+            fencing_token=row["fencing_token"],
             next_attempt_at=unstamp(row["next_attempt_at"]),
             last_error=row["last_error"],
             last_error_type=row["last_error_type"],
