@@ -23,7 +23,7 @@ def _delivered(store: Store, booking_id: str, at: datetime, tenant: str = "grava
     said = attendance(booking_id, tenant=tenant).model_copy(update={"summary": "CPF dito"})
     item, _ = store.enqueue(tenant, said, entry(booking_id, tenant), max_attempts=3, now=at)
     (claimed,) = store.claim("w", limit=1, lease_seconds=30, now=at, tenant_id=tenant)
-    store.complete(claimed.id, "w", now=at)
+    store.complete(claimed.id, "w", token=claimed.fencing_token, now=at)
     return item.id
 
 
