@@ -61,10 +61,15 @@ class FhirSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The FHIR server's base URL (``[base]`` in the FHIR REST API), e.g. ``.../fhir/R4``.
     base_url: str = Field(pattern=r"^https?://[^\s]+$", description="FHIR base, no trailing /")
+    #: How to authenticate (``bearer`` and ``oauth2`` client credentials are common for FHIR).
     auth: AuthSettings = AuthSettings()
+    #: Connect/read timeouts and the whole-call budget (seconds), and the answer size cap (bytes).
     timeouts: Timeouts = Timeouts()
+    #: In-call retry bounds (attempts, total seconds, backoff).
     retry: RetryPolicy = RetryPolicy()
+    #: Pooled HTTP connections to the server (1-100).
     pool_size: int = Field(default=10, ge=1, le=100)
     page_size: int = Field(default=100, ge=1, le=500, description="_count per search page")
     max_lock_attempts: int = Field(
@@ -162,13 +167,27 @@ class FhirErpAdapter:
         return f"FhirErpAdapter(tenant={self.tenant.id!r}, base_url={self.client.base!r})"
 
     def close(self) -> None:
-        """Release the HTTP connections."""
+        """Close the pooled HTTP connections. The adapter must not be used afterwards."""
         self.session.close()
 
     # -- bookings in ------------------------------------------------------------------------
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
-        """Telehealth Appointments changed after ``cursor`` ((lastUpdated, id) order)."""
+        """Telehealth Appointments changed after ``cursor``, in (``meta.lastUpdated``, id) order:
+        ``GET Appointment?_sort=_lastUpdated&_lastUpdated=ge<instant>&_include=Appointment:actor``,
+        following the Bundle's ``next`` links. Appointments that are not virtual (ActCode ``VR``) or
+        were superseded by a reschedule are skipped; one that does not map is rejected, not raised.
+
+        :param cursor: where the previous page ended; None reads from the beginning.
+        :param limit: the most bookings (plus rejected records) returned; each search page asks for
+            at most ``page_size``.
+        :returns: the page; ``next_cursor`` is the last Appointment looked at (UTC instant, id).
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        :raises ContractViolationError: a search answer is not JSON.
+        :raises MalformedResponseError: a search answer is not a Bundle (a
+            :mod:`munivideo.transport` exception).
+        """
         params: list[tuple[str, str]] = [
             ("_sort", "_lastUpdated"),
             ("_count", str(max(1, min(limit, self.settings.page_size)))),
@@ -237,8 +256,15 @@ class FhirErpAdapter:
         return included
 
     def get_booking(self, booking_id: str) -> Booking:
-        """The booking's live Appointment (newest of its chain) with its Patient, Practitioner
-        and HealthcareService; :class:`NotFoundError` if unknown."""
+        """The booking's live Appointment (the newest of a rescheduled chain, found by the booking
+        identifier, else ``Appointment/<booking_id>``) with its Patient, Practitioner and
+        HealthcareService read one by one.
+
+        :raises NotFoundError: no Appointment carries the id (field ``Appointment.id``).
+        :raises InvalidRecordError: the Appointment or a participant does not map (field named).
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         appointment = self._current(booking_id)
         return mapping.to_booking(
             appointment, self._with_actors(appointment, booking_id), self.tenant.id
@@ -274,8 +300,22 @@ class FhirErpAdapter:
         )
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
-        """Write the Appointment statuses of ``STATUS_PATH[status]`` (one locked version per
-        step; steps already done are skipped). ``cancelled`` goes through :meth:`cancel`."""
+        """Write the Appointment statuses of ``STATUS_PATH[status]`` (e.g. ``arrived`` then
+        ``fulfilled`` for attended), one ``PUT`` with ``If-Match`` per step; steps already done are
+        skipped, so a repeat writes nothing. ``cancelled`` goes through :meth:`cancel` (the Slot is
+        freed too); a servant no-show or a technical failure is written as ``cancelled`` with
+        its ``cancelationReason`` (``prov``, ``other``).
+
+        :param note: kept as the Appointment's ``comment`` (at most 1000 characters); empty:
+            unchanged.
+        :raises NotFoundError: the booking is unknown.
+        :raises AmbiguousError: ``If-Match`` lost to another writer ``max_lock_attempts`` times.
+        :raises RejectedError: the server refused the update (OperationOutcome ``invalid``,
+            ``business-rule``...).
+        :raises ContractViolationError: the resource to write would be invalid FHIR (our bug).
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         if status is BookingStatus.CANCELLED:
             self.cancel(booking_id, note or "Cancelado")
             return
@@ -302,8 +342,15 @@ class FhirErpAdapter:
             self._locked_update(booking_id, change)
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
-        """Keep the room link on the Appointment (extension ``sala-virtual``; no write when
-        unchanged)."""
+        """Keep the room link on the Appointment as the extension ``sala-virtual`` (``url``,
+        ``validUntil`` as a UTC instant): one ``PUT`` with ``If-Match``, none when the extension
+        already holds these values.
+
+        :raises NotFoundError: the booking is unknown.
+        :raises AmbiguousError: ``If-Match`` lost to another writer ``max_lock_attempts`` times.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         room = {
             "url": codes.ROOM_URL,
             "extension": [
@@ -326,8 +373,20 @@ class FhirErpAdapter:
     # -- outcome out ------------------------------------------------------------------------
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
-        """Encounter (class VR) and, when attended, the teleconsultation Consent, in one
-        transaction of conditional creates on the external reference."""
+        """The outcome as one FHIR transaction Bundle of conditional creates (``ifNoneExist``): the
+        Patient (by CPF, when the applicant has one), the Encounter (class ``VR``, identifier = the
+        entry's external reference) and, when attended, the teleconsultation Consent (CFM resolution
+        2.314/2022). A re-send is answered with what already exists, so no key header is needed and
+        ``idempotency_key`` is not sent.
+
+        :returns: the receipt of the Encounter (``erp_id`` ``Encounter/<id>``).
+        :raises NotFoundError: the booking's Appointment is unknown.
+        :raises AmbiguousError: read timeout, dropped connection, 502/504, or an answer without the
+            Encounter: it may exist (:meth:`find_protocol` tells).
+        :raises RejectedError: the server refused the transaction.
+        :raises ContractViolationError: a resource to write would be invalid FHIR (our bug).
+        :raises TransientError: the request surely did not arrive (refused, 429, 503).
+        """
         appointment = self._current(entry.booking_id)
         ref = entry.external_reference
         entries: list[Resource] = []
@@ -392,7 +451,12 @@ class FhirErpAdapter:
         return mapping.receipt(created, entry.external_reference)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
-        """The Encounter written for ``external_reference`` (search by identifier), or None."""
+        """The Encounter written for ``external_reference`` (``GET Encounter?identifier=<atendimento
+        system>|<reference>``), or None.
+
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         found, _, _ = self.client.search(
             "Encounter",
             [("identifier", f"{codes.ENCOUNTER_SYSTEM}|{external_reference}")],
@@ -401,7 +465,14 @@ class FhirErpAdapter:
         return mapping.receipt(found[0], external_reference) if found else None
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
-        """The Encounter with its DocumentReferences and ServiceRequests, oldest first."""
+        """The Encounter ``receipt.erp_id`` names, with its DocumentReferences and ServiceRequests
+        (``?encounter=``), oldest first.
+
+        :raises NotFoundError: the Encounter does not exist.
+        :raises InvalidRecordError: a DocumentReference or ServiceRequest does not map.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         encounter = self._encounter_of(receipt)
         ref = f"Encounter/{encounter['id']}"
         rid = receipt.external_reference
@@ -418,7 +489,11 @@ class FhirErpAdapter:
         )
 
     def read_booking_status(self, booking_id: str) -> BookingStatus:
-        """The booking's canonical status now (the probe before a status is re-sent)."""
+        """The booking's canonical status now (a :meth:`get_booking`): the probe before a status is
+        re-sent.
+
+        :raises NotFoundError: the booking is unknown.
+        """
         return self.get_booking(booking_id).status
 
     def _conditional_create(
@@ -443,7 +518,16 @@ class FhirErpAdapter:
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
-        """A DocumentReference on the Encounter (conditional create on the step's key)."""
+        """A DocumentReference on the Encounter (hash as ``urn:ietf:rfc:6920:sha-256``): ``POST
+        DocumentReference`` with ``If-None-Exist`` on ``idempotency_key``, so a re-send finds the
+        first one and creates nothing. Idempotent, hence retried in-call.
+
+        :param idempotency_key: the identifier the DocumentReference is created under.
+        :raises NotFoundError: the Encounter does not exist.
+        :raises RejectedError: the server refused the resource.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         resource = mapping.document_reference(
             receipt, self._encounter_of(receipt), document, idempotency_key
         )
@@ -454,8 +538,15 @@ class FhirErpAdapter:
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
-        """A referral ServiceRequest from the Encounter (conditional create on the step's
-        key)."""
+        """A referral ServiceRequest from the Encounter: ``POST ServiceRequest`` with
+        ``If-None-Exist`` on ``idempotency_key``, as :meth:`attach_document`.
+
+        :param idempotency_key: the identifier the ServiceRequest is created under.
+        :raises NotFoundError: the Encounter does not exist.
+        :raises RejectedError: the server refused the resource.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         resource = mapping.service_request(
             receipt, self._encounter_of(receipt), demand, idempotency_key
         )
@@ -497,7 +588,16 @@ class FhirErpAdapter:
         return sorted(slots, key=lambda s: str(s.get("start")))
 
     def free_slots(self, registration: str, day: date) -> list[FreeSlot]:
-        """The doctor's free Slots on ``day`` (São Paulo calendar day)."""
+        """The doctor's free Slots on ``day`` (the São Paulo calendar day, 00:00 to 24:00 local), in
+        start order, across all the doctor's Schedules.
+
+        :param registration: the doctor's registration (Practitioner identifier ``matricula``).
+        :returns: slots with UTC start and end.
+        :raises NotFoundError: no Practitioner has that registration (field ``registration``).
+        :raises InvalidRecordError: a Slot's start or end is not a FHIR instant with a zone.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         return [
             FreeSlot(
                 slot_id=str(s["id"]),
@@ -588,9 +688,24 @@ class FhirErpAdapter:
     def book(
         self, slot_id: str, patient: Patient, service_code: str, *, booking_id: str | None = None
     ) -> Booking:
-        """Book a free Slot: the Patient (conditional create on the CPF), the Slot set busy
-        (If-Match) and the Appointment (conditional create), in one transaction. Safe to call
-        again with the same arguments: the second call returns the same booking."""
+        """Book a free Slot in one transaction: the Patient (conditional create on the CPF), the
+        Slot set ``busy`` (``If-Match`` on the version read) and the Appointment (``booked``,
+        virtual, conditional create on ``<booking>.0``). Safe to call again with the same arguments:
+        the second call returns the same booking. A lost answer or a lost race is resolved by
+        searching the Appointment's identifier before trying again (at most ``max_lock_attempts``
+        times).
+
+        :param slot_id: a Slot id from :meth:`free_slots`.
+        :param patient: who books (CPF required; CNS and e-mail written when given).
+        :param service_code: the service's code (``serviceType``, system ``servico``).
+        :param booking_id: the booking's id; default derived from the slot and the CPF.
+        :returns: the booking as :meth:`get_booking` reads it.
+        :raises RejectedError: the Slot is not free (taken by someone else; field ``Slot.status``).
+        :raises AmbiguousError: every attempt's answer was lost and no Appointment was found.
+        :raises InvalidRecordError: the Slot's Schedule names no doctor (field ``Schedule.actor``).
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         booking_id = booking_id or f"TC-{uuid.uuid5(_NS, f'{slot_id}|{patient.cpf}').hex[:12]}"
         if self._find_appointment(booking_id, 0) is not None:
             return self.get_booking(booking_id)
@@ -664,8 +779,18 @@ class FhirErpAdapter:
         return entries
 
     def cancel(self, booking_id: str, reason: str = "Cancelado") -> Booking:
-        """Cancel the booking's Appointment and free its Slot, in one transaction (a cancelled
-        booking is left as it is)."""
+        """Cancel the booking's Appointment (``cancelationReason`` with ``reason``, sequence + 1)
+        and free its Slot, in one transaction with ``If-Match``; a lost race is re-read and retried
+        (at most ``max_lock_attempts`` times). A cancelled booking is left as it is.
+
+        :param reason: the cancellation's text.
+        :returns: the booking as :meth:`get_booking` reads it afterwards.
+        :raises LifecycleError: the Appointment is ``fulfilled`` or ``noshow`` (field
+            ``Appointment.status``).
+        :raises NotFoundError: the booking is unknown.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         for _ in range(self.settings.max_lock_attempts):
             current = self._current(booking_id)
             if current.get("status") in ("cancelled", "fulfilled", "noshow"):
@@ -712,10 +837,21 @@ class FhirErpAdapter:
         return self.get_booking(booking_id)
 
     def reschedule(self, booking_id: str, slot_id: str) -> Booking:
-        """Move the booking to another free Slot: the current Appointment cancelled as
-        "remarcado" (its Slot freed), the new Slot set busy and a new Appointment linked to the
-        old one (``supportingInformation``, sequence + 1), in one transaction. Calling it again
-        after it landed returns the same booking."""
+        """Move the booking to another free Slot in one transaction: the current Appointment
+        cancelled as "remarcado" (its Slot freed), the new Slot set ``busy`` and a new Appointment
+        linked to the old one (``supportingInformation``, sequence + 1). Calling it again after it
+        landed returns the same booking.
+
+        :param slot_id: a free Slot id from :meth:`free_slots`.
+        :returns: the booking, now on the new Slot.
+        :raises LifecycleError: the Appointment is not ``booked``, ``proposed`` or ``pending``.
+        :raises RejectedError: the new Slot is not free.
+        :raises AmbiguousError: every attempt's answer was lost and the new Appointment was not
+            found.
+        :raises NotFoundError: the booking is unknown.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         current = self._current(booking_id)
         sequence = mapping.sequence_of(current) + 1
         if (
@@ -775,7 +911,15 @@ class FhirErpAdapter:
         return self._settle(booking_id, sequence, send)
 
     def agenda(self, registration: str, day: date) -> list[AgendaItem]:
-        """The doctor's day: every Slot in time order, with the booking that holds it."""
+        """The doctor's day (São Paulo calendar day): every Slot in start order with its status and,
+        when a live Appointment holds it, the booking (cancelled ones and ones that do not map are
+        left out).
+
+        :param registration: the doctor's registration (Practitioner identifier ``matricula``).
+        :raises NotFoundError: no Practitioner has that registration.
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         practitioner = self._practitioner(registration)
         low, high = _day_window(day)
         appointments, included, _ = self.client.search(
@@ -811,7 +955,18 @@ class FhirErpAdapter:
     def patient_encounters(
         self, *, cpf: str | None = None, cns: str | None = None
     ) -> list[EncounterSummary]:
-        """The patient's earlier Encounters, newest first (found by CPF or CNS)."""
+        """The patient's earlier Encounters (any class, not only teleconsultations), newest first,
+        found by CPF or CNS under any identifier system that names it.
+
+        :param cpf: the patient's CPF (punctuation allowed).
+        :param cns: the patient's Cartão Nacional de Saúde number, when no CPF is given.
+        :raises InvalidRecordError: neither given (field ``cpf``), or a Patient's identifiers are
+            malformed.
+        :raises ValueError: the CPF's check digits do not match (from
+            :meth:`munivideo.values.Cpf.parse`).
+        :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
+            of type ``exception``, past the retry policy.
+        """
         if cpf is None and cns is None:
             raise InvalidRecordError("give a CPF or a CNS", field="cpf")
         token = any_system("cpf", Cpf.parse(cpf)) if cpf else any_system("cns", str(cns))
