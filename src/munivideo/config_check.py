@@ -9,7 +9,10 @@ allow (:func:`munivideo.engine.leases.timing`).
 
 With ``--probe`` every adapter is built and the ERP gets a read-only round trip: the first page
 of changed bookings, one booking read again and shown field by field, its status read back,
-and a lookup of an external reference that cannot exist (it must find nothing).
+and, when the ERP is declared to have one (``capabilities.lookup_by_external_reference``), a
+lookup of an external reference that cannot exist: it must find nothing, and a refusal (404, 405,
+501, "unknown operation") is reported as the write-back would meet it, a
+:class:`~munivideo.errors.CapabilityMismatchError` naming that setting.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from pydantic import BaseModel
 
 from munivideo.config import TenantConfig, load_config
 from munivideo.engine.leases import timing
+from munivideo.engine.writeback import lookup_setting
 from munivideo.erp_sources import build_erp
 from munivideo.errors import MunivideoError
 from munivideo.plugins import Plugins
 from munivideo.ports import ErpAdapter
 from munivideo.redact import redact
+from munivideo.transport.classify import lookup_failure
 
 
 @dataclass
@@ -123,7 +128,7 @@ def check_file(path: Path, plugins: Plugins, *, probe: bool) -> Report:
             return report
         if probe:
             _build_others(config, plugins, report)
-            _round_trip(erp, report)
+            _round_trip(erp, report, lookup_setting(config.erp))
     finally:
         erp.close()
     return report
@@ -140,7 +145,7 @@ def _build_others(config: TenantConfig, plugins: Plugins, report: Report) -> Non
         report.problems.append(_problem("build", exc))
 
 
-def _round_trip(erp: ErpAdapter, report: Report) -> None:
+def _round_trip(erp: ErpAdapter, report: Report, setting: str) -> None:
     try:
         page = erp.list_bookings(None, 5)
     except MunivideoError as exc:
@@ -173,11 +178,16 @@ def _round_trip(erp: ErpAdapter, report: Report) -> None:
                 )
         except MunivideoError as exc:
             report.problems.append(_problem("get_booking", exc))
+    if not erp.capabilities.lookup_by_external_reference:
+        report.steps.append(f"lookup by external reference not declared ({setting}): not probed")
+        return
     reference = f"munivideo:probe:{secrets.token_hex(8)}"
     try:
         found = erp.find_protocol(reference)
     except MunivideoError as exc:
-        report.problems.append(_problem("find_protocol", exc))
+        # what the write-back would make of it: a refusal names the setting that declared it
+        error = lookup_failure(exc, setting=setting, record_id=reference)
+        report.problems.append(_problem("find_protocol", error))
         return
     if found is not None:
         report.problems.append(

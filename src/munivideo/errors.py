@@ -137,5 +137,14 @@ class ConfigurationError(MunivideoError):
     recovery = Recovery.CONFIGURE
 
 
+class CapabilityMismatchError(ConfigurationError):
+    """The ERP refuses something the tenant's configuration says it can do - a lookup by
+    external reference declared in ``capabilities`` that the ERP answers 404, 405, 501 or
+    "unknown operation". Not transient: retrying asks again what the ERP does not offer, so
+    the row is a dead letter and ``field`` names the setting an operator must fix (e.g.
+    ``erp.settings.capabilities.lookup_by_external_reference``); ``record_id`` is the record
+    that met it."""
+
+
 class PluginError(ConfigurationError):
     """A plugin failed to load, registered something invalid, or crashed in a hook."""

@@ -32,6 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from munivideo.config import ErpConfig
 from munivideo.engine.context import Engine
 from munivideo.engine.leases import STORE_MARGIN_SECONDS, WritebackTiming, timing
 from munivideo.engine.results import WritebackResult
@@ -54,6 +55,7 @@ from munivideo.ports import ErpCapabilities
 from munivideo.store.port import LeaseLostError
 from munivideo.store.records import OutboxItem
 from munivideo.store.states import backoff_delay, next_attempt_at, route_failure
+from munivideo.transport.classify import lookup_failure
 from munivideo.transport.deadline import within
 from munivideo.transport.idempotency import idempotency_key
 
@@ -71,6 +73,14 @@ RESOLUTION: dict[tuple[bool, bool], str] = {
 }
 """How a step that may have landed is resolved, by capability. Status updates carry no key but
 can always be probed (:meth:`munivideo.ports.ErpAdapter.read_booking_status`)."""
+
+
+def lookup_setting(erp: ErpConfig) -> str:
+    """The configuration key that declares the write-back's lookup by external reference:
+    ``erp.protocols.settings.capabilities.lookup_by_external_reference`` when protocols go to
+    their own system (``[erp.protocols]``), else ``erp.settings.capabilities...``."""
+    section = "erp.protocols.settings" if erp.protocols is not None else "erp.settings"
+    return f"{section}.capabilities.lookup_by_external_reference"
 
 
 class UnverifiableStepError(RejectedError):
@@ -307,7 +317,15 @@ class _Row:
 
         def probe() -> str | None:
             self._renew()
-            found = erp.find_protocol(entry.external_reference)
+            try:
+                found = erp.find_protocol(entry.external_reference)
+            except MunivideoError as exc:
+                # a declared lookup the ERP refuses is our configuration, not a busy ERP
+                raise lookup_failure(
+                    exc,
+                    setting=lookup_setting(self.engine.config.erp),
+                    record_id=entry.external_reference,
+                ) from exc
             if found is None:
                 return None
             verify_receipt(entry, found, "buscarPorReferenciaExterna")

@@ -45,8 +45,9 @@ class Behaviour(BaseModel):
     :ivar lookup: ``buscarPorReferenciaExterna``: ``exact`` (zero or one item; the oldest match
         when duplicates exist), ``late`` (as ``exact``, but a protocol is invisible until
         ``lookup_delay_seconds`` after its commit), ``ignores_filter`` (answers as if there were
-        no filter: the newest protocol, whatever its reference), ``unavailable`` (a declared
-        ``INDISPONIVEL`` fault).
+        no filter: the newest protocol, whatever its reference), ``unavailable`` (the ERP has no
+        such lookup: REST 405, SOAP the unknown-operation fault; see
+        :class:`munivideo.sandbox.errors.LookupUnavailableError`).
     :ivar lookup_delay_seconds: how late a ``late`` lookup sees commits, in seconds.
     :ivar commit_delay_seconds: the writes named in ``commit_delay_operations`` wait this long
         (holding their idempotency key when keys are honoured), then commit, then answer: set it

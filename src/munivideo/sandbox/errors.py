@@ -41,9 +41,12 @@ class IdempotencyConflictError(RejectedError):
     """The key was used before with another payload: ``CHAVE_CONFLITANTE``, 422."""
 
 
-class LookupUnavailableError(TransientError):
-    """This ERP cannot be asked for a protocol by external reference (behaviour ``lookup`` is
-    ``unavailable``): ``INDISPONIVEL``, 500."""
+class LookupUnavailableError(InvalidRecordError):
+    """This ERP has no lookup of a protocol by external reference (behaviour ``lookup`` =
+    ``unavailable``): it answers the way an ERP without the operation does - REST ``405 Method
+    Not Allowed`` (``Allow: POST``), SOAP the unknown-operation fault - not a transient
+    ``INDISPONIVEL``, so a client that declared the lookup learns its configuration is wrong
+    instead of retrying forever: ``REQUISICAO_INVALIDA``, 405."""
 
 
 class OutsideContractError(InvalidRecordError):
@@ -73,7 +76,7 @@ def contract_code(error: MunivideoError) -> tuple[str, int]:
         (IdempotencyConflictError, "CHAVE_CONFLITANTE", 422),
         (UnsupportedMediaTypeError, "TIPO_DE_MIDIA_NAO_SUPORTADO", 415),
         (OutsideContractError, "REQUISICAO_INVALIDA", 422),
-        (LookupUnavailableError, "INDISPONIVEL", 500),
+        (LookupUnavailableError, "REQUISICAO_INVALIDA", 405),
         (NotFoundError, "NAO_ENCONTRADO", 404),
         (LifecycleError, "TRANSICAO_INVALIDA", 409),
         (InvalidRecordError, "REQUISICAO_INVALIDA", 400),

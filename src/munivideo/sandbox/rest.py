@@ -24,6 +24,7 @@ from munivideo.sandbox import service
 from munivideo.sandbox.context import CLIENT_ID, CLIENT_SECRET, TOKEN_TTL_SECONDS, Call, Context
 from munivideo.sandbox.errors import (
     IdempotencyKeyMissingError,
+    LookupUnavailableError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
     contract_code,
@@ -126,6 +127,8 @@ def _from_error(error: MunivideoError, path: str) -> Response:
     )
     if isinstance(error, UnauthorizedError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="munivideo-sandbox"'
+    if isinstance(error, LookupUnavailableError):
+        response.headers["Allow"] = "POST"  # /protocolos without its GET
     if isinstance(error, TransientError) and error.retry_after is not None:
         response.headers["Retry-After"] = str(int(error.retry_after))
     return response

@@ -149,7 +149,7 @@ def find_protocol(call: Call, reference: str) -> ProtocolRecord | None:
     store, behaviour = call.ctx.store, call.behaviour
     if behaviour.lookup == "unavailable":
         raise LookupUnavailableError(
-            "this ERP cannot look protocols up by external reference", field="referenciaExterna"
+            "buscarPorReferenciaExterna is not an operation of this ERP", field="Body"
         )
     if behaviour.lookup == "ignores_filter":
         return store.newest_protocol()

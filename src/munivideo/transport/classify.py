@@ -23,6 +23,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from munivideo.errors import (
     AmbiguousError,
+    CapabilityMismatchError,
     ConfigurationError,
     ContractViolationError,
     MunivideoError,
@@ -102,12 +103,14 @@ STATUS_TABLE: dict[int, Rule] = {
     401: Rule(Action.FAIL, ConfigurationError, "the ERP refused our credentials"),
     403: Rule(Action.FAIL, ConfigurationError, "the ERP refused access"),
     404: Rule(Action.FAIL, NotFoundError, "the ERP has no such record"),
+    405: Rule(Action.FAIL, RejectedError, "the ERP does not offer this operation here"),
     409: Rule(Action.FAIL, RejectedError, "the ERP reported a conflict"),
     413: Rule(Action.FAIL, RejectedError, "the request is too large for the ERP"),
     415: Rule(Action.FAIL, ContractViolationError, "the ERP refused our media type"),
     422: Rule(Action.FAIL, RejectedError, "the ERP could not process the request"),
     429: Rule(Action.RETRY, TransientError, "rate limited by the ERP"),
     500: Rule(Action.AMBIGUOUS, AmbiguousError, "the ERP failed with an internal error"),
+    501: Rule(Action.FAIL, RejectedError, "the ERP does not implement this operation"),
     502: Rule(Action.AMBIGUOUS, AmbiguousError, "bad gateway in front of the ERP"),
     503: Rule(Action.RETRY, TransientError, "the ERP is unavailable"),
     504: Rule(Action.AMBIGUOUS, AmbiguousError, "gateway timeout in front of the ERP"),
@@ -256,3 +259,35 @@ def to_error(
     if issubclass(error_type, TransientError):
         return error_type(message, record_id=rid, field=field, retry_after=retry_after)
     return error_type(message, record_id=rid, field=field)
+
+
+LOOKUP_FAILURES: tuple[tuple[type[MunivideoError], bool], ...] = (
+    # (what a lookup the tenant declared raised, does it mean the ERP lacks the lookup?)
+    (TransientError, False),  # busy, unavailable, ambiguous: ask again later
+    (ContractViolationError, False),  # it answered, wrongly: a developer looks
+    (ConfigurationError, False),  # credentials and the like: already an operator's
+    (RejectedError, True),  # 404/405/501, "unknown operation", a refused request
+)
+"""How a failed lookup by external reference (``find_protocol``: the probe that decides
+whether a step landed) is read. The request is ours and read-only, and "found nothing" is an
+empty answer, so a refusal means the ERP does not offer the lookup the configuration declares:
+:class:`~munivideo.errors.CapabilityMismatchError`, never retried. Checked in order; the first
+matching type decides."""
+
+
+def lookup_failure(error: MunivideoError, *, setting: str, record_id: str | None) -> MunivideoError:
+    """What a failed declared lookup becomes (:data:`LOOKUP_FAILURES`): ``error`` itself, or a
+    :class:`~munivideo.errors.CapabilityMismatchError` naming ``setting`` (the configuration
+    key that declared the lookup) and ``record_id``."""
+    for kind, missing in LOOKUP_FAILURES:
+        if isinstance(error, kind):
+            if not missing:
+                return error
+            return CapabilityMismatchError(
+                f"the ERP refused the lookup by external reference ({error.message}), but the "
+                f"configuration declares it: set {setting} = false if the ERP has no such "
+                "lookup, or fix the lookup operation in the ERP mapping; replay the row after",
+                record_id=record_id or error.record_id,
+                field=setting,
+            )
+    return error
