@@ -100,3 +100,34 @@ def test_config_check_probe_names_the_setting(
     else:  # an ERP without a lookup, declared so: nothing to complain about
         assert report.ok, report.problems
         assert any("not probed" in step for step in report.steps)
+
+
+def test_a_lookup_route_the_erp_lacks_is_not_read_as_not_found(
+    munivideo_sandbox_factory: Callable[..., Sandbox],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 404 from a lookup route the ERP does not have (the sandbox answers 404 for an unknown
+    path) is a missing lookup, not "this protocol does not exist": the reference mapping lists
+    no not-found status for find_protocol, so the probe names the setting."""
+    from importlib.resources import files
+
+    sb = munivideo_sandbox_factory(dialect="rest")
+    mapping = files("munivideo_erp_rest").joinpath("mappings/rest-v1.toml").read_text("utf-8")
+    moved = mapping.replace(
+        'operation = "buscarPorReferenciaExterna"\npath = "/api/v1/protocolos"',
+        'operation = "buscarPorReferenciaExterna"\npath = "/api/v1/protocolos-por-referencia"',
+    )
+    assert moved != mapping
+    (tmp_path / "mapping.toml").write_text(moved, encoding="utf-8")
+    data = config_data(sb, tmp_path)
+    data["erp"]["settings"]["mapping"] = str(tmp_path / "mapping.toml")
+    path = tmp_path / "tenant.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    for name, value in SECRET_ENV.items():
+        monkeypatch.setenv(name, value)
+
+    report = check_file(path, plugins_for_tests(), probe=True)
+
+    (problem,) = report.problems
+    assert (problem.step, problem.field) == ("find_protocol", SETTING)

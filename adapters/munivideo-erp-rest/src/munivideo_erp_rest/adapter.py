@@ -86,6 +86,11 @@ class RestSettings(BaseModel):
     page_limit: int = Field(default=500, ge=1, le=10_000, description="the ERP's page cap")
 
 
+class DeclaredNotFoundError(NotFoundError):
+    """The ERP answered one of the operation's ``not_found`` statuses: the mapping says that
+    means "no such record" (unlike a 404 from a route the ERP does not have)."""
+
+
 def _problem(response: requests.Response, errors: ErrorSpec) -> HttpStatusError:
     body: Any = None
     if "json" in response.headers.get("Content-Type", ""):
@@ -214,7 +219,7 @@ class RestErpAdapter:
             )
             if response.status_code not in op.success:
                 if response.status_code in op.not_found:
-                    raise NotFoundError(
+                    raise DeclaredNotFoundError(
                         f"{operation}: the ERP has no such record", record_id=record_id
                     )
                 raise _problem(response, errors)
@@ -401,7 +406,14 @@ class RestErpAdapter:
         item of the result, or None when the list is empty or the ERP answers "not found". The
         engine checks the receipt's reference itself.
 
+        Only the operation's own ``not_found`` statuses mean "not found" (the reference mapping
+        lists none: the contract answers an empty list). Any other 404 - a route the ERP does
+        not have - is raised, so a declared lookup the ERP lacks is not taken for "this protocol
+        does not exist" (which would let the write-back re-create it).
+
         :raises TransientError: unreachable, 429, 503 or ambiguous, past the retry policy.
+        :raises NotFoundError: a 404 outside ``not_found`` (the write-back reads it as a missing
+            lookup, :data:`munivideo.transport.classify.LOOKUP_FAILURES`).
         :raises MalformedResponseError: an item is not a protocol record.
         """
         try:
@@ -411,7 +423,7 @@ class RestErpAdapter:
                 safe=True,
                 record_id=external_reference,
             )
-        except NotFoundError:
+        except DeclaredNotFoundError:
             return None
         items = value_at(answer, self.ops["find_protocol"].result)
         if items is None or items == []:
