@@ -31,6 +31,8 @@ _KIND_INFO: dict[str, tuple[str, str, str, str]] = {
 
 @dataclass(frozen=True)
 class Names:
+    """The four names a new adapter gets from its short name (see :func:`names_for`)."""
+
     name: str  # what tenant configurations name: ``[erp] adapter = "acme"``
     dist: str  # the distribution: ``munivideo-acme``
     pkg: str  # the import package: ``munivideo_acme``

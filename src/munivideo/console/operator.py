@@ -235,6 +235,14 @@ async def readmit_item(p: Page) -> Response:
 
 @dataclass
 class HealthRow:
+    """One tenant on the operator's health page.
+
+    ``lag`` is the age of the oldest waiting write-back row and ``sync_age`` how far the sync
+    cursor's position lies behind ``now`` (both ``None`` when there is nothing to measure);
+    ``status`` is the tenant's :class:`~munivideo.store.records.TenantStatus` as
+    ``munivideo status`` reports it.
+    """
+
     tenant_id: str
     name: str
     status: TenantStatus

@@ -56,6 +56,11 @@ _MEDIA_TYPE = re.compile(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$")
 
 @dataclass
 class AgendaRow:
+    """One booking on a servant's agenda: its binding, the service name, the slot's start and
+    end (tenant-local, time-zone aware), the servant's own join link (``None`` before a room
+    exists) and the write-back row of its outcome (``None`` before one is recorded).
+    """
+
     binding: Binding
     service: str
     start: datetime

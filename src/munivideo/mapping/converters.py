@@ -41,6 +41,10 @@ ToErp = Callable[[Any, Context], Any]
 
 @dataclass(frozen=True)
 class Converter:
+    """A named pair of functions between an ERP field's representation and the canonical
+    value (``to_canonical`` on read, ``to_erp`` on write); mapping files name it in ``type =``.
+    """
+
     name: str
     to_canonical: ToCanonical
     to_erp: ToErp

@@ -47,6 +47,10 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Rule:
+    """One row of the classification table: what the engine does with a failure (``action``),
+    the typed error it is raised as, and the reason shown to operators (a row of :data:`RULES`).
+    """
+
     action: Action
     error: type[MunivideoError]
     reason: str
