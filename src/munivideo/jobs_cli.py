@@ -493,10 +493,14 @@ def quarantine(
         )
 
     def describe(q: _QuarantineList) -> str:
-        lines = [f"{q.tenant_id}: {len(q.items)} quarantined"]
+        resolved = sum(1 for i in q.items if i["resolved_at"])
+        lines = [
+            f"{q.tenant_id}: {len(q.items) - resolved} quarantined"
+            + (f", {resolved} resolved" if resolved else "")
+        ]
         lines += [
             f"  {i['kind']} {i['record_id']} [{i['field'] or '-'}] {i['reason']} "
-            f"(x{i['occurrences']})"
+            f"(x{i['occurrences']})" + (f" resolved {i['resolved_at']}" if i["resolved_at"] else "")
             for i in q.items
         ]
         return "\n".join(lines)

@@ -139,5 +139,12 @@ def test_quarantine_readmit_takes_a_fixed_configuration(
     assert binding is not None and binding.room is not None
     code, out = _cli("quarantine", "list", "--config", fixed)
     assert code == 0 and out["tenants"][0]["items"] == []
+    shown = CliRunner(env=SECRET_ENV).invoke(
+        main, ["quarantine", "list", "--config", fixed, "--all"]
+    )
+    assert shown.exit_code == 0
+    assert "gravatai: 0 quarantined, 1 resolved\n" in shown.output
+    assert "booking AG-000099 [service_code] service 'ALVARA'" in shown.output
+    assert " resolved 20" in shown.output  # --all says which entries are resolved, and when
     code, out = _cli("quarantine", "readmit", "--config", fixed, "--id", str(entry["id"]))
     assert code == 1  # already resolved
