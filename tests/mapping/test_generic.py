@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from munivideo.errors import ConfigurationError, InvalidRecordError
+from munivideo.errors import ConfigurationError, ContractViolationError, InvalidRecordError
 from munivideo.mapping import ErpMappers, load_dialect
 from munivideo.mapping.operations import PagingSpec
 from munivideo.mapping.paging import Pager, decode, since_cursor
 from munivideo.models import ProtocolReceipt
-from munivideo.transport import MalformedResponseError
 
 SIGMUN = Path(__file__).parents[1] / "erps" / "sigmun" / "mapping.toml"
 
@@ -79,8 +78,26 @@ def test_link_paging_follows_next_on_the_same_host_only() -> None:
         None, 5, {"itens": [_booking(1)]}, "t", link='<http://erp.example/a?p=2>; rel="next"'
     )
     assert page.has_more and pager.request(page.next_cursor, 5).url == "http://erp.example/a?p=2"
-    with pytest.raises(MalformedResponseError, match="host"):
-        pager.page(None, 5, {"itens": [_booking(1)]}, "t", link="<http://evil.example/>; rel=next")
+    with pytest.raises(ContractViolationError, match="host") as raised:
+        pager.page(
+            None,
+            5,
+            {"itens": [_booking(1)]},
+            "t",
+            link="<http://evil.example/>; rel=next",
+            operation="listar",
+        )
+    assert raised.value.field == "Link" and raised.value.message.startswith("listar: ")
+
+
+@pytest.mark.parametrize("count", ["muitos", None, [3]])
+def test_a_total_that_is_not_a_number_is_a_contract_violation_naming_the_path(count: Any) -> None:
+    pager = _pager(
+        style="page", items="itens", page_param="p", limit_param="n", total_count="total"
+    )
+    with pytest.raises(ContractViolationError, match="not a number") as raised:
+        pager.page(None, 5, {"itens": [_booking(1)], "total": count}, "t", operation="listar")
+    assert raised.value.field == "total" and raised.value.message.startswith("listar: ")
 
 
 def test_composite_numbers_both_ways_and_a_missing_part_is_named() -> None:

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from munivideo.errors import RejectedError
+from munivideo.errors import MunivideoError, RejectedError
 from munivideo.mapping.formats import check_format
+from munivideo.transport.classify import malformed_answer
 
 #: Operations a configuration may describe, and the placeholders each may use.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -122,6 +123,22 @@ class OperationSpec(_Spec):
     #: ``get_protocol`` only: where the protocol's attachment and routing lists sit.
     attachments: str = ""
     routing: str = ""
+
+    def malformed_result(
+        self, name: str, problem: str, record_id: str, *, safe: bool
+    ) -> MunivideoError:
+        """The typed error for an answer to operation ``name`` whose result (at ``result``,
+        named as the field; ``$`` for the whole answer) is not the record it should be: a
+        :class:`~munivideo.errors.ContractViolationError` on a read (``safe``), an
+        :class:`~munivideo.errors.AmbiguousError` on a create
+        (:func:`munivideo.transport.classify.malformed_answer`)."""
+        return malformed_answer(
+            problem,
+            operation=self.operation or name,
+            field=self.result or "$",
+            record_id=record_id,
+            safe=safe,
+        )
 
     def check(self, name: str) -> None:
         """Refuse an unknown operation or a placeholder the operation does not offer."""

@@ -26,7 +26,7 @@ from munivideo.mapping.erp import ErpMappers
 from munivideo.mapping.operations import PagingSpec
 from munivideo.mapping.paths import value_at
 from munivideo.models import BookingPage, Cursor
-from munivideo.transport.classify import MalformedResponseError
+from munivideo.transport.classify import malformed_answer
 from munivideo.values import local
 
 Key = tuple[datetime, str]
@@ -142,14 +142,20 @@ class Pager:
         """The records of one page: the list at ``spec.items`` in the decoded answer (``""``:
         the answer itself); an empty list when the path is absent or null.
 
-        :raises munivideo.transport.classify.MalformedResponseError: something other than a
-            list is there (named by ``operation``).
+        :raises ContractViolationError: something other than a list is there (the message
+            names ``operation``, ``field`` the ``items`` path).
         """
         found = value_at(answer, self.spec.items)
         if found is None:
             return []
         if not isinstance(found, list | tuple):
-            raise MalformedResponseError(f"{operation}: no item list at {self.spec.items!r}")
+            raise malformed_answer(
+                f"no item list at {self.spec.items!r}",
+                operation=operation,
+                field=self.spec.items or None,
+                record_id=None,
+                safe=True,
+            )
         return list(found)
 
     def page(
@@ -162,7 +168,15 @@ class Pager:
         link: str | None = None,
         operation: str = "list_bookings",
     ) -> BookingPage:
-        """The mapped page and the cursor after it."""
+        """The mapped page and the cursor after it.
+
+        :param link: the answer's ``Link`` header (RFC 8288), for the ``link`` style.
+        :param operation: the ERP's name for the list call, named in errors.
+        :raises ContractViolationError: the answer has no item list at ``spec.items``, a count
+            (``total_pages``, ``total_count``) is not a number, or the ``rel="next"`` link
+            leaves the ERP's host; ``field`` names the path or ``Link``. The sync stops there
+            and keeps its cursor.
+        """
         spec = self.spec
         records = self.items(answer, operation)
         if spec.style == "cursor":
@@ -184,35 +198,41 @@ class Pager:
         for b in mapped.bookings:
             if high is None or (b.updated_at, b.id) > high:
                 high = (b.updated_at, b.id)
-        more, token = self._more(position, limit, answer, records, link)
+        more, token = self._more(position, limit, answer, records, link, operation)
         after = Position(position.since, token, high) if more else Position(high or position.since)
         return mapped.model_copy(
             update={"bookings": bookings, "next_cursor": encode(after) or cursor, "has_more": more}
         )
 
     def _more(
-        self, position: Position, limit: int, answer: Any, records: list[Any], link: str | None
+        self,
+        position: Position,
+        limit: int,
+        answer: Any,
+        records: list[Any],
+        link: str | None,
+        operation: str,
     ) -> tuple[bool, str | int | None]:
         spec = self.spec
         size = self.limit(limit)
         if not records or spec.style == "none":
             return False, None
         if spec.style == "link":
-            nxt = _next_link(link, self.origin)
+            nxt = _next_link(link, self.origin, operation)
             return nxt is not None, nxt
         if spec.style == "page":
             page = position.token if isinstance(position.token, int) else spec.first_page
             if spec.total_pages:
-                total = _number(answer, spec.total_pages)
+                total = _number(answer, spec.total_pages, operation)
                 return page < total - (1 - spec.first_page), page + 1
             if spec.total_count:
                 seen = (page - spec.first_page) * size + len(records)
-                return seen < _number(answer, spec.total_count), page + 1
+                return seen < _number(answer, spec.total_count, operation), page + 1
             return len(records) >= size, page + 1
         offset = position.token if isinstance(position.token, int) else 0
         seen = offset + len(records)
         if spec.total_count:
-            return seen < _number(answer, spec.total_count), seen
+            return seen < _number(answer, spec.total_count, operation), seen
         return len(records) >= size, seen
 
     def _cursor_page(
@@ -244,15 +264,17 @@ _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 """Change time of an opaque cursor after a page where no record had a readable one."""
 
 
-def _number(answer: Any, path: str) -> int:
+def _number(answer: Any, path: str, operation: str) -> int:
     value = value_at(answer, path)
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise MalformedResponseError(f"list_bookings: {path} is not a number") from None
+        raise malformed_answer(
+            f"{path} is not a number", operation=operation, field=path, record_id=None, safe=True
+        ) from None
 
 
-def _next_link(header: str | None, origin: str) -> str | None:
+def _next_link(header: str | None, origin: str, operation: str) -> str | None:
     """The ``rel="next"`` target of a ``Link`` header, only on the ERP's own host."""
     if not header:
         return None
@@ -261,5 +283,11 @@ def _next_link(header: str | None, origin: str) -> str | None:
         return None
     target: str = urljoin(origin + "/", match.group(1))
     if urlsplit(target)[:2] != urlsplit(origin)[:2]:
-        raise MalformedResponseError("list_bookings: the next page link leaves the ERP's host")
+        raise malformed_answer(
+            "the next page link leaves the ERP's host",
+            operation=operation,
+            field="Link",
+            record_id=None,
+            safe=True,
+        )
     return target

@@ -16,6 +16,7 @@ from munivideo.transport.classify import (
     MalformedResponseError,
     Rule,
     classify,
+    malformed_answer,
 )
 from munivideo.transport.http import (
     ApiKeyAuth,
@@ -51,4 +52,5 @@ __all__ = [
     "classify",
     "create_exactly_once",
     "idempotency_key",
+    "malformed_answer",
 ]

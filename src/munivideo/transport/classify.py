@@ -99,7 +99,26 @@ class ErpFault(Exception):
 
 
 class MalformedResponseError(Exception):
-    """The peer answered, but not with what its contract allows (cut body, not XML/JSON)."""
+    """The peer answered, but not with what its contract allows (cut body, not XML/JSON, a
+    result that is not a record, a page without its item list).
+
+    Like :class:`HttpStatusError` and :class:`ErpFault` this is a raw failure *before*
+    classification: raise it only inside a call run by
+    :func:`munivideo.transport.call_with_retry`, which turns it into a
+    :mod:`munivideo.errors` error through :func:`classify` and :func:`to_error`. A check made
+    after the call returned raises :func:`malformed_answer` instead, so it never escapes an adapter.
+
+    :param field: where in the answer the shape broke (a dotted path, a header name).
+    :param record_id: the record the call was about, when the failure names one.
+    """
+
+    def __init__(
+        self, message: str, *, field: str | None = None, record_id: str | None = None
+    ) -> None:
+        self.message = message
+        self.field = field
+        self.record_id = record_id
+        super().__init__(message)
 
 
 STATUS_TABLE: dict[int, Rule] = {
@@ -263,6 +282,33 @@ def to_error(
     if issubclass(error_type, TransientError):
         return error_type(message, record_id=rid, field=field, retry_after=retry_after)
     return error_type(message, record_id=rid, field=field)
+
+
+def malformed_answer(
+    message: str,
+    *,
+    operation: str,
+    field: str | None,
+    record_id: str | None,
+    safe: bool,
+) -> MunivideoError:
+    """The typed error for an answer whose shape an adapter checked after the call returned
+    (a result that is not a record, a page without its item list, a count that is not a number,
+    a ``Link`` to another host): the same row of the table a malformed body meets inside the
+    call, so the same fault classifies the same wherever it is found. A read (``safe``) gets a
+    :class:`~munivideo.errors.ContractViolationError` (a write-back row dead-letters, a sync
+    stops with its cursor kept); a write (``safe=False``: a create whose answer lacks the
+    receipt) gets an :class:`~munivideo.errors.AmbiguousError` (it may have landed; the
+    exactly-once layer looks it up).
+
+    :param message: what is wrong, prefixed by nothing (``operation`` is added).
+    :param operation: the ERP operation that answered (``get_booking``, ``listarAlterados``).
+    :param field: where in the answer the shape broke: a dotted path, ``$`` for the whole
+        answer (RFC 9535's root), or a header name such as ``Link``.
+    :param record_id: the record the call was about.
+    """
+    exc = MalformedResponseError(message, field=field, record_id=record_id)
+    return to_error(exc, classify(exc), operation=operation, record_id=record_id, safe=safe)
 
 
 LOOKUP_FAILURES: tuple[tuple[type[MunivideoError], bool], ...] = (

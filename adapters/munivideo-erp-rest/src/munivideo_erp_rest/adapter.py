@@ -246,10 +246,12 @@ class RestErpAdapter:
             found = found[0] if found else None
         return found
 
-    def _receipt(self, name: str, answer: Any) -> ProtocolReceipt:
+    def _receipt(self, name: str, answer: Any, record_id: str) -> ProtocolReceipt:
         doc = self._result(name, answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError(f"{name}: the answer has no protocol")
+            raise self.ops[name].malformed_result(
+                name, "the answer has no protocol", record_id, safe=False
+            )
         return self.mappers.receipt.to_canonical(doc)
 
     @staticmethod
@@ -278,10 +280,9 @@ class RestErpAdapter:
         :raises TransientError: the ERP was unreachable, rate-limited (429) or unavailable (503), or
             an ambiguous failure persisted, past the retry policy.
         :raises ConfigurationError: the ERP refused our credentials or access (401/403).
-        :raises ContractViolationError: the answer is not JSON.
-        :raises MalformedResponseError: the answer has no item list where ``[paging] items`` says, a
-            count is not a number, or a ``Link`` points off the ERP's host (a
-        :mod:`munivideo.transport` exception, not a :class:`~munivideo.errors.MunivideoError`).
+        :raises ContractViolationError: the answer is not JSON, has no item list where ``[paging]
+            items`` says, a count is not a number, or a ``Link`` points off the ERP's host
+            (``field`` names the path or ``Link``); the sync stops with its cursor kept.
         """
         limit = min(limit, self.settings.page_limit)
         request = self.pager.request(cursor, limit)
@@ -311,7 +312,8 @@ class RestErpAdapter:
             or an empty result; ``record_id`` is ``booking_id``.
         :raises InvalidRecordError: the record does not map (naming the field).
         :raises TransientError: unreachable, 429 or 503, past the retry policy.
-        :raises MalformedResponseError: the answer's result is not a record.
+        :raises ContractViolationError: the answer is not JSON or its result is not a record
+            (``field`` the operation's ``result`` path).
         """
         answer, _ = self._request(
             "get_booking", {"booking_id": booking_id}, safe=True, record_id=booking_id
@@ -320,7 +322,9 @@ class RestErpAdapter:
         if doc is None:
             raise NotFoundError("get_booking: the ERP has no such record", record_id=booking_id)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("get_booking: the answer is not a record")
+            raise self.ops["get_booking"].malformed_result(
+                "get_booking", "the answer is not a record", booking_id, safe=True
+            )
         return self.mappers.booking.to_canonical(doc, {"tenant_id": self.tenant.id})
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
@@ -395,7 +399,7 @@ class RestErpAdapter:
             record_id=entry.booking_id,
             body=self.mappers.protocol.to_erp(entry),
         )
-        receipt = self._receipt("create_protocol", answer)
+        receipt = self._receipt("create_protocol", answer, entry.booking_id)
         if not receipt.external_reference:
             receipt = receipt.model_copy(update={"external_reference": entry.external_reference})
         return receipt
@@ -414,7 +418,8 @@ class RestErpAdapter:
         :raises TransientError: unreachable, 429, 503 or ambiguous, past the retry policy.
         :raises NotFoundError: a 404 outside ``not_found`` (the write-back reads it as a missing
             lookup, :data:`munivideo.transport.classify.LOOKUP_FAILURES`).
-        :raises MalformedResponseError: an item is not a protocol record.
+        :raises ContractViolationError: the answer is not JSON or an item is not a protocol
+            record (``field`` the operation's ``result`` path).
         """
         try:
             answer, _ = self._request(
@@ -431,7 +436,9 @@ class RestErpAdapter:
         if isinstance(items, list):
             items = items[0]
         if not isinstance(items, Mapping):
-            raise MalformedResponseError("find_protocol: the answer is not a protocol")
+            raise self.ops["find_protocol"].malformed_result(
+                "find_protocol", "the answer is not a protocol", external_reference, safe=True
+            )
         return self.mappers.receipt.to_canonical(items)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
@@ -442,8 +449,8 @@ class RestErpAdapter:
         ERP without idempotency keys.
 
         :raises NotFoundError: the ERP has no such protocol.
-        :raises ContractViolationError: the answer lacks the attachment or routing list.
-        :raises MalformedResponseError: the answer is not a protocol record.
+        :raises ContractViolationError: the answer is not a protocol record (``field`` the
+            operation's ``result`` path) or lacks the attachment or routing list.
         :raises TransientError: unreachable, 429, 503 or ambiguous, past the retry policy.
         """
         answer, _ = self._request(
@@ -454,7 +461,12 @@ class RestErpAdapter:
         )
         doc = self._result("get_protocol", answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("get_protocol: the answer is not a protocol")
+            raise self.ops["get_protocol"].malformed_result(
+                "get_protocol",
+                "the answer is not a protocol",
+                receipt.external_reference,
+                safe=True,
+            )
         op = self.ops["get_protocol"]
         return self.mappers.protocol_record(
             doc, value_at(doc, op.attachments), value_at(doc, op.routing)

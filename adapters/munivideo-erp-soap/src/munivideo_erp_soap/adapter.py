@@ -21,7 +21,11 @@ from zeep.exceptions import Fault
 
 from munivideo.config import parse_settings
 from munivideo.contract_tools.safexml import local_name, parse_xml
-from munivideo.errors import ConfigurationError, ContractViolationError, NotFoundError
+from munivideo.errors import (
+    ConfigurationError,
+    ContractViolationError,
+    NotFoundError,
+)
 from munivideo.mapping import ErpMappers, RoomLink
 from munivideo.mapping.errors_spec import ErrorSpec
 from munivideo.mapping.operations import OperationSpec, expand_value
@@ -43,10 +47,10 @@ from munivideo.packs import pack_dir
 from munivideo.ports import ErpCapabilities
 from munivideo.transport import (
     AuthSettings,
-    MalformedResponseError,
     RetryPolicy,
     Timeouts,
     call_with_retry,
+    malformed_answer,
 )
 from munivideo.transport.classify import ErpFault, HttpStatusError
 from munivideo.transport.soap import (
@@ -330,7 +334,13 @@ class SoapErpAdapter:
             attempt, self.settings.retry, operation=operation, safe=True, sleep=self._sleep
         )
         if not isinstance(answer, dict):
-            raise MalformedResponseError(f"{operation}: the answer is not a structure")
+            raise malformed_answer(
+                "the answer is not a structure",
+                operation=operation,
+                field="$",
+                record_id=None,
+                safe=True,
+            )
         *parents, leaf = split_path(self.pager.spec.items)
         holder = value_at(answer, ".".join(str(p) for p in parents)) if parents else answer
         if isinstance(holder, dict) and leaf in holder and not isinstance(holder[leaf], list):
@@ -366,10 +376,12 @@ class SoapErpAdapter:
     def _result(self, name: str, answer: Any) -> Any:
         return value_at(answer, self.ops[name].result)
 
-    def _receipt(self, name: str, answer: Any) -> ProtocolReceipt:
+    def _receipt(self, name: str, answer: Any, record_id: str) -> ProtocolReceipt:
         doc = self._result(name, answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError(f"{name}: the answer has no protocol")
+            raise self.ops[name].malformed_result(
+                name, "the answer has no protocol", record_id, safe=False
+            )
         return self.mappers.receipt.to_canonical(doc)
 
     @staticmethod
@@ -401,10 +413,10 @@ class SoapErpAdapter:
             policy, or declared itself unavailable (``INDISPONIVEL``).
         :raises ConfigurationError: the ERP refused our credentials (fault ``NAO_AUTORIZADO``, or
             HTTP 401/403).
-        :raises ContractViolationError: the answer is not well-formed, safe XML.
-        :raises MalformedResponseError: the answer is not a structure or has no item list where
-            ``[paging] items`` says (a :mod:`munivideo.transport` exception, not a
-            :class:`~munivideo.errors.MunivideoError`).
+        :raises ContractViolationError: the answer is not well-formed, safe XML, is not a
+            structure even when re-read without the schema, has no item list where ``[paging]
+            items`` says or a count that is not a number (``field`` names the path); the sync
+            stops with its cursor kept.
         """
         limit = min(limit, self.settings.page_limit)
         request = self.pager.request(cursor, limit)
@@ -434,7 +446,8 @@ class SoapErpAdapter:
         :raises InvalidRecordError: the record does not map (naming the field).
         :raises ContractViolationError: the answer breaks the WSDL's schema.
         :raises TransientError: unreachable, 429, 503 or a platform fault, past the retry policy.
-        :raises MalformedResponseError: the answer's result is not a record.
+        :raises ContractViolationError: the answer's result is not a record (``field`` the
+            operation's ``result`` path).
         """
         answer = self._call(
             "get_booking", {"booking_id": booking_id}, safe=True, record_id=booking_id
@@ -443,7 +456,9 @@ class SoapErpAdapter:
         if doc is None:
             raise NotFoundError("get_booking: the ERP has no such record", record_id=booking_id)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("get_booking: the answer is not a record")
+            raise self.ops["get_booking"].malformed_result(
+                "get_booking", "the answer is not a record", booking_id, safe=True
+            )
         return self.mappers.booking.to_canonical(doc, {"tenant_id": self.tenant.id})
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
@@ -518,7 +533,7 @@ class SoapErpAdapter:
             record_id=entry.booking_id,
             body=self.mappers.protocol.to_erp(entry),
         )
-        return self._receipt("create_protocol", answer)
+        return self._receipt("create_protocol", answer, entry.booking_id)
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
         """The protocol created for ``external_reference`` (reference contract:
@@ -527,7 +542,8 @@ class SoapErpAdapter:
 
         :raises TransientError: unreachable, 429, 503, a platform fault or ambiguous, past the retry
             policy.
-        :raises MalformedResponseError: the answer is not a protocol record.
+        :raises ContractViolationError: the answer is not a protocol record (``field`` the
+            operation's ``result`` path).
         """
         try:
             answer = self._call(
@@ -544,7 +560,9 @@ class SoapErpAdapter:
         if found is None:
             return None
         if not isinstance(found, Mapping):
-            raise MalformedResponseError("find_protocol: the answer is not a protocol")
+            raise self.ops["find_protocol"].malformed_result(
+                "find_protocol", "the answer is not a protocol", external_reference, safe=True
+            )
         return self.mappers.receipt.to_canonical(found)
 
     def read_protocol(self, receipt: ProtocolReceipt) -> ProtocolRecord:
@@ -555,8 +573,8 @@ class SoapErpAdapter:
         forward to an ERP without idempotency keys.
 
         :raises NotFoundError: the ERP has no such protocol.
-        :raises ContractViolationError: the answer breaks the WSDL's schema.
-        :raises MalformedResponseError: the answer is not a protocol record.
+        :raises ContractViolationError: the answer breaks the WSDL's schema or is not a protocol
+            record (``field`` the operation's ``result`` path).
         :raises TransientError: unreachable, 429, 503, a platform fault or ambiguous, past the retry
             policy.
         """
@@ -568,7 +586,12 @@ class SoapErpAdapter:
         )
         doc = self._result("get_protocol", answer)
         if not isinstance(doc, Mapping):
-            raise MalformedResponseError("get_protocol: the answer is not a protocol")
+            raise self.ops["get_protocol"].malformed_result(
+                "get_protocol",
+                "the answer is not a protocol",
+                receipt.external_reference,
+                safe=True,
+            )
         op = self.ops["get_protocol"]
         # zeep validated the answer against the XSD: an absent list element is an empty list.
         return self.mappers.protocol_record(

@@ -184,9 +184,8 @@ class FhirErpAdapter:
         :returns: the page; ``next_cursor`` is the last Appointment looked at (UTC instant, id).
         :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
             of type ``exception``, past the retry policy.
-        :raises ContractViolationError: a search answer is not JSON.
-        :raises MalformedResponseError: a search answer is not a Bundle (a
-            :mod:`munivideo.transport` exception).
+        :raises ContractViolationError: a search answer is not JSON or not a Bundle (``field``
+            ``resourceType``).
         """
         params: list[tuple[str, str]] = [
             ("_sort", "_lastUpdated"),

@@ -15,6 +15,7 @@ from munivideo.transport import (
     MalformedResponseError,
     RetryPolicy,
     call_with_retry,
+    malformed_answer,
 )
 from munivideo_fhir.resources import Resource
 
@@ -137,7 +138,13 @@ class FhirClient:
             "GET", f"{type_}/{id_}", operation=f"read{type_}", safe=True, record_id=record_id
         )
         if not isinstance(answer.body, dict) or answer.body.get("resourceType") != type_:
-            raise MalformedResponseError(f"read{type_}: not a {type_}")
+            raise malformed_answer(
+                f"not a {type_}",
+                operation=f"read{type_}",
+                field="resourceType",
+                record_id=record_id,
+                safe=True,
+            )
         meta = answer.body.get("meta") or {}
         return answer.body, answer.etag or f'W/"{meta.get("versionId", "")}"'
 
@@ -154,7 +161,13 @@ class FhirClient:
             "GET", url, operation=f"search{type_}", safe=True, record_id=record_id, params=params
         ).body
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise MalformedResponseError(f"search{type_}: not a Bundle")
+            raise malformed_answer(
+                "not a Bundle",
+                operation=f"search{type_}",
+                field="resourceType",
+                record_id=record_id,
+                safe=True,
+            )
         matches: list[Resource] = []
         included: dict[str, Resource] = {}
         for entry in bundle.get("entry") or []:
