@@ -37,6 +37,25 @@ def test_help_imports_no_lazy_command() -> None:
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
+def test_job_commands_do_not_load_the_contract_tools() -> None:
+    # every job command loads every adapter; the SOAP one uses contract_tools.safexml, which
+    # must not drag in the contract checker's XML Schema and OpenAPI machinery (~0.5 s each run)
+    code = (
+        "import sys\n"
+        "from munivideo.plugins import load_plugins\n"
+        "load_plugins()\n"
+        "import munivideo.contract_tools as tools\n"
+        "heavy = ('xmlschema', 'openapi_core', 'jsonschema', 'munivideo.contract_tools.check')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "assert sorted(tools._HOME) == sorted(tools.__all__)\n"
+        "assert tools.diff_files.__module__ == 'munivideo.contract_tools.check'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(_name: str) -> object:
         raise ModuleNotFoundError("No module named 'werkzeug'", name="werkzeug")
