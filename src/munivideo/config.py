@@ -258,6 +258,10 @@ def resolve_secrets(value: Any, path: str, env: Mapping[str, str]) -> Any:
     The rule every munivideo file follows (tenant files, live-ERP files): a secret is never
     written in the file, a plain string under a secret-looking key is refused, a missing variable
     is an error naming the key. ``path`` is the dotted key of ``value`` (``""`` at the top).
+
+    :raises munivideo.errors.ConfigurationError: a variable is not set in ``env``, or a plain
+        string sits under a secret-looking key (``*password*``, ``*token*``, ``*secret*``,
+        ``api_key``, ...; ``*_url`` keys excepted); the error names the dotted key.
     """
     if isinstance(value, Mapping):
         if set(value) == {"env"}:

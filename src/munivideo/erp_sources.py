@@ -94,7 +94,13 @@ def build_source(
     plugins: Plugins, tenant: Tenant, source: ErpSource, section: str = "erp"
 ) -> ErpAdapter:
     """The adapter one source names, built by its registered factory; errors name the
-    source's own section (``erp.bookings.settings.base_url``)."""
+    source's own section (``erp.bookings.settings.base_url``).
+
+    :param section: the source's section in the tenant file (``erp``, ``erp.bookings`` or
+        ``erp.protocols``), put in front of the factory's field names.
+    :raises munivideo.errors.ConfigurationError: an unknown adapter
+        (:class:`munivideo.errors.PluginError`) or settings its factory refuses.
+    """
     try:
         return plugins.erp_adapter(source.adapter)(tenant, source.settings)
     except ConfigurationError as exc:

@@ -9,7 +9,11 @@ from munivideo.errors import ConfigurationError
 
 
 def contracts_root() -> Path:
-    """The folder that holds every pack (``erp-soap/v1``, ``erp-rest/v1``, ``canonical``...)."""
+    """The folder that holds every pack (``erp-soap/v1``, ``erp-rest/v1``, ``canonical``...).
+
+    :raises munivideo.errors.ConfigurationError: neither the wheel's ``_contracts`` nor a
+        checkout's ``contracts`` folder exists (a broken install).
+    """
     here = Path(__file__).resolve().parent
     for candidate in (here / "_contracts", here.parent.parent / "contracts"):
         if candidate.is_dir():
@@ -18,7 +22,11 @@ def contracts_root() -> Path:
 
 
 def pack_dir(name: str, version: str = "v1") -> Path:
-    """The folder of one pack version, e.g. ``pack_dir("erp-soap", "v1")``."""
+    """The folder of one pack version, e.g. ``pack_dir("erp-soap", "v1")``.
+
+    :raises munivideo.errors.ConfigurationError: no such pack version; the message lists the
+        available ones (field ``pack``).
+    """
     path = contracts_root() / name / version
     if not path.is_dir():
         known = sorted(

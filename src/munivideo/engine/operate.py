@@ -113,7 +113,11 @@ def mark_done_elsewhere(
 
 
 def find_quarantined(engine: Engine, quarantine_id: int) -> QuarantineItem:
-    """The tenant's quarantine entry ``quarantine_id`` (resolved or not)."""
+    """The tenant's quarantine entry ``quarantine_id`` (resolved or not).
+
+    :raises munivideo.errors.NotFoundError: the tenant has no entry with that id (field
+        ``id``).
+    """
     for item in engine.store.list_quarantine(
         engine.tenant_id, include_resolved=True, limit=100_000
     ):

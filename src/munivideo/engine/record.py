@@ -63,7 +63,12 @@ def classify(
 
 def build_entry(engine: Engine, booking: Booking, attendance: Attendance) -> ProtocolEntry:
     """Map an attendance to the ERP's protocol entry (subject and department from the
-    tenant's service mapping, applicant from the citizen)."""
+    tenant's service mapping, applicant from the citizen). The summary and dispatch texts are
+    pt-BR (they are the ERP's record) and cut to 8,000 characters.
+
+    :raises munivideo.errors.InvalidRecordError: the booking's service is not configured
+        (field ``service_code``).
+    """
     service = engine.config.service(booking.service_code)
     if service is None:
         raise InvalidRecordError(
@@ -109,7 +114,14 @@ def record(
     *,
     booking_id: str | None = None,
 ) -> RecordResult:
-    """Classify and enqueue one booking's outcome. Recording it again keeps the first entry."""
+    """Classify and enqueue one booking's outcome. Recording it again keeps the first entry.
+
+    A refused attendance (unknown booking, a form for another booking, a veto, invalid data)
+    is quarantined and reported in the result, not raised.
+
+    :raises munivideo.errors.InvalidRecordError: no form, no events and no ``booking_id``:
+        nothing says which booking.
+    """
     events = list(events)
     target = (
         booking_id

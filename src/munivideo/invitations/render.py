@@ -139,6 +139,12 @@ class InvitationRenderer:
             e-mail and calendar texts only (no SMS/WhatsApp) and is the ATTENDEE with role CHAIR.
         :param stamp: DTSTAMP and the moment the texts are rendered (default: now).
         :param short_link: a shorter address for the same link, used when the SMS does not fit.
+        :raises munivideo.errors.InvalidRecordError: the room or link is another booking's
+            (field ``room``); no SMS variant (accents folded to GSM-7, the short link, the
+            service name shortened) fits ``max_sms_segments`` (field ``sms``); a text would
+            carry the citizen's CPF or CNPJ (field: the text's name).
+        :raises munivideo.errors.ConfigurationError: a template failed or ran past its
+            limits (time, output size, loops; field ``templates_dir``).
         """
         if citizen_link.booking_id != booking.id or room.booking_id != booking.id:
             raise InvalidRecordError(

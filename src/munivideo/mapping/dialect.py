@@ -188,7 +188,12 @@ class Dialect(_Spec):
 
 
 def load_dialect(path: Path | str) -> Dialect:
-    """Read a ``.toml``, ``.yaml`` or ``.yml`` mapping file; refuse it clearly when invalid."""
+    """Read a ``.toml``, ``.yaml`` or ``.yml`` mapping file; refuse it clearly when invalid.
+
+    :raises munivideo.errors.ConfigurationError: the file cannot be read, does not parse, or
+        fails validation (unknown converter, table or zone, a bad date format, ...); the
+        message names the file, the field names the offending key.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -310,7 +310,12 @@ class Mapper(Generic[M]):
     # -- canonical -> ERP -------------------------------------------------------------------
 
     def to_erp(self, model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
-        """The ERP record for a canonical model (or a canonical dict)."""
+        """The ERP record for a canonical model (or a canonical dict).
+
+        :raises munivideo.errors.InvalidRecordError: a required field is missing, a code has
+            no ERP value in its table, or a value cannot take its ``erp_type`` (the field is
+            the canonical path).
+        """
         source: dict[str, Any] = model.model_dump() if isinstance(model, BaseModel) else dict(model)
         for prepare in self.prepare_out:
             prepare(source)

@@ -211,6 +211,11 @@ def migrate(conn: sqlite3.Connection, now: str) -> int:
 
     Runs in one ``BEGIN IMMEDIATE`` transaction, so two processes opening a fresh database at
     the same moment cannot both apply a migration.
+
+    :param now: the time recorded for each migration applied, as
+        :func:`munivideo.store.sqlite.stamp` text.
+    :raises munivideo.errors.ConfigurationError: the file's schema is newer than this
+        munivideo (field ``store.url``): upgrade munivideo rather than write an unknown schema.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -146,7 +146,15 @@ class _WatchedAdapter(HTTPAdapter):
 
 
 def read_capped(response: requests.Response, limit: int, *, what: str) -> bytes:
-    """Read a streamed response's body, refusing more than ``limit`` bytes."""
+    """Read a streamed response's body, refusing more than ``limit`` bytes.
+
+    A ``Content-Length`` over the limit is refused before reading; a body without one is cut
+    off as soon as it passes the limit.
+
+    :param what: the call (``"GET https://erp/..."``) for the error message.
+    :raises munivideo.transport.deadline.ResponseTooLargeError: over ``limit`` (field
+        ``max_response_bytes``); the connection is closed.
+    """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()

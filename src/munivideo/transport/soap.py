@@ -210,7 +210,17 @@ def call_soap(
     **kwargs: Any,
 ) -> Any:
     """Call a zeep operation under the one retry policy; returns plain dicts/lists.
-    ``read_fault`` reads a SOAP Fault's detail (default: the reference contract's ``falha``)."""
+    ``read_fault`` reads a SOAP Fault's detail (default: the reference contract's ``falha``).
+
+    :param safe: the operation may be repeated (a read, an idempotent update): an ambiguous
+        failure is retried in-call; a create is never retried here.
+    :raises munivideo.errors.ContractViolationError: the request or the answer does not
+        match the WSDL's schema (zeep strict mode; field: the element's path).
+    :raises munivideo.transport.classify.MalformedResponseError: the answer is not XML.
+    :raises munivideo.errors.MunivideoError: the SOAP Fault as ``read_fault`` maps it, or the
+        transport failure as :mod:`munivideo.transport.classify` maps it, once retries are
+        spent.
+    """
 
     def attempt() -> Any:
         try:

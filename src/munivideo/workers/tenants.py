@@ -33,7 +33,11 @@ class TenantSet:
     def load(
         cls, paths: Iterable[Path], *, plugins: Plugins | None = None, metrics: Any | None = None
     ) -> TenantSet:
-        """Read every tenant file; a tenant id found twice is a configuration error."""
+        """Read every tenant file; a tenant id found twice is a configuration error.
+
+        :raises munivideo.errors.ConfigurationError: a file is invalid, a tenant id is
+            configured twice (field ``tenant.id``), or no file is given (field ``config``).
+        """
         configs: dict[str, TenantConfig] = {}
         bases: dict[str, Path | None] = {}
         for path in paths:
@@ -53,7 +57,12 @@ class TenantSet:
         return sorted(self.configs)
 
     def store_url(self) -> str:
-        """The one store every tenant names (a worker serves one store)."""
+        """The one store every tenant names (a worker serves one store); relative SQLite
+        paths resolved next to each tenant's file.
+
+        :raises munivideo.errors.ConfigurationError: the tenants name different stores (field
+            ``store.url``).
+        """
         urls = {self._resolved_url(t) for t in self.configs}
         if len(urls) != 1:
             raise ConfigurationError(
@@ -80,7 +89,11 @@ class TenantSet:
         Shared by the threads of this process: both workers run at most one turn per tenant and
         purpose at a time (the local scheduler has one slot per tenant; Procrastinate's per-city
         lock one running job), so an engine (its ERP session) is never used by two threads at
-        once, and a city costs one set of engines, not one per thread."""
+        once, and a city costs one set of engines, not one per thread.
+
+        :raises munivideo.errors.ConfigurationError: ``tenant_id`` is not one of this worker's
+            tenants (field ``tenant.id``), or building its adapters failed.
+        """
         if tenant_id not in self.configs:
             raise ConfigurationError(
                 f"this worker has no configuration for tenant {tenant_id}", field="tenant.id"
