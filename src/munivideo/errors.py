@@ -15,10 +15,10 @@ from munivideo.redact import redact
 class Recovery(StrEnum):
     """What to do with a failed unit of work."""
 
-    RETRY = "retry"  # transient: try again later, the work was surely not done
-    REJECT = "reject"  # the peer refused it: retrying will not help, fix the data
-    CONTRACT = "contract"  # a peer broke the contract: a developer must look
-    CONFIGURE = "configure"  # our own configuration is wrong: an operator must fix it
+    RETRY = "retry"  #: transient: try again later, the work was surely not done
+    REJECT = "reject"  #: the peer refused it: retrying will not help, fix the data
+    CONTRACT = "contract"  #: a peer broke the contract: a developer must look
+    CONFIGURE = "configure"  #: our own configuration is wrong: an operator must fix it
 
 
 class MunivideoError(Exception):

@@ -389,7 +389,7 @@ class OutboundMessage(_Model):
     channel: Channel
     to: str = Field(repr=False)
     subject: str = ""
-    text: str = Field(repr=False)  # carries the join link
+    text: str = Field(repr=False)  #: carries the join link
     html: str | None = Field(default=None, repr=False)
     ics: bytes | None = Field(default=None, repr=False)
     ics_method: InvitationMethod | None = None

@@ -65,7 +65,7 @@ class PluginInfo:
 
     name: str
     version: str
-    source: str  # "builtin", "entrypoint" or "explicit"
+    source: str  #: "builtin", "entrypoint" or "explicit"
     hooks: tuple[str, ...]
 
 
@@ -75,7 +75,7 @@ class PluginFailure:
     ``register_*`` or an event hook's name) and the error as ``Type: message``."""
 
     name: str
-    stage: str  # "load", "register" or an event hook name
+    stage: str  #: "load", "register" or an event hook name
     error: str
 
 

@@ -33,10 +33,10 @@ _KIND_INFO: dict[str, tuple[str, str, str, str]] = {
 class Names:
     """The four names a new adapter gets from its short name (see :func:`names_for`)."""
 
-    name: str  # what tenant configurations name: ``[erp] adapter = "acme"``
-    dist: str  # the distribution: ``munivideo-acme``
-    pkg: str  # the import package: ``munivideo_acme``
-    cls: str  # the adapter class: ``AcmeErpAdapter``
+    name: str  #: what tenant configurations name: ``[erp] adapter = "acme"``
+    dist: str  #: the distribution: ``munivideo-acme``
+    pkg: str  #: the import package: ``munivideo_acme``
+    cls: str  #: the adapter class: ``AcmeErpAdapter``
 
 
 def names_for(name: str, kind: str) -> Names:

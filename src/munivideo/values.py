@@ -195,7 +195,7 @@ class PhoneKind(StrEnum):
     LANDLINE = "landline"
     #: Plans that do not tell the two apart (the US, Canada...): SMS is attempted.
     LANDLINE_OR_MOBILE = "landline_or_mobile"
-    OTHER = "other"  # toll-free, VoIP, pager...: no SMS
+    OTHER = "other"  #: toll-free, VoIP, pager...: no SMS
 
 
 _PHONE_KINDS: dict[int, PhoneKind] = {

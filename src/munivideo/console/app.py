@@ -69,7 +69,7 @@ class Throttle:
 
     limit: int = 5
     window: float = 900.0
-    max_names: int = 10_000  # names tracked at once: guessing many names cannot fill memory
+    max_names: int = 10_000  #: names tracked at once: guessing many names cannot fill memory
     failures: dict[str, list[float]] = field(default_factory=dict)
 
     def blocked(self, key: str, now: float) -> bool:

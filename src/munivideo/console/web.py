@@ -55,7 +55,7 @@ class ConsoleSettings:
     session_secret: str = field(repr=False)
     session_max_age_seconds: int = 8 * 3600
     max_body_bytes: int = 25 * 1024 * 1024
-    webhook_max_bytes: int = 256 * 1024  # munivideo.engine.record.MAX_WEBHOOK_BYTES
+    webhook_max_bytes: int = 256 * 1024  #: munivideo.engine.record.MAX_WEBHOOK_BYTES
     locale: Locale = Locale.PT_BR
 
     def __post_init__(self) -> None:

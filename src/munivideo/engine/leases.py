@@ -24,7 +24,7 @@ STORE_MARGIN_SECONDS = 1.0
 class WritebackTiming:
     """The write-back's time budget for one tenant, in seconds."""
 
-    call_seconds: float  # worst case of one ERP call, in-call retries included
+    call_seconds: float  #: worst case of one ERP call, in-call retries included
     lease_seconds: float
     settle_seconds: float
 

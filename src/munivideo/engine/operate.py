@@ -74,7 +74,7 @@ class ReadmitResult(BaseModel):
     kind: QuarantineKind
     record_id: str
     admitted: bool = False
-    source: str = ""  # "erp" (fetched again) or "raw" (the kept payload)
+    source: str = ""  #: "erp" (fetched again) or "raw" (the kept payload)
     outbox_id: int | None = None
     reason: str = ""
     actions: list[str] = Field(default_factory=list)

@@ -38,7 +38,7 @@ class SyncResult(_Result):
     invitations_sent: int = 0
     messages_sent: int = 0
     cancellations_sent: int = 0
-    deferred: int = 0  # side effects failed transiently; retried on the next sync
+    deferred: int = 0  #: side effects failed transiently; retried on the next sync
     quarantined: int = 0
     #: Messages whose send may have happened but was never confirmed (a crash or a full disk
     #: between the send and its mark): not re-sent; see docs/security.md.
@@ -97,7 +97,7 @@ class WritebackResult(_Result):
     claimed: int = 0
     delivered: int = 0
     retrying: int = 0
-    settling: int = 0  # a probe found nothing yet; probing again after the settle window
+    settling: int = 0  #: a probe found nothing yet; probing again after the settle window
     dead_lettered: int = 0
     lease_lost: int = 0
     pending_left: int = 0

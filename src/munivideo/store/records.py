@@ -26,13 +26,13 @@ class Binding(_Row):
     tenant_id: str
     booking_id: str
     booking: Booking
-    fingerprint: str  # of the booking fully processed; "" while side effects are unfinished
+    fingerprint: str  #: of the booking fully processed; "" while side effects are unfinished
     room: Room | None = None
-    room_link_recorded: str = ""  # fingerprint of the link last stored in the ERP
+    room_link_recorded: str = ""  #: fingerprint of the link last stored in the ERP
     invitation_uid: str = ""
-    invitation_sequence: int = -1  # last sequence fully sent; -1: none yet
+    invitation_sequence: int = -1  #: last sequence fully sent; -1: none yet
     invitation_method: str = ""
-    invitation_key: str = ""  # fingerprint of the invitation content last sent
+    invitation_key: str = ""  #: fingerprint of the invitation content last sent
     attendance: Attendance | None = None
     external_reference: str = ""
     protocol_label: str = ""
@@ -83,7 +83,7 @@ class OutboxItem(_Row):
     next_attempt_at: datetime
     last_error: str | None = None
     last_error_type: str | None = None
-    steps: dict[str, str] = Field(default_factory=dict)  # step name -> detail, in order done
+    steps: dict[str, str] = Field(default_factory=dict)  #: step name -> detail, in order done
     #: step name -> when it was last sent (marked before sending, so after a crash or a lost
     #: answer the step may have landed); kept across replays and requeues
     attempted: dict[str, datetime] = Field(default_factory=dict)

@@ -17,10 +17,10 @@ from munivideo.errors import Recovery
 class OutboxState(StrEnum):
     """Where a write-back stands; :data:`TRANSITIONS` lists the moves between states."""
 
-    PENDING = "pending"  # durable, waiting for its next attempt time
-    IN_FLIGHT = "in_flight"  # claimed by one worker, under a lease (owner + expiry)
-    DELIVERED = "delivered"  # every sub-step done in the ERP
-    FAILED = "failed"  # dead letter: refused, contract broken or out of attempts; replayable
+    PENDING = "pending"  #: durable, waiting for its next attempt time
+    IN_FLIGHT = "in_flight"  #: claimed by one worker, under a lease (owner + expiry)
+    DELIVERED = "delivered"  #: every sub-step done in the ERP
+    FAILED = "failed"  #: dead letter: refused, contract broken or out of attempts; replayable
 
 
 TRANSITIONS: dict[OutboxState, frozenset[OutboxState]] = {

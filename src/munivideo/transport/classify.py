@@ -40,9 +40,9 @@ class Action(StrEnum):
     tells the engine what next), or ``ambiguous`` (maybe processed: only a safe operation is
     retried in-call)."""
 
-    RETRY = "retry"  # surely not processed: retry in-call, bounded
-    FAIL = "fail"  # never retried in-call; the error's recovery tells the engine what next
-    AMBIGUOUS = "ambiguous"  # maybe processed: retry only safe operations in-call
+    RETRY = "retry"  #: surely not processed: retry in-call, bounded
+    FAIL = "fail"  #: never retried in-call; the error's recovery tells the engine what next
+    AMBIGUOUS = "ambiguous"  #: maybe processed: retry only safe operations in-call
 
 
 @dataclass(frozen=True)

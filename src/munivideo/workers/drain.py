@@ -30,8 +30,8 @@ class Turn:
     retrying: int = 0
     dead_lettered: int = 0
     lease_lost: int = 0
-    more_due: bool = False  # the budget ran out with rows still due
-    next_attempt_at: datetime | None = None  # the earliest pending row's next attempt
+    more_due: bool = False  #: the budget ran out with rows still due
+    next_attempt_at: datetime | None = None  #: the earliest pending row's next attempt
     errors: list[str] = field(default_factory=list)
 
 

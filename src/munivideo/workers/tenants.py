@@ -25,7 +25,7 @@ class TenantSet:
     configs: dict[str, TenantConfig]
     bases: dict[str, Path | None]
     plugins: Plugins
-    metrics: Any | None = None  # munivideo.workers.metrics.Metrics when metrics are on
+    metrics: Any | None = None  #: munivideo.workers.metrics.Metrics when metrics are on
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _engines: dict[tuple[str, str, int], list[Engine]] = field(default_factory=dict, repr=False)
 
