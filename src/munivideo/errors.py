@@ -97,11 +97,22 @@ class InvalidRecordError(RejectedError):
     """A record failed validation. It is quarantined with this reason, never dropped."""
 
 
-class AmbiguousTimeError(InvalidRecordError, ValueError):
+class InvalidValueError(InvalidRecordError, ValueError):
+    """A value that :mod:`munivideo.values` refuses: a CPF or CNPJ whose check digits do not
+    match, a phone number outside its numbering plan, a malformed e-mail address, a datetime
+    without a zone. ``field`` and ``record_id`` name where it came from when the caller said
+    (``Cpf.parse(value, field="cpf")``).
+
+    Also a ``ValueError``, so pydantic reports it as the field's validation error and mapping
+    converters as a field error, as before it was typed."""
+
+
+class AmbiguousTimeError(InvalidValueError):
     """A naive local time that the tenant's zone skipped or saw twice (a DST change): it cannot
     be placed without guessing, so the record is quarantined naming the field.
 
-    Also a ``ValueError``, so mapping converters report it as a field error."""
+    Also a ``ValueError`` (an :class:`InvalidValueError`), so mapping converters report it as a
+    field error."""
 
 
 class LifecycleError(RejectedError):

@@ -21,7 +21,7 @@ from stdnum import exceptions as _stdnum_errors
 from stdnum.br import cnpj as _stdnum_cnpj
 from stdnum.br import cpf as _stdnum_cpf
 
-from munivideo.errors import AmbiguousTimeError, ConfigurationError
+from munivideo.errors import AmbiguousTimeError, ConfigurationError, InvalidValueError
 from munivideo.redact import mask_cnpj, mask_cpf, mask_email, mask_phone
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -58,11 +58,22 @@ class _PersonalStr(str):
         raise NotImplementedError
 
     @classmethod
-    def parse(cls, value: str) -> Self:
-        """Validate and normalise ``value``; raises ``ValueError`` with a reason."""
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {type(value).__name__}")
-        return cls(cls.normalize(value))
+    def parse(cls, value: str, *, field: str | None = None, record_id: str | None = None) -> Self:
+        """Validate and normalise ``value``.
+
+        :param field: the field the value came from, named in the error.
+        :param record_id: the record it belongs to, named in the error.
+        :raises InvalidValueError: with the reason (an :class:`~munivideo.errors.InvalidRecordError`
+            and a ``ValueError``: pydantic reports it as the field's validation error).
+        """
+        try:
+            if not isinstance(value, str):
+                raise InvalidValueError(f"expected a string, got {type(value).__name__}")
+            return cls(cls.normalize(value))
+        except InvalidValueError as exc:
+            if field is None and record_id is None:
+                raise
+            raise InvalidValueError(exc.message, field=field, record_id=record_id) from None
 
     def masked(self) -> str:  # pragma: no cover - overridden
         return "***"
@@ -110,20 +121,20 @@ class Cpf(_PersonalStr):
         """The 11-digit form of a CPF written with or without punctuation
         (``123.456.789-09`` -> ``12345678909``).
 
-        :raises ValueError: not 11 digits, one digit repeated (``111.111.111-11``, which
+        :raises InvalidValueError: not 11 digits, one digit repeated (``111.111.111-11``, which
             passes the modulo-11 check but is never issued), or check digits that do not match
             (Receita Federal's modulo-11 rule, via python-stdnum). Pydantic reports it as a
             validation error of the field.
         """
         digits = _NON_DIGITS.sub("", value)
         if len(digits) != 11:
-            raise ValueError(f"a CPF has 11 digits, got {len(digits)}")
+            raise InvalidValueError(f"a CPF has 11 digits, got {len(digits)}")
         if digits == digits[0] * 11:
-            raise ValueError("a CPF cannot repeat one digit eleven times")
+            raise InvalidValueError("a CPF cannot repeat one digit eleven times")
         try:
             return str(_stdnum_cpf.validate(digits))
         except _stdnum_errors.ValidationError as exc:
-            raise ValueError(_stdnum_reason(exc, "CPF", "11 digits")) from None
+            raise InvalidValueError(_stdnum_reason(exc, "CPF", "11 digits")) from None
 
     def masked(self) -> str:
         """``***.456.789-**``: what ``repr`` and logs show (see
@@ -159,23 +170,23 @@ class Cnpj(_PersonalStr):
         """The 14-character form: spaces, dots, slash and dash dropped, letters upper-cased
         (``12.abc.345/01de-35`` -> ``12ABC34501DE35``).
 
-        :raises ValueError: not 14 characters, letters among the two check digits, one digit
+        :raises InvalidValueError: not 14 characters, letters among the two check digits, one digit
             repeated, or check digits that do not match (Receita Federal's modulo-11 rule,
             Instrução Normativa RFB 2.229/2024 for the alphanumeric form, via python-stdnum).
         """
         compact = _CNPJ_PUNCTUATION.sub("", value).upper()
         if len(compact) != 14:
-            raise ValueError(f"a CNPJ has 14 characters, got {len(compact)}")
+            raise InvalidValueError(f"a CNPJ has 14 characters, got {len(compact)}")
         if not re.fullmatch(r"[0-9A-Z]{12}\d{2}", compact):
-            raise ValueError(
+            raise InvalidValueError(
                 "a CNPJ has 12 digits or letters A-Z, then 2 check digits; got other characters"
             )
         if compact == compact[0] * 14:
-            raise ValueError("a CNPJ cannot repeat one digit fourteen times")
+            raise InvalidValueError("a CNPJ cannot repeat one digit fourteen times")
         try:
             return str(_stdnum_cnpj.validate(compact))
         except _stdnum_errors.ValidationError as exc:
-            raise ValueError(_stdnum_reason(exc, "CNPJ", "14 characters")) from None
+            raise InvalidValueError(_stdnum_reason(exc, "CNPJ", "14 characters")) from None
 
     def masked(self) -> str:
         """``12.ABC.***/****-**``: the root's first five positions kept (see
@@ -212,7 +223,8 @@ class Phone(_PersonalStr):
     National forms (``(51) 98765-4321``, ``051 3484-1000``) are read as Brazilian. A number of
     another country needs its ``+`` prefix and is valid here; whether a tenant accepts it is
     the tenant's setting (:attr:`munivideo.models.Tenant.allow_foreign_phones`). An 8-digit
-    Brazilian mobile (``(51) 9876-5432``, obsolete since 2016) is refused with its 9-digit form.
+    Brazilian mobile (``(51) 9876-5432``, obsolete since 2016) is refused: add a 9 after the
+    area code.
     """
 
     json_pattern = r"^\+[1-9]\d{6,14}$"
@@ -224,9 +236,9 @@ class Phone(_PersonalStr):
         digits) of ``value``. Without ``+`` the number is read as Brazilian: a leading
         ``55``, the trunk ``0`` and a two-digit carrier selection code are dropped.
 
-        :raises ValueError: not a phone number, invalid for its country's numbering plan
+        :raises InvalidValueError: not a phone number, invalid for its country's numbering plan
             (libphonenumber's metadata), or an 8-digit Brazilian mobile (the ninth digit is
-            mandatory since 2016; the message shows the 9-digit form).
+            mandatory since 2016; the message says to add it after the area code).
         """
         return phonenumbers.format_number(_parse_phone(value), PhoneNumberFormat.E164)
 
@@ -269,26 +281,26 @@ def _parse_phone(value: str) -> phonenumbers.PhoneNumber:
         if len(digits) == 12:  # 0 + carrier code (2 digits) + area code + number
             digits = digits[2:]
         if _OBSOLETE_BR_MOBILE.match(digits):
-            raise ValueError(
-                f"({digits[:2]}) {digits[2:6]}-{digits[6:]} is an 8-digit mobile number, obsolete "
-                f"since 2016: Brazilian mobiles have 9 digits, e.g. ({digits[:2]}) "
-                f"9{digits[2:6]}-{digits[6:]}"
+            # The number itself stays out of the message: errors are redacted (personal data).
+            raise InvalidValueError(
+                "an 8-digit mobile number, obsolete since 2016: Brazilian mobiles have 9 "
+                f"digits, add a 9 after the area code ({digits[:2]})"
             )
         text = f"+55{digits}"
     try:
         number = phonenumbers.parse(text, "BR")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number: {exc}") from None
+        raise InvalidValueError(f"not a phone number: {exc}") from None
     if number.country_code == 55:
         national = str(number.national_number)
         if _OBSOLETE_BR_MOBILE.match(national):
-            raise ValueError(
+            raise InvalidValueError(
                 "an 8-digit Brazilian mobile number is obsolete since 2016: add the 9 "
                 "after the area code"
             )
     if not phonenumbers.is_valid_number(number):
         region = phonenumbers.region_code_for_country_code(number.country_code or 0)
-        raise ValueError(f"not a valid phone number for {region} (+{number.country_code})")
+        raise InvalidValueError(f"not a valid phone number for {region} (+{number.country_code})")
     return number
 
 
@@ -306,13 +318,13 @@ class Email(_PersonalStr):
         """``value`` stripped, its domain lower-cased (the local part is kept: RFC 5321 lets
         the receiving host treat it as case-sensitive).
 
-        :raises ValueError: more than 254 characters (RFC 5321's path limit less the angle
+        :raises InvalidValueError: more than 254 characters (RFC 5321's path limit less the angle
             brackets), not exactly one ``@``, a dotless domain, or characters outside RFC
             5322's ``atext`` (spaces, quotes, CR/LF that would break a mail header).
         """
         value = value.strip()
         if not cls._RE.match(value) or len(value) > 254:
-            raise ValueError("not a valid e-mail address")
+            raise InvalidValueError("not a valid e-mail address")
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
 
@@ -324,7 +336,7 @@ class Email(_PersonalStr):
 
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("datetime must carry a time zone (naive local times are ambiguous)")
+        raise InvalidValueError("datetime must carry a time zone (naive local times are ambiguous)")
     return value.astimezone(UTC)
 
 

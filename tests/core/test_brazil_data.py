@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 from stdnum.br import cnpj as stdnum_cnpj
 
-from munivideo.errors import AmbiguousTimeError, InvalidRecordError
+from munivideo.errors import AmbiguousTimeError, InvalidRecordError, InvalidValueError
 from munivideo.mapping.converters import CONVERTERS
 from munivideo.models import Citizen, Tenant
 from munivideo.redact import redact
@@ -90,8 +90,12 @@ def test_redaction_masks_alphanumeric_cnpjs_and_leaves_other_ids_readable() -> N
 
 def test_obsolete_eight_digit_mobile_is_refused_with_its_nine_digit_form() -> None:
     assert not phonenumbers.is_valid_number(phonenumbers.parse("(51) 9876-5432", "BR"))
-    with pytest.raises(ValueError, match=r"obsolete.*\(51\) 99876-5432"):
-        Phone.parse("(51) 9876-5432")
+    with pytest.raises(
+        InvalidValueError, match=r"obsolete.*add a 9 after the area code \(51\)"
+    ) as raised:
+        Phone.parse("(51) 9876-5432", field="citizen.phone", record_id="AG-1")
+    assert "9876" not in str(raised.value)  # errors never repeat the citizen's number
+    assert (raised.value.record_id, raised.value.field) == ("AG-1", "citizen.phone")
     with pytest.raises(ValueError, match="obsolete"):
         Phone.parse("+55 51 9876-5432")
 

@@ -11,7 +11,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from munivideo_fhir import FhirErpAdapter, Patient, create_adapter
 
-from munivideo.errors import LifecycleError, RejectedError
+from munivideo.errors import InvalidRecordError, InvalidValueError, LifecycleError, RejectedError
 from munivideo.models import BookingStatus, Tenant
 from munivideo.sandbox import Sandbox
 from munivideo.sandbox.fhir_seed import make_cns
@@ -124,6 +124,16 @@ def test_agenda_and_patient_history(sb: Sandbox, fhir: FhirErpAdapter) -> None:
     assert fhir.patient_encounters(cpf=MARIA.cpf) == []
     with pytest.raises(RejectedError):
         fhir.patient_encounters()
+
+
+def test_a_cpf_with_wrong_check_digits_is_a_typed_error_naming_the_field(
+    fhir: FhirErpAdapter,
+) -> None:
+    with pytest.raises(InvalidRecordError) as raised:
+        fhir.patient_encounters(cpf="529.982.247-26")
+    assert isinstance(raised.value, InvalidValueError)
+    assert raised.value.field == "cpf" and "check digits" in raised.value.message
+    assert "52998224726" not in str(raised.value)
 
 
 def test_patient_history_lists_earlier_encounters_newest_first(

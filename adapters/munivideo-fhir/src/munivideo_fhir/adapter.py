@@ -959,16 +959,18 @@ class FhirErpAdapter:
 
         :param cpf: the patient's CPF (punctuation allowed).
         :param cns: the patient's Cartão Nacional de Saúde number, when no CPF is given.
-        :raises InvalidRecordError: neither given (field ``cpf``), or a Patient's identifiers are
-            malformed.
-        :raises ValueError: the CPF's check digits do not match (from
-            :meth:`munivideo.values.Cpf.parse`).
+        :raises InvalidRecordError: neither given (field ``cpf``), a Patient's identifiers are
+            malformed, or ``cpf`` is not a CPF (not 11 digits, check digits that do not match:
+            an :class:`~munivideo.errors.InvalidValueError` naming field ``cpf``, from
+            :meth:`munivideo.values.Cpf.parse`); nothing is sent then.
         :raises TransientError: the server was unreachable, answered 429/503 or an OperationOutcome
             of type ``exception``, past the retry policy.
         """
         if cpf is None and cns is None:
             raise InvalidRecordError("give a CPF or a CNS", field="cpf")
-        token = any_system("cpf", Cpf.parse(cpf)) if cpf else any_system("cns", str(cns))
+        token = (
+            any_system("cpf", Cpf.parse(cpf, field="cpf")) if cpf else any_system("cns", str(cns))
+        )
         patients, _, _ = self.client.search("Patient", [("identifier", token)])
         summaries: list[EncounterSummary] = []
         for patient in patients:

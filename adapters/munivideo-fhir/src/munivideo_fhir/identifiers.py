@@ -84,7 +84,8 @@ class PatientIds:
 
 def read_patient_ids(patient: dict[str, Any], record_id: str) -> PatientIds:
     """CPF and CNS of a Patient resource; a malformed one is an
-    :class:`~munivideo.errors.InvalidRecordError` naming ``Patient.identifier[n]``."""
+    :class:`~munivideo.errors.InvalidRecordError` (for a CPF its
+    :class:`~munivideo.errors.InvalidValueError`) naming ``Patient.identifier[n].value``."""
     cpf: Cpf | None = None
     cns: str | None = None
     for n, identifier in enumerate(patient.get("identifier") or []):
@@ -92,10 +93,7 @@ def read_patient_ids(patient: dict[str, Any], record_id: str) -> PatientIds:
         value = str(identifier.get("value") or "")
         field = f"Patient.identifier[{n}].value"
         if kind == "cpf":
-            try:
-                cpf = Cpf.parse(value)
-            except ValueError as exc:
-                raise InvalidRecordError(f"CPF: {exc}", record_id=record_id, field=field) from None
+            cpf = Cpf.parse(value, field=field, record_id=record_id)
         elif kind == "cns":
             if not cns_valid(value):
                 raise InvalidRecordError(
