@@ -16,24 +16,39 @@ from openapi_spec_validator import validate
 
 from munivideo.packs import pack_dir
 
-PACK = pack_dir("erp-rest", "v1")
-VALID = sorted((PACK / "examples" / "valid").glob("*.json"))
+VERSIONS = ("v1", "v2")
+VALID = sorted(
+    (p.parent.parent.parent.name, p)
+    for v in VERSIONS
+    for p in (pack_dir("erp-rest", v) / "examples" / "valid").glob("*.json")
+)
 INVALID = sorted(
-    p for p in (PACK / "examples" / "invalid").glob("*.json") if not p.name.endswith(".expect.json")
+    (p.parent.parent.parent.name, p)
+    for v in VERSIONS
+    for p in (pack_dir("erp-rest", v) / "examples" / "invalid").glob("*.json")
+    if not p.name.endswith(".expect.json")
 )
 SERVER = "http://127.0.0.1:8765"
+_OPENAPI: dict[str, OpenAPI] = {}
 
 
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((PACK / "openapi.yaml").read_text(encoding="utf-8"))
+def _id(case: tuple[str, Path]) -> str:
+    return f"{case[0]}/{case[1].name}"
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def spec(request: pytest.FixtureRequest) -> dict[str, Any]:
+    text = (pack_dir("erp-rest", request.param) / "openapi.yaml").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
 
 
-@pytest.fixture(scope="module")
-def openapi() -> OpenAPI:
-    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
-    return OpenAPI.from_file_path(str(PACK / "openapi.yaml"), config=config)
+def _openapi(version: str) -> OpenAPI:
+    if version not in _OPENAPI:
+        config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+        path = pack_dir("erp-rest", version) / "openapi.yaml"
+        _OPENAPI[version] = OpenAPI.from_file_path(str(path), config=config)
+    return _OPENAPI[version]
 
 
 def _request(req: dict[str, Any]) -> MockRequest:
@@ -67,7 +82,10 @@ def test_every_operation_has_an_example(spec: dict[str, Any]) -> None:
         for op in path.values()
         if "operationId" in op
     }
-    covered = {json.loads(p.read_text(encoding="utf-8"))["operationId"] for p in VALID}
+    version = "v2" if spec["info"]["version"].startswith("2.") else "v1"
+    covered = {
+        json.loads(p.read_text(encoding="utf-8"))["operationId"] for v, p in VALID if v == version
+    }
     assert operation_ids == covered
 
 
@@ -80,8 +98,10 @@ def test_posts_that_create_require_an_idempotency_key(spec: dict[str, Any]) -> N
         assert "#/components/parameters/IdempotencyKey" in refs, path
 
 
-@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
-def test_valid_example_validates(path: Path, openapi: OpenAPI) -> None:
+@pytest.mark.parametrize("case", VALID, ids=_id)
+def test_valid_example_validates(case: tuple[str, Path]) -> None:
+    version, path = case
+    openapi = _openapi(version)
     example = json.loads(path.read_text(encoding="utf-8"))
     request = _request(example["request"])
     openapi.validate_request(request)
@@ -95,8 +115,10 @@ def test_valid_example_validates(path: Path, openapi: OpenAPI) -> None:
     openapi.validate_response(request, response)
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
-def test_invalid_example_fails_as_declared(path: Path, openapi: OpenAPI) -> None:
+@pytest.mark.parametrize("case", INVALID, ids=_id)
+def test_invalid_example_fails_as_declared(case: tuple[str, Path]) -> None:
+    version, path = case
+    openapi = _openapi(version)
     example = json.loads(path.read_text(encoding="utf-8"))
     expect = json.loads(
         path.with_name(path.name.replace(".json", ".expect.json")).read_text(encoding="utf-8")

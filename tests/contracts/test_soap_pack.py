@@ -12,9 +12,17 @@ from lxml import etree
 from munivideo.packs import pack_dir
 
 PACK = pack_dir("erp-soap", "v1")
+VERSIONS = ("v1", "v2")
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-VALID = sorted((PACK / "examples" / "valid").glob("*.xml"))
-INVALID = sorted((PACK / "examples" / "invalid").glob("*.xml"))
+VALID = sorted(
+    (v, p) for v in VERSIONS for p in (pack_dir("erp-soap", v) / "examples" / "valid").glob("*.xml")
+)
+INVALID = sorted(
+    (v, p)
+    for v in VERSIONS
+    for p in (pack_dir("erp-soap", v) / "examples" / "invalid").glob("*.xml")
+)
+_SCHEMAS: dict[str, xmlschema.XMLSchema] = {}
 OPERATIONS = {
     "AgendamentosService": {
         "listarAlterados",
@@ -32,9 +40,16 @@ OPERATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def schema() -> xmlschema.XMLSchema:
-    return xmlschema.XMLSchema(str(PACK / "xsd" / "erp.xsd"))
+def _schema(version: str) -> xmlschema.XMLSchema:
+    if version not in _SCHEMAS:
+        _SCHEMAS[version] = xmlschema.XMLSchema(
+            str(pack_dir("erp-soap", version) / "xsd" / "erp.xsd")
+        )
+    return _SCHEMAS[version]
+
+
+def _id(case: tuple[str, Path]) -> str:
+    return f"{case[0]}/{case[1].name}"
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -55,27 +70,31 @@ def _payload(path: Path) -> etree._Element:
 
 
 @pytest.mark.usefixtures("no_network")
-def test_wsdl_loads_in_zeep_without_network() -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_wsdl_loads_in_zeep_without_network(version: str) -> None:
     from zeep import Client, Settings
 
-    client = Client(str(PACK / "erp.wsdl"), settings=Settings(strict=True, forbid_dtd=True))
+    wsdl = pack_dir("erp-soap", version) / "erp.wsdl"
+    client = Client(str(wsdl), settings=Settings(strict=True, forbid_dtd=True))
     for service_name, operations in OPERATIONS.items():
         service = client.wsdl.services[service_name]
         port = next(iter(service.ports.values()))
         assert set(port.binding._operations) == operations
 
 
-def test_every_operation_has_request_and_response_examples() -> None:
-    names = {p.name for p in VALID}
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_operation_has_request_and_response_examples(version: str) -> None:
+    names = {p.name for v, p in VALID if v == version}
     for operation in set().union(*OPERATIONS.values()):
         assert f"{operation}.request.xml" in names
         assert f"{operation}.response.xml" in names
 
 
-@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
-def test_valid_example_validates(path: Path, schema: xmlschema.XMLSchema) -> None:
+@pytest.mark.parametrize("case", VALID, ids=_id)
+def test_valid_example_validates(case: tuple[str, Path]) -> None:
+    version, path = case
     payload = _payload(path)
-    errors = list(schema.iter_errors(payload))
+    errors = list(_schema(version).iter_errors(payload))
     assert not errors, f"{path.name}: {errors[0] if errors else ''}"
 
 
@@ -85,8 +104,10 @@ def test_iso_8859_1_example_is_really_latin1() -> None:
     assert "Conceição".encode("latin-1") in raw
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
-def test_invalid_example_fails_as_declared(path: Path, schema: xmlschema.XMLSchema) -> None:
+@pytest.mark.parametrize("case", INVALID, ids=_id)
+def test_invalid_example_fails_as_declared(case: tuple[str, Path]) -> None:
+    version, path = case
+    schema = _schema(version)
     expect = json.loads(path.with_suffix(".expect.json").read_text(encoding="utf-8"))
     assert expect["codigo"] in {
         "REQUISICAO_INVALIDA",
