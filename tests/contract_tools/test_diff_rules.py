@@ -58,7 +58,7 @@ def test_every_rule_has_a_fixture() -> None:
     assert set(RULES) - covered == set()
 
 
-@pytest.mark.parametrize("pack", ["erp-soap/v1", "erp-rest/v1"])
+@pytest.mark.parametrize("pack", ["erp-soap/v1", "erp-rest/v1", "erp-soap/v2", "erp-rest/v2"])
 def test_real_pack_against_itself_has_no_changes(pack: str) -> None:
     model = load_contract(pack_contract(pack))
     assert len(model.operations) >= 9
@@ -205,3 +205,46 @@ def test_a_field_moved_into_a_choice_may_be_absent(tmp_path: Path) -> None:
         ("response-field-became-optional", "obter/response:output/cpf"),
         ("response-field-added", "obter/response:output/cnpj"),
     }
+
+
+@pytest.mark.parametrize("name", ["erp-rest", "erp-soap"])
+def test_v1_to_v2_widens_requests_compatibly_and_responses_breakingly(name: str) -> None:
+    """v2 accepts the alphanumeric CNPJ and foreign phones: sending them is compatible (request
+    widened: info), reading them is breaking for a client that checks answers against v1's
+    patterns (response widened); nothing else changes. Back from v2 to v1 the request side
+    narrows (breaking) and the response side narrows (info)."""
+    v1, v2 = (_load(pack_contract(f"{name}/{v}")) for v in ("v1", "v2"))
+    changes = diff_models(v1, v2)
+    request = [c for c in changes if "/request/" in c.path]
+    response = [c for c in changes if "/response:" in c.path]
+    assert len(request) + len(response) == len(changes)
+    assert [(c.rule, c.severity.value) for c in request] == [("request-pattern-widened", "info")]
+    assert request[0].path.endswith(
+        "requerentes[]/cpfCnpj" if name == "erp-rest" else "requerentes/requerente/cpfCnpj"
+    )
+    assert "also accepts" in request[0].message
+    assert {(c.rule, c.severity.value, c.breaking) for c in response} == {
+        ("response-pattern-widened", "breaking", True)
+    }
+    fields = {c.path.rsplit("/", 1)[-1] for c in response}
+    assert fields == {"cpfCnpj", "telefone"}
+    # every booking answer carries both widened fields, every protocol answer the CNPJ
+    assert any(
+        "obterAgendamento" in c.path or "agendamentos/{id}/response" in c.path
+        for c in response
+        if c.path.endswith("telefone")
+    )
+    back = diff_models(v2, v1)
+    assert {(c.rule, c.severity.value) for c in back} == {
+        ("request-pattern-narrowed", "breaking"),
+        ("response-pattern-narrowed", "info"),
+    }
+
+
+def test_v1_to_v2_cli_exits_3_and_names_the_widening() -> None:
+    old, new = (str(pack_contract(f"erp-rest/{v}")) for v in ("v1", "v2"))
+    result = CliRunner().invoke(main, ["contracts", "diff", old, new])
+    assert result.exit_code == 3, result.output
+    assert "INFO     request-pattern-widened" in result.output
+    assert "BREAKING response-pattern-widened" in result.output
+    assert "may answer e.g. '00000000000A00'" in result.output

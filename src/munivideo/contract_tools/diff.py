@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from munivideo.contract_tools.model import ContractModel, FieldShape, Operation
+from munivideo.contract_tools.model import ContractModel, FieldShape, Flavor, Operation
+from munivideo.contract_tools.patterns import Relation, compare
 from munivideo.contract_tools.rules import RULES, Severity, severity_of
 from munivideo.errors import ConfigurationError
 
@@ -70,8 +71,37 @@ def _member_requirement(a: FieldShape, b: FieldShape) -> list[tuple[bool, str]]:
     return out
 
 
+def _pattern_change(
+    side: str, at: str, path: str, a: FieldShape, b: FieldShape, flavor: Flavor
+) -> list[Change]:
+    """The pattern rule for field ``path`` (at ``at``), from the values the two patterns
+    accept (no pattern: any string).
+
+    ``side`` is ``request`` (we send it: fewer accepted values is breaking) or ``response``
+    (we read it: more possible values is breaking for a client that checks them)."""
+    if a.pattern == b.pattern:
+        return []
+    was = f"{path} pattern {a.pattern!r} -> {b.pattern!r}"
+    found = compare(a.pattern, b.pattern, flavor)
+    if found.relation is Relation.EQUAL:
+        return []
+    if found.relation is Relation.UNKNOWN:
+        return [_change(f"{side}-pattern-changed", at, f"{was} (not comparable)")]
+    if side == "request":
+        if found.relation is Relation.WIDER:
+            msg = f"{was}: also accepts e.g. {found.gained!r}"
+            return [_change("request-pattern-widened", at, msg)]
+        msg = f"{was}: no longer accepts e.g. {found.lost!r}"
+        return [_change("request-pattern-narrowed", at, msg)]
+    if found.relation is Relation.NARROWER:
+        msg = f"{was}: no longer answers e.g. {found.lost!r}"
+        return [_change("response-pattern-narrowed", at, msg)]
+    msg = f"{was}: may answer e.g. {found.gained!r}"
+    return [_change("response-pattern-widened", at, msg)]
+
+
 def _compare_request(
-    where: str, old: dict[str, FieldShape], new: dict[str, FieldShape]
+    where: str, old: dict[str, FieldShape], new: dict[str, FieldShape], flavor: Flavor
 ) -> list[Change]:
     out: list[Change] = []
     for path in _topmost(set(old) - set(new)):
@@ -109,14 +139,12 @@ def _compare_request(
         elif a.enum is None and b.enum is not None:
             msg = f"{path} only accepts {_fmt(b.enum)}"
             out.append(_change("request-enum-added", at, msg))
-        if a.pattern != b.pattern and b.pattern is not None:
-            msg = f"{path} pattern {a.pattern!r} -> {b.pattern!r}"
-            out.append(_change("request-pattern-changed", at, msg))
+        out += _pattern_change("request", at, path, a, b, flavor)
     return out
 
 
 def _compare_response(
-    where: str, old: dict[str, FieldShape], new: dict[str, FieldShape]
+    where: str, old: dict[str, FieldShape], new: dict[str, FieldShape], flavor: Flavor
 ) -> list[Change]:
     out: list[Change] = []
     for path in _topmost(set(old) - set(new)):
@@ -151,12 +179,13 @@ def _compare_response(
         elif a.enum is not None and b.enum is None:
             msg = f"{path} is no longer limited to {_fmt(a.enum)}"
             out.append(_change("response-enum-removed", at, msg))
+        out += _pattern_change("response", at, path, a, b, flavor)
     return out
 
 
-def _compare_operation(old: Operation, new: Operation) -> list[Change]:
+def _compare_operation(old: Operation, new: Operation, flavor: Flavor) -> list[Change]:
     key = old.key
-    out = _compare_request(f"{key}/request", old.request, new.request)
+    out = _compare_request(f"{key}/request", old.request, new.request, flavor)
     if not old.request_body_required and new.request_body_required:
         out.append(_change("request-body-became-required", f"{key}/request", "body now required"))
     for status in sorted(set(old.responses) - set(new.responses)):
@@ -172,7 +201,7 @@ def _compare_operation(old: Operation, new: Operation) -> list[Change]:
             out.append(_change("response-status-added", f"{key}/response:{status}", msg))
     for status in sorted(set(old.responses) & set(new.responses)):
         where = f"{key}/response:{status}"
-        out += _compare_response(where, old.responses[status], new.responses[status])
+        out += _compare_response(where, old.responses[status], new.responses[status], flavor)
     for name in sorted(set(old.parameters) - set(new.parameters)):
         out.append(_change("parameter-removed", f"{key}/parameter/{name}", f"{name} removed"))
     for name in sorted(set(new.parameters) - set(old.parameters)):
@@ -213,6 +242,6 @@ def diff_models(old: ContractModel, new: ContractModel) -> list[Change]:
     for key in sorted(set(new.operations) - set(old.operations)):
         changes.append(_change("operation-added", key, f"operation {new.operations[key].label}"))
     for key in sorted(set(old.operations) & set(new.operations)):
-        changes += _compare_operation(old.operations[key], new.operations[key])
+        changes += _compare_operation(old.operations[key], new.operations[key], old.flavor)
     order = {Severity.BREAKING: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return sorted(changes, key=lambda c: (order[c.severity], c.path, c.rule))

@@ -4,7 +4,11 @@ Direction matters. A request is what *we* send: the published contract must stil
 anything that makes it accept less (a removed field, a new required field, a narrowed enum) is
 breaking. A response is what *we* read: the published contract must still promise what we rely on,
 so a removed or now-optional field is breaking, and new enum values are a warning (our mapping
-may not know them).
+may not know them). Patterns are compared by the values they accept
+(:mod:`munivideo.contract_tools.patterns`): a request pattern that accepts more is compatible,
+one that refuses values it accepted is breaking; a response pattern that allows values the old
+one refused is breaking (a client that validates answers, or stores them in a column shaped by
+the old pattern, fails on them: e.g. an alphanumeric CNPJ where 14 digits were promised).
 """
 
 from __future__ import annotations
@@ -35,7 +39,12 @@ RULES: dict[str, tuple[Severity, str]] = {
     "request-enum-narrowed": (Severity.BREAKING, "a request enum lost values"),
     "request-enum-widened": (Severity.INFO, "a request enum gained values"),
     "request-enum-added": (Severity.BREAKING, "a request field is now restricted to an enum"),
-    "request-pattern-changed": (Severity.WARNING, "a request field's pattern changed"),
+    "request-pattern-narrowed": (Severity.BREAKING, "a request field's pattern refuses values"),
+    "request-pattern-widened": (Severity.INFO, "a request field's pattern accepts more values"),
+    "request-pattern-changed": (
+        Severity.WARNING,
+        "a request field's pattern changed in a way that cannot be compared",
+    ),
     "request-body-became-required": (Severity.BREAKING, "the request body is now required"),
     "response-field-removed": (Severity.BREAKING, "a response field we read was removed"),
     "response-field-became-optional": (Severity.BREAKING, "a required response field is optional"),
@@ -46,6 +55,15 @@ RULES: dict[str, tuple[Severity, str]] = {
     "response-enum-widened": (Severity.WARNING, "a response enum gained values we may not map"),
     "response-enum-narrowed": (Severity.INFO, "a response enum lost values"),
     "response-enum-removed": (Severity.WARNING, "a response field is no longer an enum"),
+    "response-pattern-widened": (
+        Severity.BREAKING,
+        "a response field may hold values its old pattern refused",
+    ),
+    "response-pattern-narrowed": (Severity.INFO, "a response field's pattern allows fewer values"),
+    "response-pattern-changed": (
+        Severity.WARNING,
+        "a response field's pattern changed in a way that cannot be compared",
+    ),
     "response-status-removed": (Severity.BREAKING, "a success status was removed"),
     "response-error-status-removed": (Severity.WARNING, "an error status was removed"),
     "response-status-added": (Severity.WARNING, "a new status we may not classify"),
