@@ -77,7 +77,7 @@ adapter = "rest"
 
 [erp.settings]
 base_url = "{base_url}"
-timeouts = {{ connect_seconds = 2, read_seconds = 10 }}
+timeouts = {{ connect_seconds = 2, read_seconds = 10, total_seconds = 12 }}
 retry = {{ max_attempts = 1, initial_backoff_seconds = 0.05, max_backoff_seconds = 0.2 }}
 
 [erp.settings.auth]
@@ -487,6 +487,9 @@ def main(argv: list[str] | None = None, *, smoke: bool = False) -> None:
     for r in results:
         assert r["rows_lost"] == 0, r["rows_lost"]
         assert r["duplicate_effects"] == 0, r["duplicate_effects"]
+        # every row delivered: a worker that refuses every job (a tenant file the lease check
+        # rejects) must fail the run, not report zero losses over zero deliveries
+        assert r["states"] == {"delivered": r["recorded"]}, r["states"]
     print(f"\n{cities_n} cities, {seconds:.0f} s of outcomes ({cities_n * (PER_CITY + 1)} per run)")
     header = f"{'':<34} {'postgres (2 workers)':>22} {'sqlite (1 worker)':>20}"
     print(header)
