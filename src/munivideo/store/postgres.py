@@ -54,6 +54,7 @@ from munivideo.store.rows import (
     cursor_from,
     erased_binding,
     erased_entry,
+    item_from,
     quarantined_from,
 )
 from munivideo.store.states import OutboxState, can_transition
@@ -1238,29 +1239,11 @@ def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
         ).fetchall():
             attempted[int(a["outbox_id"])][a["step"]] = a["last_at"]
     return [
-        OutboxItem(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            booking_id=row["booking_id"],
-            external_reference=row["external_reference"],
-            entry=ProtocolEntry.model_validate_json(row["entry"]),
-            state=OutboxState(row["state"]),
-            attempts=row["attempts"],
-            max_attempts=row["max_attempts"],
-            lease_owner=row["lease_owner"],
-            lease_expires_at=row["lease_expires_at"],
-            fencing_token=row["fencing_token"],
-            next_attempt_at=row["next_attempt_at"],
-            last_error=row["last_error"],
-            last_error_type=row["last_error_type"],
+        item_from(
+            row,
+            _timestamptz,
             steps=steps[int(row["id"])],
             attempted=attempted[int(row["id"])],
-            receipt=(
-                ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None
-            ),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            delivered_at=row["delivered_at"],
         )
         for row in rows
     ]

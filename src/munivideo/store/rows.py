@@ -14,11 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from munivideo.models import Attendance, Booking, Cursor, Room
+from munivideo.models import Attendance, Booking, Cursor, ProtocolEntry, ProtocolReceipt, Room
 from munivideo.store.records import (
     AuditEntry,
     Binding,
     OutboxCounts,
+    OutboxItem,
     QuarantineItem,
     QuarantineKind,
 )
@@ -97,6 +98,36 @@ def audit_from(row: Row, when: Decode) -> AuditEntry:
         actor=row["actor"],
         reason=row["reason"],
         at=when(row["at"]),
+    )
+
+
+def item_from(
+    row: Row, when: Decode, *, steps: dict[str, str], attempted: dict[str, datetime]
+) -> OutboxItem:
+    """An ``outbox`` row as an :class:`OutboxItem`, with its steps done (name -> detail, in
+    order) and its attempt markers (step -> last sent), read by the store from
+    ``outbox_step`` and ``outbox_attempt``."""
+    return OutboxItem(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        booking_id=row["booking_id"],
+        external_reference=row["external_reference"],
+        entry=ProtocolEntry.model_validate_json(row["entry"]),
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=_maybe(when, row["lease_expires_at"]),
+        fencing_token=row["fencing_token"],
+        next_attempt_at=when(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        last_error_type=row["last_error_type"],
+        steps=steps,
+        attempted=attempted,
+        receipt=(ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None),
+        created_at=when(row["created_at"]),
+        updated_at=when(row["updated_at"]),
+        delivered_at=_maybe(when, row["delivered_at"]),
     )
 
 

@@ -43,6 +43,7 @@ from munivideo.store.rows import (
     cursor_from,
     erased_binding,
     erased_entry,
+    item_from,
     quarantined_from,
 )
 from munivideo.store.states import OutboxState, can_transition
@@ -68,10 +69,6 @@ def unstamp(text: str) -> datetime:
     :raises ValueError: ``text`` is not in :func:`stamp`'s format.
     """
     return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
-
-
-def _opt(text: str | None) -> datetime | None:
-    return unstamp(text) if text is not None else None
 
 
 _ITEM_SQL = "SELECT * FROM outbox WHERE id = ?"
@@ -1215,30 +1212,7 @@ class SqliteStore:
                 (row["id"],),
             ).fetchall()
         }
-        return OutboxItem(
-            id=row["id"],
-            attempted=attempted,
-            tenant_id=row["tenant_id"],
-            booking_id=row["booking_id"],
-            external_reference=row["external_reference"],
-            entry=ProtocolEntry.model_validate_json(row["entry"]),
-            state=OutboxState(row["state"]),
-            attempts=row["attempts"],
-            max_attempts=row["max_attempts"],
-            lease_owner=row["lease_owner"],
-            lease_expires_at=_opt(row["lease_expires_at"]),
-            fencing_token=row["fencing_token"],
-            next_attempt_at=unstamp(row["next_attempt_at"]),
-            last_error=row["last_error"],
-            last_error_type=row["last_error_type"],
-            steps=steps,
-            receipt=(
-                ProtocolReceipt.model_validate_json(row["receipt"]) if row["receipt"] else None
-            ),
-            created_at=unstamp(row["created_at"]),
-            updated_at=unstamp(row["updated_at"]),
-            delivered_at=_opt(row["delivered_at"]),
-        )
+        return item_from(row, unstamp, steps=steps, attempted=attempted)
 
 
 def _upsert_binding(conn: sqlite3.Connection, binding: Binding) -> None:
