@@ -33,8 +33,11 @@ docs: $(STAMP)
 
 # The hostile-input fuzz harness with a larger budget (make test runs it small and derandomized).
 # MUNIVIDEO_FUZZ_EXAMPLES=N sets examples per test; MUNIVIDEO_FUZZ_TALLY=FILE writes the tally.
+# Then the stateful exactly-once test at 300 examples x 50 steps per capability set (~2 min
+# of CPU; 10.5 min wall on the shared 2-core machine).
 fuzz: $(STAMP)
 	MUNIVIDEO_FUZZ=large $(BIN)/pytest tests/fuzz -q -p no:cacheprovider
+	MUNIVIDEO_FUZZ=1 $(BIN)/pytest tests/engine/test_exactly_once_stateful.py -q -p no:cacheprovider
 
 demo: $(STAMP)
 	$(BIN)/munivideo demo
