@@ -7,7 +7,9 @@ never leak into logs or tracebacks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 from munivideo.redact import redact
 
@@ -30,6 +32,12 @@ class MunivideoError(Exception):
     """
 
     recovery: Recovery = Recovery.REJECT
+    #: A stable id of the reason (``writeback.unverifiable_create``, ``erp.failure``, ...) when
+    #: the message comes from :data:`munivideo.error_catalogue.REASONS`, which renders it in
+    #: pt-BR or English from :attr:`params`; None for a message not in the catalogue.
+    code: str | None = None
+    #: The values the catalogue's template is filled with (redacted text).
+    params: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self, message: str, *, record_id: str | None = None, field: str | None = None
@@ -48,14 +56,17 @@ class MunivideoError(Exception):
         prefix = f"[{', '.join(where)}] " if where else ""
         return f"{prefix}{self.message}"
 
-    def to_dict(self) -> dict[str, str | None]:
-        """A JSON-friendly view for ``--json`` output, the outbox and the quarantine."""
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-friendly view for ``--json`` output, the outbox and the quarantine
+        (``code`` and ``params`` when the reason is in the catalogue)."""
         return {
             "type": type(self).__name__,
             "recovery": self.recovery.value,
             "record_id": self.record_id,
             "field": self.field,
             "message": self.message,
+            "code": self.code,
+            "params": dict(self.params),
         }
 
 

@@ -187,6 +187,10 @@ def test_operator_replays_a_dead_letter(
     expect(page.locator("table.grid tbody tr")).to_have_count(1)
     page.click(f"a[href='/outbox/{dead.id}?tenant={TENANT}']")
     expect(page.locator("#item-state")).to_have_text("falhou (carta morta)")
+    # the reason in the reader's language (stored, logged and printed in English)
+    expect(page.locator("#last-error")).to_contain_text(
+        "criarProtocolo: o ERP recusou o pedido (injected fault REQUISICAO_INVALIDA)"
+    )
     page.fill("#replay-form input[name=reason]", "assunto corrigido no ERP")
     page.click("#replay-form button")
     expect(page.locator(".notice")).to_contain_text("voltou para a fila")

@@ -18,6 +18,7 @@ from munivideo.api import Munivideo
 from munivideo.console.users import ConsoleRole
 from munivideo.console.web import Page, page
 from munivideo.engine.operate import AGES, mark_done_elsewhere, outbox_page, readmit
+from munivideo.error_catalogue import localized
 from munivideo.errors import MunivideoError
 from munivideo.redact import redact
 from munivideo.store.records import OutboxItem, QuarantineItem, TenantStatus
@@ -225,7 +226,11 @@ async def readmit_item(p: Page) -> Response:
         notice = (
             p.t("quarantine.admitted", id=result.record_id)
             if result.admitted
-            else p.t("quarantine.still", id=result.record_id, reason=result.reason)
+            else p.t(
+                "quarantine.still",
+                id=result.record_id,
+                reason=localized(None, result.reason or "", p.locale),
+            )
         )
     except MunivideoError as exc:
         notice = str(exc)

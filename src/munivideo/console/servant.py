@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from munivideo.api import Munivideo
 from munivideo.console.users import ConsoleRole
 from munivideo.console.web import Page, page
+from munivideo.error_catalogue import localized
 from munivideo.errors import MunivideoError
 from munivideo.models import (
     Booking,
@@ -335,11 +336,13 @@ async def record_outcome(p: Page) -> Response:
         try:
             result = await run_in_threadpool(p.mv.record, [], form, booking_id=found.booking_id)
         except MunivideoError as exc:
-            state.errors.append(p.t("form.not_saved", reason=str(exc)))
+            reason = localized(type(exc).__name__, str(exc), p.locale)
+            state.errors.append(p.t("form.not_saved", reason=reason))
         else:
             if not result.quarantined:
                 return RedirectResponse(f"/bookings/{found.booking_id}", status_code=303)
-            state.errors.append(p.t("form.quarantined", reason=result.reason))
+            reason = localized(None, result.reason or "", p.locale)
+            state.errors.append(p.t("form.quarantined", reason=reason))
     context = await run_in_threadpool(_booking_context, p, found, state)
     return p.render("booking.html", 422, **context)
 

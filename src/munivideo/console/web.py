@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from munivideo.api import Munivideo
 from munivideo.console.i18n import LOCALES, translate
 from munivideo.console.users import Authenticator, ConsoleRole, ConsoleUser
+from munivideo.error_catalogue import localized, localized_entry
 from munivideo.models import Locale
 
 SESSION_COOKIE = "munivideo_console"
@@ -155,6 +156,8 @@ def render(
         request=request,
         locale=locale.value,
         t=lambda key, **values: translate(locale, key, **values),
+        reason=lambda error_type, message: localized(error_type, message, locale),
+        entry=lambda text: localized_entry(text, locale),
         csrf=csrf_token(request),
         **context,
     )

@@ -36,6 +36,7 @@ from munivideo.config import ErpConfig
 from munivideo.engine.context import Engine
 from munivideo.engine.leases import STORE_MARGIN_SECONDS, WritebackTiming, timing
 from munivideo.engine.results import WritebackResult
+from munivideo.error_catalogue import coded
 from munivideo.errors import (
     AmbiguousError,
     ContractViolationError,
@@ -110,18 +111,25 @@ def verify_receipt(entry: ProtocolEntry, receipt: ProtocolReceipt, source: str) 
         letter; nothing is marked delivered on another booking's protocol).
     """
     if receipt.external_reference != entry.external_reference:
-        raise ContractViolationError(
-            f"{source} answered protocol {receipt.label} for external reference "
-            f"{receipt.external_reference!r}, not ours: the ERP's answer cannot be trusted",
+        raise coded(
+            ContractViolationError,
+            "writeback.foreign_reference",
             record_id=entry.external_reference,
             field="external_reference",
+            source=source,
+            label=receipt.label,
+            reference=receipt.external_reference,
         )
     if receipt.booking_id and receipt.booking_id != entry.booking_id:
-        raise ContractViolationError(
-            f"{source} answered protocol {receipt.label} for booking {receipt.booking_id}, "
-            f"not {entry.booking_id}: the ERP's answer cannot be trusted",
+        raise coded(
+            ContractViolationError,
+            "writeback.foreign_booking",
             record_id=entry.external_reference,
             field="booking_id",
+            source=source,
+            label=receipt.label,
+            other=receipt.booking_id,
+            booking=entry.booking_id,
         )
 
 
@@ -130,10 +138,13 @@ def _verify_record(
 ) -> ProtocolRecord:
     verify_receipt(entry, record.receipt, "obterProtocolo")
     if (record.receipt.number, record.receipt.year) != (receipt.number, receipt.year):
-        raise ContractViolationError(
-            f"asked for protocol {receipt.label}, the ERP answered {record.receipt.label}",
+        raise coded(
+            ContractViolationError,
+            "writeback.foreign_number",
             record_id=entry.external_reference,
             field="number",
+            asked=receipt.label,
+            label=record.receipt.label,
         )
     return record
 
@@ -254,7 +265,9 @@ class _Step:
     safe_in_call: bool  # the transport may retry it in-call: an error does not prove "not done"
     send: Callable[[], str]  # returns the detail recorded
     probe: Callable[[], str | None]  # the detail if it landed, None if not (yet) there
-    check: str  # what a person must check when it can be neither deduplicated nor probed
+    # what a person must check when it can be neither deduplicated nor probed: the dead
+    # letter's code in munivideo.error_catalogue and its params
+    check: tuple[str, dict[str, str]]
     before: str = ""  # crash points around the send
     after: str = ""
 
@@ -341,8 +354,8 @@ class _Row:
             send=send,
             probe=probe,
             check=(
-                f"whether the ERP has a protocol with external reference "
-                f"{entry.external_reference!r} (booking {entry.booking_id})"
+                "writeback.unverifiable_create",
+                {"reference": entry.external_reference, "booking": entry.booking_id},
             ),
             before="before_create",
             after="after_create",
@@ -367,8 +380,10 @@ class _Row:
             f"attachment {document.name!r}",
             send,
             probe,
-            f"whether protocol {receipt.label} has an attachment {document.name!r} with "
-            f"sha256 {document.sha256}",
+            (
+                "writeback.unverifiable_attach",
+                {"protocol": receipt.label, "document": document.name, "sha256": document.sha256},
+            ),
             enabled=self.caps.attachments,
             skipped="skipped: the ERP stores no attachments",
             after="after_attach",
@@ -400,8 +415,15 @@ class _Row:
             f"forward to {demand.department_code}",
             send,
             probe,
-            f"whether protocol {receipt.label} was forwarded to {demand.department_code} "
-            f"({wanted} time(s)) with the dispatch {demand.description[:80]!r}",
+            (
+                "writeback.unverifiable_forward",
+                {
+                    "protocol": receipt.label,
+                    "department": demand.department_code,
+                    "times": str(wanted),
+                    "dispatch": demand.description[:80],
+                },
+            ),
             enabled=self.caps.forwarding,
             skipped="skipped: the ERP does not route protocols",
             after="after_forward",
@@ -413,7 +435,7 @@ class _Row:
         what: str,
         send: Callable[[], str],
         probe: Callable[[], str | None],
-        check: str,
+        check: tuple[str, dict[str, str]],
         *,
         enabled: bool,
         skipped: str,
@@ -421,7 +443,7 @@ class _Row:
     ) -> _Step:
         keyed = self.caps.honours_idempotency_key
         if not enabled:
-            return _Step(name, what, True, False, True, lambda: skipped, lambda: None, "")
+            return _Step(name, what, True, False, True, lambda: skipped, lambda: None, ("", {}))
         return _Step(
             name=name,
             what=what,
@@ -458,7 +480,7 @@ class _Row:
             safe_in_call=True,
             send=send,
             probe=probe,
-            check=f"the status of booking {entry.booking_id}",
+            check=("", {}),  # always probeable: never unverifiable
             before="before_status",
             after="after_status",
         )
@@ -481,8 +503,7 @@ class _Row:
                 if not step.keyed and engine.now() < trusted_at:
                     raise _Settling(step.name, trusted_at)
             elif not step.keyed:
-                when = f"an earlier attempt at {sent_at:%Y-%m-%d %H:%M:%S} UTC"
-                raise self._unverifiable(step, when)
+                raise self._unverifiable(step, sent_at)
         if step.before:
             engine.crash.hit(step.before)
         store.mark_attempted(
@@ -499,7 +520,7 @@ class _Row:
                 detail = step.send()
         except AmbiguousError as exc:
             if not (step.keyed or step.probeable):
-                raise self._unverifiable(step, f"this attempt ({exc.message})") from exc
+                raise self._unverifiable(step, self.attempted[step.name]) from exc
             raise
         except RejectedError:
             # The ERP refused it: not done (a status already set is a no-op, not a refusal;
@@ -566,15 +587,18 @@ class _Row:
             )
         return self.receipt
 
-    def _unverifiable(self, step: _Step, when: str) -> UnverifiableStepError:
+    def _unverifiable(self, step: _Step, sent_at: datetime) -> UnverifiableStepError:
         kind = UnverifiableCreateError if step.name == "create" else UnverifiableStepError
-        return kind(
-            f"{step.what} may have reached the ERP ({when}) and the ERP can neither deduplicate "
-            f"it by idempotency key nor be asked: check {step.check}; then replay the row "
-            f"(munivideo replay --id {self.item.id} --landed {step.name} if it is there, "
-            f"--absent {step.name} if it is not)",
+        code, params = step.check
+        return coded(
+            kind,
+            code,
             record_id=self.entry.external_reference,
             field=step.name,
+            sent_at=f"{sent_at:%Y-%m-%d %H:%M:%S} UTC",
+            id=self.item.id,
+            step=step.name,
+            **params,
         )
 
 

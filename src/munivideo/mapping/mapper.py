@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
+from munivideo.error_catalogue import coded
 from munivideo.errors import InvalidRecordError
 from munivideo.mapping.converters import CONVERTERS, Context, Converter, _to_str
 from munivideo.mapping.dialect import DEFAULT_ZONE, UNKNOWN, CodeTable, Dialect, FieldSpec
 from munivideo.mapping.paths import _MISSING, Path, get_path, set_path, split_path
-from munivideo.redact import redact
 
 M = TypeVar("M", bound=BaseModel)
 CodeFunction = Callable[[dict[str, Any], Mapping[str, Any]], None]
@@ -197,8 +197,13 @@ class Mapper(Generic[M]):
     def _field_error(
         self, record: Mapping[str, Any], field: _Field, reason: str
     ) -> InvalidRecordError:
-        return InvalidRecordError(
-            f"{self.kind}: {reason}", record_id=self.record_id(record), field=field.erp_name
+        return coded(
+            InvalidRecordError,
+            "record.invalid_field",
+            record_id=self.record_id(record),
+            field=field.erp_name,
+            kind=self.kind,
+            detail=reason,
         )
 
     def to_canonical_dict(
@@ -293,8 +298,13 @@ class Mapper(Generic[M]):
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         field = self._erp_name_for(loc)
-        return InvalidRecordError(
-            f"{self.kind}: {redact(first['msg'])}", record_id=rid, field=field
+        return coded(
+            InvalidRecordError,
+            "record.invalid_field",
+            record_id=rid,
+            field=field,
+            kind=self.kind,
+            detail=first["msg"],
         )
 
     def _erp_name_for(self, canonical: str) -> str:

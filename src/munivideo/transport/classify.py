@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from munivideo.error_catalogue import coded
 from munivideo.errors import (
     AmbiguousError,
     CapabilityMismatchError,
@@ -271,7 +272,7 @@ def to_error(
     field = getattr(exc, "field", None)
     rid = getattr(exc, "record_id", None) or record_id
     detail = getattr(exc, "message", "") or type(exc).__name__
-    message = f"{operation}: {rule.reason} ({detail})"
+    values = {"operation": operation, "reason": rule.reason, "detail": detail}
     retry_after: float | None = getattr(exc, "retry_after", None)
     if isinstance(exc, HttpStatusError):
         retry_after = retry_after_seconds(exc.headers.get("retry-after"), cap=retry_after_cap)
@@ -279,9 +280,10 @@ def to_error(
         retry_after = min(max(0.0, float(retry_after)), retry_after_cap)
     else:
         retry_after = None
-    if issubclass(error_type, TransientError):
-        return error_type(message, record_id=rid, field=field, retry_after=retry_after)
-    return error_type(message, record_id=rid, field=field)
+    error = coded(error_type, "erp.failure", record_id=rid, field=field, **values)
+    if isinstance(error, TransientError):
+        error.retry_after = retry_after
+    return error
 
 
 def malformed_answer(
@@ -333,11 +335,12 @@ def lookup_failure(error: MunivideoError, *, setting: str, record_id: str | None
         if isinstance(error, kind):
             if not missing:
                 return error
-            return CapabilityMismatchError(
-                f"the ERP refused the lookup by external reference ({error.message}), but the "
-                f"configuration declares it: set {setting} = false if the ERP has no such "
-                "lookup, or fix the lookup operation in the ERP mapping; replay the row after",
+            return coded(
+                CapabilityMismatchError,
+                "config.lookup_missing",
                 record_id=record_id or error.record_id,
                 field=setting,
+                cause=error.message,
+                setting=setting,
             )
     return error
