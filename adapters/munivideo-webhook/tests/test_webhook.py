@@ -6,6 +6,8 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,6 +41,7 @@ class Receiver:
     status: int = 200
     received: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -57,6 +60,8 @@ def receiver() -> Iterator[Receiver]:
                 )
                 code = state.status
             self.send_response(code)
+            for name, value in state.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -114,6 +119,34 @@ def test_status_mapping(receiver: Receiver) -> None:
     with pytest.raises(TransientError) as info:
         notifier(receiver.url).send(MESSAGE)
     assert not isinstance(info.value, AmbiguousError)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [
+        ("30", 30, 30),
+        ("in 120 s", 100, 120),  # IMF-fixdate two minutes ahead
+        ("Sunday, 06-Nov-94 08:49:37 GMT", 0, 0),  # RFC 850 form, in the past
+        ("in 30 days", 3600, 3600),  # capped at RETRY_AFTER_CAP_SECONDS
+        ("soon", None, None),
+    ],
+)
+def test_retry_after_is_read_in_every_rfc_9110_form_with_the_shared_cap(
+    receiver: Receiver, retry_after: str, low: float | None, high: float | None
+) -> None:
+    if retry_after.startswith("in "):
+        seconds = {"in 120 s": 120, "in 30 days": 30 * 86_400}[retry_after]
+        retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
+    receiver.status = 503
+    receiver.headers = {"Retry-After": retry_after}
+    with pytest.raises(TransientError) as info:
+        notifier(receiver.url).send(MESSAGE)
+    got = info.value.retry_after
+    assert len(receiver.received) == 1
+    if low is None:
+        assert got is None
+    else:
+        assert got is not None and low <= got <= (high or 0)
 
 
 @responses.activate

@@ -29,6 +29,7 @@ from munivideo.errors import AmbiguousError, RejectedError, TransientError
 from munivideo.hookspecs import hookimpl
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
+from munivideo.transport.classify import retry_after_seconds
 from munivideo.transport.http import Timeouts, build_session
 from munivideo.values import utcnow
 
@@ -145,8 +146,10 @@ class WebhookNotifier:
 
         :returns: the receipt; ``reference`` is the answer's ``X-Request-Id``, else the key.
         :raises TransientError: the connection was refused or timed out before connecting, or the
-            gateway answered 429 or 503 (``retry_after`` from a ``Retry-After`` given in seconds;
-            an HTTP-date is ignored).
+            gateway answered 429 or 503 (``retry_after`` from its ``Retry-After``, seconds or an
+            HTTP-date, RFC 9110 section 10.2.3, read by
+            :func:`munivideo.transport.classify.retry_after_seconds` and capped at its
+            ``RETRY_AFTER_CAP_SECONDS``, one hour; unreadable: None).
         :raises AmbiguousError: the answer timed out, the connection dropped mid-request, the call's
             deadline passed, or another 5xx: the gateway may have the message (the key lets it drop
             a repeat).
@@ -185,11 +188,10 @@ class WebhookNotifier:
                 delivered_at=utcnow(),
             )
         if status in (429, 503):
-            retry_after = response.headers.get("Retry-After", "")
             raise TransientError(
                 f"webhook: HTTP {status}",
                 record_id=booking,
-                retry_after=float(retry_after) if retry_after.isdigit() else None,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status >= 500:
             raise AmbiguousError(f"webhook: HTTP {status}", record_id=booking)
