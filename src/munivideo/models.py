@@ -383,7 +383,10 @@ class Invitation(_Model):
 
 
 class OutboundMessage(_Model):
-    """One message handed to a notifier."""
+    """One message handed to a notifier: one recipient (``to``: an e-mail address or an
+    E.164 phone, by ``channel``), the texts (``html`` and the ``.ics`` bytes for e-mail only,
+    ``ics_method`` its iTIP METHOD) and the ``idempotency_key`` the notifier and the store
+    deduplicate on. The texts carry the join link: none of them is in ``repr``."""
 
     booking_id: Code
     channel: Channel
