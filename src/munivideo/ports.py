@@ -61,13 +61,46 @@ class ErpCapabilities(BaseModel):
 
 @runtime_checkable
 class ErpAdapter(Protocol):
-    """The only code that speaks an ERP's protocol (SOAP, REST, ...)."""
+    """The only code that speaks an ERP's protocol (SOAP, REST, ...).
+
+    The contract every adapter keeps (the acceptance suite :mod:`munivideo.testing.acceptance`
+    checks it against the sandbox ERP):
+
+    * **Canonical in, canonical out.** Arguments and results are the models of
+      :mod:`munivideo.models`; the adapter maps to and from the ERP's shapes and never lets an
+      ERP payload through.
+    * **Typed failures, by what the caller should do** (:mod:`munivideo.errors`):
+      :class:`~munivideo.errors.TransientError` when the request surely did nothing (connection
+      refused, 429, 503; ``retry_after`` in seconds when the ERP said);
+      :class:`~munivideo.errors.AmbiguousError` when it may have been processed (read timeout,
+      connection dropped after sending, 502, 504);
+      :class:`~munivideo.errors.RejectedError` (or :class:`~munivideo.errors.NotFoundError`)
+      when the ERP refused the data; :class:`~munivideo.errors.ContractViolationError` for an
+      answer its contract does not allow; :class:`~munivideo.errors.ConfigurationError` for
+      our own bad settings or credentials. Each names the record and, when known, the field.
+      :mod:`munivideo.transport.classify` makes these decisions for HTTP and SOAP.
+    * **Bounded calls.** Every call has a deadline (:mod:`munivideo.transport.deadline`) and
+      retries only what :mod:`munivideo.transport.classify` allows in-call: never a create
+      whose outcome is unknown.
+    * **Writes are idempotent or keyed.** Status and room-link updates may be repeated;
+      creates, attachments and forwards carry the engine's ``idempotency_key``, which the ERP
+      deduplicates when :attr:`ErpCapabilities.honours_idempotency_key` is true.
+    """
 
     name: str
     capabilities: ErpCapabilities
 
     def list_bookings(self, cursor: Cursor | None, limit: int) -> BookingPage:
-        """Bookings changed after ``cursor`` in (updated_at, id) order, at most ``limit``."""
+        """Bookings changed after ``cursor`` in (``updated_at``, ``id``) order, at most
+        ``limit`` (the ERP may serve fewer).
+
+        :param cursor: where the last page ended; ``None`` reads from the beginning.
+        :returns: the page: the bookings that mapped, the records that did not
+            (``rejected``, quarantined by the engine with their reason), ``next_cursor``
+            (``None``: the engine uses the last booking's (``updated_at``, ``id``)) and
+            ``has_more``. A page that says ``has_more`` must move the cursor forward, or the
+            sync stops with :class:`munivideo.errors.StalledSyncError`.
+        """
         ...
 
     def get_booking(self, booking_id: str) -> Booking:
@@ -75,16 +108,38 @@ class ErpAdapter(Protocol):
         ...
 
     def update_booking_status(self, booking_id: str, status: BookingStatus, note: str) -> None:
-        """Set the booking's status in the ERP (idempotent: same status twice is fine)."""
+        """Set the booking's status in the ERP (idempotent: the same status twice is fine).
+
+        :param note: a short text for the ERP's history (may be empty).
+        :raises munivideo.errors.RejectedError: the ERP has no code for ``status`` or refuses
+            the change from the booking's current status.
+        """
         ...
 
     def record_room_link(self, booking_id: str, url: str, valid_until: datetime) -> None:
-        """Store the servant-facing room link on the booking (idempotent)."""
+        """Store the servant's join link on the booking (idempotent: the sync records it again
+        only when the room or the servant changed).
+
+        :param url: the servant's join link; a credential, never logged.
+        :param valid_until: when the link stops working (UTC, the end of the room window).
+        """
         ...
 
     def create_protocol(self, entry: ProtocolEntry, idempotency_key: str) -> ProtocolReceipt:
-        """Create a protocol entry. Raises :class:`munivideo.errors.AmbiguousError` when the
-        outcome is unknown (timeout, connection dropped after sending)."""
+        """Create the protocol entry of one attendance ("abrir protocolo").
+
+        :param idempotency_key: the same for every attempt of this entry
+            (:func:`munivideo.transport.idempotency.idempotency_key`, e.g.
+            ``gravatai:AG-000001:criarProtocolo``); an ERP that honours keys answers a
+            repeat with the first protocol instead of creating another.
+        :returns: the receipt (number/year); the engine checks that its
+            ``external_reference`` (and ``booking_id`` when echoed) are the entry's before it
+            believes it.
+        :raises munivideo.errors.AmbiguousError: the outcome is unknown (timeout, connection
+            dropped after sending): the engine probes :meth:`find_protocol` or re-sends with
+            the same key, never blindly.
+        :raises munivideo.errors.RejectedError: the ERP refused the entry (a dead letter).
+        """
         ...
 
     def find_protocol(self, external_reference: str) -> ProtocolReceipt | None:
@@ -107,17 +162,31 @@ class ErpAdapter(Protocol):
     def attach_document(
         self, receipt: ProtocolReceipt, document: VerifiedDocument, idempotency_key: str
     ) -> None:
-        """Attach a verified document's record (append-only in the ERP)."""
+        """Attach a verified document's record (name, kind, SHA-256, media type, size; the
+        bytes stay with the city) to the protocol ``receipt`` names. Append-only in the ERP:
+        a repeat without a key the ERP honours would attach it twice, so the engine probes
+        :meth:`read_protocol` first when an earlier attempt may have landed.
+
+        :param idempotency_key: per (booking, document hash), e.g.
+            ``gravatai:AG-000001:anexarDocumento:<sha256 prefix>``.
+        """
         ...
 
     def forward_protocol(
         self, receipt: ProtocolReceipt, demand: ForwardedDemand, idempotency_key: str
     ) -> None:
-        """Forward the protocol to another department."""
+        """Forward ("tramitar") the protocol to ``demand.department_code`` with its
+        description. Like :meth:`attach_document`: keyed, probed by :meth:`read_protocol`
+        before a re-send.
+
+        :param idempotency_key: per (booking, position of the demand in the entry), e.g.
+            ``gravatai:AG-000001:tramitarProtocolo:0``.
+        """
         ...
 
     def close(self) -> None:
-        """Release connections."""
+        """Release the adapter's connections (HTTP pools, SOAP clients). Called once, when
+        the engine closes; the adapter is not used afterwards."""
         ...
 
 
@@ -128,19 +197,26 @@ class VideoProvider(Protocol):
     name: str
 
     def create_room(self, booking: Booking) -> Room:
-        """Provision (or describe) a room for ``booking`` with a validity window around it."""
+        """Provision (or describe) a room for ``booking`` with a validity window around it
+        (:func:`munivideo.models.room_window`: open a little before the slot, closed a grace
+        period after). Called once per booking and again only after the room was closed (a
+        new recipient): the engine stores the room at once and reuses it after a crash."""
         ...
 
     def update_room(self, room: Room, booking: Booking) -> Room:
-        """Move the room's validity window after a reschedule; same room name."""
+        """Move the room's validity window after a reschedule; same room name. The engine then
+        records the servant's new link and sends an updated invitation."""
         ...
 
     def close_room(self, room: Room) -> Room:
-        """Close the room (cancel); join links stop working."""
+        """Close the room (cancellation, new recipient): its join links stop working as far
+        as the provider can enforce it. Returns the room with ``closed`` set."""
         ...
 
     def join_link(self, room: Room, participant: Participant) -> JoinLink:
-        """A link for one participant, with the right role (servant = moderator)."""
+        """A link for one participant, with the right role (servant = moderator, citizen =
+        guest), valid until the room window ends (``expires_at``, UTC). The URL is a
+        credential: adapters never log it."""
         ...
 
     def attendance_report(self, room: Room) -> list[AttendanceEvent]:
@@ -160,7 +236,17 @@ class Notifier(Protocol):
     name: str
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Deliver one message. Raises :class:`munivideo.errors.TransientError` to be retried."""
+        """Deliver one message, at most once per ``message.idempotency_key`` as far as the
+        peer allows. A notifier may declare ``channels`` (the :class:`~munivideo.models.Channel`
+        values it delivers; default all) and ``dedupes = True`` when its peer drops a repeated
+        key (then a send interrupted by a crash is re-sent; otherwise it is held as
+        unconfirmed, see :mod:`munivideo.engine.delivery`).
+
+        :returns: the receipt, with the peer's reference for the message.
+        :raises munivideo.errors.TransientError: surely not sent; retried on the next sync.
+        :raises munivideo.errors.AmbiguousError: may have been sent.
+        :raises munivideo.errors.RejectedError: the peer refused it (a bad address).
+        """
         ...
 
 

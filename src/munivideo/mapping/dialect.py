@@ -130,7 +130,15 @@ class RecordSpec(_Spec):
 
 
 class Dialect(_Spec):
-    """A whole mapping file."""
+    """A whole mapping file: one ERP dialect, shared by every tenant whose ERP speaks it.
+
+    ``tables`` are the code tables (ERP code <-> canonical value, e.g. ``statuses``),
+    ``records`` say where each canonical field lives in each ERP record kind, ``operations``
+    and ``paging`` how a configuration-driven adapter calls the ERP, ``errors`` how it reads
+    the ERP's error bodies. ``date_format`` and ``time_format`` (strftime) are the defaults of
+    every date/time field. Validated on load: every table a field names exists, formats and
+    the zone are valid (see :func:`load_dialect`). The guide is docs/mapping.md.
+    """
 
     name: str = Field(min_length=1)
     description: str = ""
