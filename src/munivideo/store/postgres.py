@@ -1,9 +1,13 @@
 """The PostgreSQL store: the :class:`munivideo.store.port.Store` port on psycopg 3, for many
 cities served by workers on many machines.
 
-* A connection pool (``psycopg_pool``); every method is one transaction. Connections are checked
-  before use, so a restarted server costs the calls in flight (a
-  :class:`StoreUnavailableError`, transient), not the process.
+* A connection pool (``psycopg_pool``) of autocommit connections; every method is one
+  transaction (a single statement runs as its own, without BEGIN and COMMIT round trips). A
+  connection is asked whether it is alive only when the server sent something since its last
+  use (a restart's or ``pg_terminate_backend``'s goodbye), and a session the server ended before
+  the commit is run again on another connection, so a restarted server costs the calls in
+  flight (a :class:`StoreUnavailableError`, transient), not the process, and a healthy one no
+  round trip per call.
 * Claims are one ``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)``: concurrent workers on
   any number of machines take disjoint rows without waiting for each other.
 * Every change that makes a row due (enqueue, a retry, a requeue, a replay) defers the tenant's
