@@ -1166,6 +1166,17 @@ FROM (SELECT %(t)s AS tenant_id) AS t LEFT JOIN outbox_count c USING (tenant_id)
 """
 
 
+# A page's steps done (in the order done) and attempt markers (by step name), tagged by `done`.
+_STEPS_AND_ATTEMPTS: LiteralString = """
+SELECT outbox_id, TRUE AS done, step, detail, NULL::timestamptz AS last_at, seq AS ord,
+    '' AS name FROM outbox_step WHERE outbox_id = ANY(%(ids)s)
+UNION ALL
+SELECT outbox_id, FALSE, step, NULL, last_at, 0, step FROM outbox_attempt
+    WHERE outbox_id = ANY(%(ids)s)
+ORDER BY outbox_id, done, ord, name
+"""
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -1226,22 +1237,16 @@ def _move(
 
 
 def _items(conn: Conn, rows: Sequence[DictRow]) -> list[OutboxItem]:
-    """Outbox rows as items, with their steps read in one query for the whole page."""
+    """Outbox rows as items, with their steps done and attempt markers read in one query for
+    the whole page (one round trip, not one per table)."""
     steps: dict[int, dict[str, str]] = {int(r["id"]): {} for r in rows}
     attempted: dict[int, dict[str, datetime]] = {int(r["id"]): {} for r in rows}
     if rows:
-        for s in conn.execute(
-            "SELECT outbox_id, step, detail FROM outbox_step WHERE outbox_id = ANY(%s) "
-            "ORDER BY outbox_id, seq",
-            (list(steps),),
-        ).fetchall():
-            steps[int(s["outbox_id"])][s["step"]] = s["detail"]
-        for a in conn.execute(
-            "SELECT outbox_id, step, last_at FROM outbox_attempt WHERE outbox_id = ANY(%s) "
-            "ORDER BY outbox_id, step",
-            (list(steps),),
-        ).fetchall():
-            attempted[int(a["outbox_id"])][a["step"]] = a["last_at"]
+        for s in conn.execute(_STEPS_AND_ATTEMPTS, {"ids": list(steps)}).fetchall():
+            if s["done"]:
+                steps[int(s["outbox_id"])][s["step"]] = s["detail"]
+            else:
+                attempted[int(s["outbox_id"])][s["step"]] = s["last_at"]
     return [
         item_from(
             row,
