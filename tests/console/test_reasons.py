@@ -94,7 +94,7 @@ def test_every_transport_reason_has_its_portuguese() -> None:
         requests.ConnectionError(ConnectionRefusedError()),
         requests.ReadTimeout(),
         requests.ConnectionError("reset"),
-        MalformedResponseError(),
+        MalformedResponseError("cut"),
         requests.RequestException(),
         ValueError(),
     ):
