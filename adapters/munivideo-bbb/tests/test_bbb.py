@@ -18,6 +18,7 @@ import requests
 import responses
 from munivideo_bbb import BbbProvider, BbbSettings, checksum, make_bbb_provider
 from pydantic import SecretStr
+from urllib3.exceptions import NewConnectionError
 
 from munivideo.attendance import classify
 from munivideo.errors import (
@@ -42,6 +43,7 @@ from munivideo.models import (
 )
 from munivideo.plugins import load_plugins
 from munivideo.ports import VideoProvider
+from munivideo.testing.peers import dropping_peer
 
 SECRET = "639259d4-9dd8-4b25-bf01-95f9567eaf4b"
 
@@ -247,9 +249,11 @@ def test_http_faults_map_to_error_types() -> None:
     responses.replace(responses.GET, call, body=b'<!DOCTYPE x [<!ENTITY a "b">]><r>&a;</r>')
     with pytest.raises(ContractViolationError):
         p.attendance_report(room)
-    responses.replace(responses.GET, call, body=requests.ConnectionError())
-    with pytest.raises(TransientError):
+    refused = requests.ConnectionError(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+    responses.replace(responses.GET, call, body=refused)
+    with pytest.raises(TransientError) as info:
         p.attendance_report(room)
+    assert not isinstance(info.value, AmbiguousError)
     responses.replace(responses.GET, call, body=requests.ReadTimeout())
     with pytest.raises(AmbiguousError):
         p.attendance_report(room)
@@ -257,6 +261,18 @@ def test_http_faults_map_to_error_types() -> None:
     responses.replace(responses.GET, call, body=failed)
     with pytest.raises(RejectedError):
         p.attendance_report(room)
+
+
+def test_a_connection_dropped_after_the_request_was_sent_is_ambiguous() -> None:
+    """As in the shared table (munivideo.transport.classify): BBB may have created the meeting,
+    so the error must not say the work surely was not done. The peer reads the whole request,
+    then closes the connection without answering."""
+    with dropping_peer() as (url, seen):
+        p = provider(f"{url}/bigbluebutton/api")
+        with pytest.raises(AmbiguousError) as info:
+            p.create_room(booking())
+    assert "create" in info.value.message and info.value.record_id == "B-1"
+    assert len(seen) == 1  # the request reached BBB: sent once, not retried here
 
 
 def hook(kind: str, user_id: str, ts_ms: int) -> dict[str, Any]:

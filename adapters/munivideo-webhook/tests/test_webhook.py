@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ import requests
 import responses
 from munivideo_webhook import WebhookNotifier, make_webhook_notifier, sign, verify_signature
 from pydantic import SecretStr
+from urllib3.exceptions import NameResolutionError
 
 from munivideo.errors import AmbiguousError, RejectedError, TransientError
 from munivideo.models import Channel, InvitationMethod, OutboundMessage, Tenant
 from munivideo.plugins import load_plugins
 from munivideo.ports import Notifier
+from munivideo.testing.peers import dropping_peer
 
 SECRET = "webhook-shared-secret"
 TENANT = Tenant(id="gravatai", name="Prefeitura de Gravataí")
@@ -147,6 +150,24 @@ def test_retry_after_is_read_in_every_rfc_9110_form_with_the_shared_cap(
         assert got is None
     else:
         assert got is not None and low <= got <= (high or 0)
+
+
+@responses.activate
+def test_a_name_that_does_not_resolve_is_transient_as_in_the_shared_table() -> None:
+    # A DNS failure (no server can make one on loopback): the request never left, so it is
+    # surely not delivered - transient, as transport.classify says for the ERP.
+    url = "https://gateway.example/hook"
+    dns = NameResolutionError("gateway.example", None, socket.gaierror(-2, "Name not known"))  # type: ignore[arg-type]
+    responses.post(url, body=requests.ConnectionError(dns))
+    with pytest.raises(TransientError) as info:
+        notifier(url).send(MESSAGE)
+    assert not isinstance(info.value, AmbiguousError)
+
+
+def test_a_connection_dropped_after_the_request_was_sent_is_ambiguous() -> None:
+    with dropping_peer() as (url, seen), pytest.raises(AmbiguousError):
+        notifier(f"{url}/hook").send(MESSAGE)
+    assert len(seen) == 1  # the gateway has it: not surely undelivered
 
 
 @responses.activate

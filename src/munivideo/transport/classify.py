@@ -286,6 +286,31 @@ def to_error(
     return error
 
 
+def peer_failure(
+    exc: BaseException, message: str, *, record_id: str | None, field: str | None = None
+) -> MunivideoError:
+    """The typed error the table gives ``exc`` when the peer is not the ERP (a video provider,
+    a notifier's gateway): the same :func:`classify` row, so the same fault classifies the same
+    everywhere - refused, DNS or connect timeout -> :class:`~munivideo.errors.TransientError`;
+    a read timeout or a connection dropped after the request was sent ->
+    :class:`~munivideo.errors.AmbiguousError`; for an :class:`HttpStatusError` the
+    ``STATUS_TABLE`` row, with ``retry_after`` from its ``Retry-After`` (capped at
+    :data:`RETRY_AFTER_CAP_SECONDS`).
+
+    :param exc: a ``requests`` exception or an :class:`HttpStatusError`.
+    :param message: what the caller was doing, naming the peer (``BBB create: ...``).
+    """
+    rule = classify(exc)
+    if issubclass(rule.error, TransientError):
+        retry_after = (
+            retry_after_seconds(exc.headers.get("retry-after"))
+            if isinstance(exc, HttpStatusError)
+            else None
+        )
+        return rule.error(message, record_id=record_id, field=field, retry_after=retry_after)
+    return rule.error(message, record_id=record_id, field=field)
+
+
 def malformed_answer(
     message: str,
     *,

@@ -32,12 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from munivideo.config import parse_settings
 from munivideo.errors import (
-    AmbiguousError,
     ConfigurationError,
     ContractViolationError,
     LifecycleError,
     RejectedError,
-    TransientError,
 )
 from munivideo.hookspecs import hookimpl
 from munivideo.models import (
@@ -52,6 +50,7 @@ from munivideo.models import (
     room_window,
 )
 from munivideo.ports import VideoProviderFactory
+from munivideo.transport.classify import HttpStatusError, peer_failure
 from munivideo.transport.http import Timeouts, build_session
 from munivideo.video import (
     check_webhook_secret,
@@ -155,18 +154,21 @@ class BbbProvider:
 
     def _call(self, call: str, params: Mapping[str, str], record_id: str) -> Element:
         url = self.signed_url(call, params)
+        # Failures are classified by the shared table (munivideo.transport.classify), so a
+        # connection dropped after the request was sent is ambiguous here as for the ERP.
         try:
             response = self.session.get(url, timeout=self.settings.timeout_seconds)
-        except requests.ConnectionError as exc:
-            raise TransientError(
-                f"BBB {call}: cannot connect ({type(exc).__name__})", record_id=record_id
+        except requests.RequestException as exc:
+            raise peer_failure(
+                exc, f"BBB {call}: {type(exc).__name__}", record_id=record_id
             ) from None
-        except requests.Timeout:
-            raise AmbiguousError(f"BBB {call}: timed out", record_id=record_id) from None
-        if response.status_code in (429, 503):
-            raise TransientError(f"BBB {call}: HTTP {response.status_code}", record_id=record_id)
-        if response.status_code >= 500:
-            raise AmbiguousError(f"BBB {call}: HTTP {response.status_code}", record_id=record_id)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise peer_failure(
+                HttpStatusError(status, headers=dict(response.headers)),
+                f"BBB {call}: HTTP {status}",
+                record_id=record_id,
+            )
         try:
             root: Element = SafeET.fromstring(response.content)
         except Exception as exc:  # noqa: BLE001 - defusedxml raises several unrelated types
@@ -204,8 +206,11 @@ class BbbProvider:
         after it (UTC). Unless ``meeting_on_demand``, the meeting is created in BBB now
         (:meth:`ensure_meeting`); with it, at the first click inside the window.
 
-        :raises TransientError: the connection to BBB failed, or it answered HTTP 429 or 503.
-        :raises AmbiguousError: timeout (including the ``total_seconds`` deadline) or another 5xx.
+        :raises TransientError: BBB could not be reached (refused, DNS, connect timeout), or it
+            answered HTTP 429 or 503 (``retry_after`` from its ``Retry-After``).
+        :raises AmbiguousError: a read timeout (including the ``total_seconds`` deadline), the
+            connection dropped after the request was sent, or HTTP 500/502/504: the shared table
+            (:mod:`munivideo.transport.classify`) decides, as for the ERP.
         :raises ConfigurationError: BBB answered ``checksumError``: the shared ``secret`` (or the
             checksum algorithm) is wrong.
         :raises ContractViolationError: the answer is not safe XML (entities and DTDs are refused)
@@ -279,8 +284,11 @@ class BbbProvider:
         :meth:`join_link` refuses from now on. A meeting BBB does not know (``notFound``: nobody
             joined yet, or already ended) counts as closed.
 
-        :raises TransientError: the connection to BBB failed, or it answered HTTP 429 or 503.
-        :raises AmbiguousError: timeout (including the ``total_seconds`` deadline) or another 5xx.
+        :raises TransientError: BBB could not be reached (refused, DNS, connect timeout), or it
+            answered HTTP 429 or 503 (``retry_after`` from its ``Retry-After``).
+        :raises AmbiguousError: a read timeout (including the ``total_seconds`` deadline), the
+            connection dropped after the request was sent, or HTTP 500/502/504: the shared table
+            (:mod:`munivideo.transport.classify`) decides, as for the ERP.
         :raises ConfigurationError: BBB answered ``checksumError``: the shared ``secret`` (or the
             checksum algorithm) is wrong.
         :raises ContractViolationError: the answer is not safe XML (entities and DTDs are refused)

@@ -25,11 +25,11 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from munivideo.config import parse_settings
-from munivideo.errors import AmbiguousError, RejectedError, TransientError
+from munivideo.errors import RejectedError
 from munivideo.hookspecs import hookimpl
 from munivideo.models import Channel, DeliveryReceipt, OutboundMessage, Tenant
 from munivideo.ports import NotifierFactory
-from munivideo.transport.classify import retry_after_seconds
+from munivideo.transport.classify import HttpStatusError, peer_failure
 from munivideo.transport.http import Timeouts, build_session
 from munivideo.values import utcnow
 
@@ -145,15 +145,16 @@ class WebhookNotifier:
         fresh timestamp and signature and the message's ``Idempotency-Key``.
 
         :returns: the receipt; ``reference`` is the answer's ``X-Request-Id``, else the key.
-        :raises TransientError: the connection was refused or timed out before connecting, or the
-            gateway answered 429 or 503 (``retry_after`` from its ``Retry-After``, seconds or an
+        :raises TransientError: the gateway could not be reached (refused, DNS, connect timeout),
+            or it answered 429 or 503 (``retry_after`` from its ``Retry-After``, seconds or an
             HTTP-date, RFC 9110 section 10.2.3, read by
             :func:`munivideo.transport.classify.retry_after_seconds` and capped at its
             ``RETRY_AFTER_CAP_SECONDS``, one hour; unreadable: None).
-        :raises AmbiguousError: the answer timed out, the connection dropped mid-request, the call's
-            deadline passed, or another 5xx: the gateway may have the message (the key lets it drop
-            a repeat).
-        :raises RejectedError: any other non-2xx answer (field ``to``).
+        :raises AmbiguousError: the answer timed out, the connection dropped after the request was
+            sent, the call's deadline passed, or HTTP 500/502/504: the gateway may have the
+            message (the key lets it drop a repeat). The shared table
+            (:func:`munivideo.transport.classify.peer_failure`) decides, as for the ERP.
+        :raises RejectedError: HTTP 501 or any other non-2xx answer (field ``to`` for a 4xx).
         :raises ContractViolationError: the answer is over ``max_response_bytes``.
         """
         body = json.dumps(payload(message), ensure_ascii=False, sort_keys=True).encode()
@@ -165,20 +166,14 @@ class WebhookNotifier:
             SIGNATURE_HEADER: sign(self.settings.secret.get_secret_value(), timestamp, body),
         }
         booking = message.booking_id
+        # Failures are classified by the shared table (munivideo.transport.classify), as for the
+        # ERP: refused/DNS/connect timeout are transient, a drop after sending is ambiguous.
         try:
             response = self.session.post(
                 self.settings.url, data=body, headers=headers, timeout=self.settings.timeout_seconds
             )
-        except requests.ConnectionError as exc:
-            if isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower():
-                raise TransientError("webhook: cannot connect", record_id=booking) from None
-            raise AmbiguousError(
-                f"webhook: connection failed ({type(exc).__name__})", record_id=booking
-            ) from None
-        except requests.Timeout:
-            raise AmbiguousError(
-                "webhook: timed out waiting for the answer", record_id=booking
-            ) from None
+        except requests.RequestException as exc:
+            raise peer_failure(exc, f"webhook: {type(exc).__name__}", record_id=booking) from None
         status = response.status_code
         if 200 <= status < 300:
             return DeliveryReceipt(
@@ -187,14 +182,12 @@ class WebhookNotifier:
                 reference=response.headers.get("X-Request-Id", message.idempotency_key),
                 delivered_at=utcnow(),
             )
-        if status in (429, 503):
-            raise TransientError(
+        if status == 429 or status >= 500:
+            raise peer_failure(
+                HttpStatusError(status, headers=dict(response.headers)),
                 f"webhook: HTTP {status}",
                 record_id=booking,
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
-        if status >= 500:
-            raise AmbiguousError(f"webhook: HTTP {status}", record_id=booking)
         raise RejectedError(f"webhook: HTTP {status}", record_id=booking, field="to")
 
 
