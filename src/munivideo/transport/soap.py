@@ -216,7 +216,9 @@ def call_soap(
         failure is retried in-call; a create is never retried here.
     :raises munivideo.errors.ContractViolationError: the request or the answer does not
         match the WSDL's schema (zeep strict mode; field: the element's path).
-    :raises munivideo.transport.classify.MalformedResponseError: the answer is not XML.
+    :raises munivideo.errors.AmbiguousError: the answer is not XML or is cut (on a ``safe``
+        call a :class:`~munivideo.errors.ContractViolationError`, after the retries): the
+        transport's ``MalformedResponseError`` never leaves this function.
     :raises munivideo.errors.MunivideoError: the SOAP Fault as ``read_fault`` maps it, or the
         transport failure as :mod:`munivideo.transport.classify` maps it, once retries are
         spent.
