@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from munivideo.engine import sync
-from munivideo.errors import StalledSyncError
+from munivideo.errors import ContractViolationError, StalledSyncError
 from munivideo.store.records import QuarantineKind
 
 from .conftest import TENANT, ErpFactory, outbox_files, record
@@ -95,6 +95,20 @@ def test_a_cursor_that_goes_back_stops_with_a_typed_error(hostile_erp: ErpFactor
     assert engine.store.count_bindings(TENANT) == 2  # work done before the stall is kept
     cursor = engine.store.get_cursor(TENANT)
     assert cursor is not None and cursor.id == "1"
+
+
+def test_a_page_without_an_item_list_stops_with_a_typed_error_keeping_the_cursor(
+    hostile_erp: ErpFactory,
+) -> None:
+    broken = {"itens": "nenhum", "proximoCursor": "2", "haMais": False}
+    engine, erp = hostile_erp([[record(1)], broken])
+    with pytest.raises(ContractViolationError) as raised:
+        sync(engine)
+    assert raised.value.field == "itens" and raised.value.message.startswith("listarAlterados: ")
+    assert erp.list_calls == 2
+    assert engine.store.count_bindings(TENANT) == 1  # the page before is kept
+    cursor = engine.store.get_cursor(TENANT)
+    assert cursor is not None and cursor.id == "1"  # the next run reads the broken page again
 
 
 def test_the_page_budget_stops_a_run_and_the_next_run_goes_on(hostile_erp: ErpFactory) -> None:
