@@ -320,9 +320,16 @@ def replay(
         )
 
     def describe(r: ReplayResult) -> str:
-        return f"{r.tenant_id}: replayed {len(r.replayed)} ({', '.join(map(str, r.replayed))})"
+        return _moved(r, "replay", "replayed")
 
     _run(configs, as_json, work, lambda _r: True, describe, "replay")
+
+
+def _moved(result: ReplayResult, verb: str, done: str) -> str:
+    """``gravatai: replayed #1, #3`` or ``gravatai: nothing to replay``."""
+    if not result.replayed:
+        return f"{result.tenant_id}: nothing to {verb}"
+    return f"{result.tenant_id}: {done} " + ", ".join(f"#{i}" for i in result.replayed)
 
 
 _READABLE_ID = re.compile(r"[\w.:/-]{1,40}")
@@ -409,7 +416,7 @@ def requeue(
             None if requeue_all else list(item_ids), reason=reason, actor=who
         ),
         lambda _r: True,
-        lambda r: f"{r.tenant_id}: requeued {len(r.replayed)} ({', '.join(map(str, r.replayed))})",
+        lambda r: _moved(r, "requeue", "requeued"),
         "requeue",
     )
 
