@@ -7,6 +7,10 @@ from pathlib import Path
 
 from munivideo.errors import ConfigurationError
 
+#: The versions of the reference ERP packs (``erp-soap``, ``erp-rest``), oldest first: ``v2`` is
+#: ``v1`` with ``CpfCnpj`` and ``Telefone`` widened (alphanumeric CNPJ, E.164 of any country).
+ERP_PACK_VERSIONS: tuple[str, ...] = ("v1", "v2")
+
 
 def contracts_root() -> Path:
     """The folder that holds every pack (``erp-soap/v1``, ``erp-rest/v1``, ``canonical``...).

@@ -27,3 +27,15 @@ def _oauth2(sandbox: Sandbox) -> dict[str, Any]:
 class TestRestAdapter(ErpAdapterAcceptanceSuite):
     adapter_factory = staticmethod(create_adapter)
     settings = staticmethod(_oauth2)
+
+
+def _oauth2_v2(sandbox: Sandbox) -> dict[str, Any]:
+    return {**_oauth2(sandbox), "pack_version": "v2"}
+
+
+class TestRestAdapterPackV2(ErpAdapterAcceptanceSuite):
+    """The whole suite against an ERP on the v2 packs (alphanumeric CNPJ, foreign phones)."""
+
+    adapter_factory = staticmethod(create_adapter)
+    settings = staticmethod(_oauth2_v2)
+    pack_version = "v2"

@@ -36,3 +36,15 @@ class TestSoapAdapterBasicAuth(ErpAdapterAcceptanceSuite):
 class TestSoapAdapterWsSecurity(ErpAdapterAcceptanceSuite):
     adapter_factory = staticmethod(create_adapter)
     settings = staticmethod(_wsse)
+
+
+def _basic_v2(sandbox: Sandbox) -> dict[str, Any]:
+    return {**_basic(sandbox), "pack_version": "v2"}
+
+
+class TestSoapAdapterPackV2(ErpAdapterAcceptanceSuite):
+    """The whole suite against an ERP on the v2 packs, with the v2 WSDL (``pack_version``)."""
+
+    adapter_factory = staticmethod(create_adapter)
+    settings = staticmethod(_basic_v2)
+    pack_version = "v2"

@@ -49,7 +49,7 @@ class SandboxApp:
         if path.startswith("/_sandbox/"):
             return inspection.handle(self.ctx, request, self.default_seed)
         if self.ctx.soap and path.startswith("/soap"):
-            static = soap.serve_static(request, self.ctx.public_url)
+            static = soap.serve_static(request, self.ctx.public_url, self.ctx.pack_version)
             if static is not None:
                 return static
             name = path.rstrip("/").rsplit("/", 1)[-1]

@@ -7,6 +7,7 @@ from typing import Any, get_args
 import click
 
 from munivideo.errors import MunivideoError
+from munivideo.packs import ERP_PACK_VERSIONS
 from munivideo.sandbox.behaviour import (
     CAPABILITY_SETS,
     WRITE_OPERATIONS,
@@ -70,6 +71,13 @@ def sandbox() -> None:
     help="Host header answered besides loopback (repeatable; '*' answers any).",
 )
 @click.option("--public-url", default=None, help="Base URL the WSDL announces.")
+@click.option(
+    "--pack-version",
+    type=click.Choice(ERP_PACK_VERSIONS),
+    default="v1",
+    show_default=True,
+    help="Reference packs served: v2 also carries alphanumeric CNPJs and foreign phones.",
+)
 def serve(
     host: str,
     port: int,
@@ -89,6 +97,7 @@ def serve(
     allow_remote: bool,
     allowed_hosts: tuple[str, ...],
     public_url: str | None,
+    pack_version: str,
 ) -> None:
     """Serve until interrupted (Ctrl-C)."""
     from munivideo.sandbox.behaviour import Behaviour
@@ -119,10 +128,13 @@ def serve(
             allow_remote=allow_remote,
             allowed_hosts=allowed_hosts,
             public_url=public_url,
+            pack_version=pack_version,
         )
     except MunivideoError as exc:
         raise click.UsageError(str(exc)) from exc
-    click.echo(f"munivideo sandbox ERP on {sb.base_url} ({dialect}, seed {seed})")
+    click.echo(
+        f"munivideo sandbox ERP on {sb.base_url} ({dialect}, seed {seed}, packs {pack_version})"
+    )
     if dialect in ("soap", "both"):
         click.echo(f"  WSDL      {sb.public_url}/soap?wsdl")
     if dialect in ("rest", "both"):

@@ -39,10 +39,13 @@ class Context:
     :ivar soap: the SOAP front end (``/soap``) is served.
     :ivar rest: the REST front end (``/api/v1``, ``/oauth/token``) is served.
     :ivar plan_lock: guards ``plan`` and ``behaviour``.
-    :ivar xsd: the ``erp-soap/v1`` pack's ``xsd/erp.xsd`` as an ``xmlschema.XMLSchema``, loaded
-        on first use.
-    :ivar openapi: the ``erp-rest/v1`` pack's ``openapi.yaml`` as an ``openapi_core.OpenAPI``
-        (servers replaced by ``/`` so any bound port matches), loaded on first use.
+    :ivar pack_version: the version of the reference packs served and validated against
+        (``v1``, ``v2``: :data:`munivideo.packs.ERP_PACK_VERSIONS`); the wire is the same.
+    :ivar xsd: the ``erp-soap/<pack_version>`` pack's ``xsd/erp.xsd`` as an
+        ``xmlschema.XMLSchema``, loaded on first use.
+    :ivar openapi: the ``erp-rest/<pack_version>`` pack's ``openapi.yaml`` as an
+        ``openapi_core.OpenAPI`` (servers replaced by ``/`` so any bound port matches), loaded on
+        first use.
     """
 
     store: Store
@@ -61,6 +64,8 @@ class Context:
     public_url: str = "http://127.0.0.1:8765"
     #: Host names (lower case, no port) the server answers for; see :mod:`munivideo.sandbox.guard`.
     allowed_hosts: frozenset[str] = frozenset()
+    #: The reference packs' version served (``v1`` or ``v2``).
+    pack_version: str = "v1"
 
     def __post_init__(self) -> None:
         # Every booking written to this store is checked against the contracts served here.
@@ -77,14 +82,15 @@ class Context:
     def xsd(self) -> Any:
         import xmlschema
 
-        return xmlschema.XMLSchema(str(pack_dir("erp-soap", "v1") / "xsd" / "erp.xsd"))
+        return xmlschema.XMLSchema(str(pack_dir("erp-soap", self.pack_version) / "xsd" / "erp.xsd"))
 
     @cached_property
     def openapi(self) -> Any:
         import yaml
         from openapi_core import Config, OpenAPI
 
-        spec = yaml.safe_load((pack_dir("erp-rest", "v1") / "openapi.yaml").read_text("utf-8"))
+        path = pack_dir("erp-rest", self.pack_version) / "openapi.yaml"
+        spec = yaml.safe_load(path.read_text("utf-8"))
         # The pack names a fixed port; the sandbox may listen anywhere (port 0), so match any host.
         spec["servers"] = [{"url": "/"}]
         config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})

@@ -12,6 +12,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from munivideo.errors import ConfigurationError
+from munivideo.packs import ERP_PACK_VERSIONS
 from munivideo.sandbox.app import DIALECTS, SandboxApp
 from munivideo.sandbox.behaviour import Behaviour
 from munivideo.sandbox.context import CLIENT_ID, CLIENT_SECRET, Context
@@ -72,6 +73,7 @@ class Sandbox:
         allow_remote: bool = False,
         allowed_hosts: tuple[str, ...] = (),
         public_url: str | None = None,
+        pack_version: str = "v1",
     ) -> None:
         """Bind (not yet serve) a sandbox, load ``seed`` into its store.
 
@@ -91,8 +93,12 @@ class Sandbox:
         :param allowed_hosts: ``Host`` names answered besides loopback, the bound address and
             ``public_url``'s host (``"*"``: any; see :mod:`munivideo.sandbox.guard`).
         :param public_url: the base URL announced in the WSDL (default: the bound address).
+        :param pack_version: the version of the reference packs served, validated against and
+            published (``v1``, the default, or ``v2``: the alphanumeric CNPJ and foreign phones,
+            see ``docs/contracts.md``); the wire (paths, namespace) is the same.
         :raises ConfigurationError: a non-loopback ``host`` without ``allow_remote``, an unknown
-            ``dialect`` or ``seed``, or a fault spec that does not parse.
+            ``dialect``, ``seed`` or ``pack_version`` (field ``pack_version``), or a fault spec
+            that does not parse.
         :raises OSError: the address cannot be bound.
         """
         check_bind(host, allow_remote=allow_remote)
@@ -100,7 +106,13 @@ class Sandbox:
             raise ConfigurationError(
                 f"dialect must be one of {', '.join(DIALECTS)}", field="dialect"
             )
+        if pack_version not in ERP_PACK_VERSIONS:
+            raise ConfigurationError(
+                f"pack_version must be one of {', '.join(ERP_PACK_VERSIONS)}",
+                field="pack_version",
+            )
         self.seed = seed
+        self.pack_version = pack_version
         self.store = Store(db)
         self.ctx = Context(
             store=self.store,
@@ -110,6 +122,7 @@ class Sandbox:
             rest=dialect in ("rest", "both"),
             behaviour=behaviour or Behaviour(),
             initial_behaviour=behaviour or Behaviour(),
+            pack_version=pack_version,
         )
         apply_seed(self.store, seed)
         self._server = build_server(SandboxApp(self.ctx, default_seed=seed), host, port)

@@ -51,9 +51,13 @@ _XSD_NAME = re.compile(r"^[a-z]+\.xsd$")
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def wsdl_bytes(base_url: str) -> bytes:
-    """The pack's WSDL with the live addresses: endpoints and the schema import made absolute."""
-    text = (pack_dir("erp-soap", "v1") / "erp.wsdl").read_text(encoding="utf-8")
+def wsdl_bytes(base_url: str, version: str = "v1") -> bytes:
+    """The pack's WSDL with the live addresses: endpoints and the schema import made absolute.
+
+    :param base_url: the sandbox's announced base URL, no trailing ``/``.
+    :param version: which ``erp-soap`` pack (``v1``, ``v2``).
+    """
+    text = (pack_dir("erp-soap", version) / "erp.wsdl").read_text(encoding="utf-8")
     text = text.replace("http://127.0.0.1:8765", base_url)
     text = text.replace(
         'schemaLocation="xsd/erp.xsd"', f'schemaLocation="{base_url}/soap/xsd/erp.xsd"'
@@ -61,21 +65,22 @@ def wsdl_bytes(base_url: str) -> bytes:
     return text.encode("utf-8")
 
 
-def serve_static(request: Request, public_url: str) -> Response | None:
+def serve_static(request: Request, public_url: str, version: str = "v1") -> Response | None:
     """WSDL at ``/soap?wsdl`` (and ``/soap/erp.wsdl``); schemas at ``/soap/xsd/<name>.xsd``.
 
     The WSDL's addresses come from ``public_url`` (configuration: the bound address unless
-    told otherwise), never from the request's ``Host`` header.
+    told otherwise), never from the request's ``Host`` header; the files are those of the
+    ``erp-soap/<version>`` pack.
     """
     path = request.path.rstrip("/")
     base = public_url.rstrip("/")
     if request.method == "GET" and (
         path == "/soap/erp.wsdl" or ("wsdl" in request.args and path.startswith("/soap"))
     ):
-        return Response(wsdl_bytes(base), content_type=XML)
+        return Response(wsdl_bytes(base, version), content_type=XML)
     if request.method == "GET" and path.startswith("/soap/xsd/"):
         name = path.rsplit("/", 1)[-1]
-        target = pack_dir("erp-soap", "v1") / "xsd" / name
+        target = pack_dir("erp-soap", version) / "xsd" / name
         if _XSD_NAME.match(name) and target.is_file():
             return Response(target.read_bytes(), content_type=XML)
         return Response("not found", status=404, content_type="text/plain")

@@ -4,6 +4,8 @@ Imports stay lazy so that merely having munivideo installed costs pytest nothing
 
 * ``munivideo_sandbox`` - one sandbox per session (both dialects, ``tax-office`` seed, ephemeral
   port), reset before every test that uses it.
+* ``munivideo_sandbox_v2`` - the same on the ``v2`` reference packs (alphanumeric CNPJ, foreign
+  phones), one per session, reset before every test that uses it.
 * ``munivideo_sandbox_factory`` - ``factory(faults="...", seed="empty", dialect="rest", ...)``
   starts a dedicated sandbox, stopped at the end of the test.
 
@@ -36,6 +38,21 @@ def munivideo_sandbox(_munivideo_sandbox_session: Sandbox) -> Sandbox:
     """The shared sandbox ERP, freshly reset (seed data, no faults, no idempotency keys)."""
     _munivideo_sandbox_session.reset()
     return _munivideo_sandbox_session
+
+
+@pytest.fixture(scope="session")
+def _munivideo_sandbox_v2_session() -> Iterator[Sandbox]:
+    from munivideo.sandbox.server import Sandbox
+
+    with Sandbox(dialect="both", seed="tax-office", pack_version="v2") as sb:
+        yield sb
+
+
+@pytest.fixture
+def munivideo_sandbox_v2(_munivideo_sandbox_v2_session: Sandbox) -> Sandbox:
+    """The shared sandbox ERP on the ``v2`` reference packs, freshly reset."""
+    _munivideo_sandbox_v2_session.reset()
+    return _munivideo_sandbox_v2_session
 
 
 @pytest.fixture

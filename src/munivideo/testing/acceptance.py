@@ -18,6 +18,7 @@ rejected with their id and field. pytest is imported only when this module is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -215,6 +216,10 @@ class ErpAdapterAcceptanceSuite:
     settings: ClassVar[SettingsSource]
     #: The tenant the adapter is built for; its time zone places the ERP's local times.
     tenant: ClassVar[Tenant] = Tenant(id="acceptance", name="Prefeitura de Aceitação")
+    #: The reference packs' version the sandbox serves (``v1``, ``v2``); a ``v2`` suite runs
+    #: on ``munivideo_sandbox_v2``. Put the same ``pack_version`` in :attr:`settings` when the
+    #: adapter has that setting (the reference REST and SOAP adapters do).
+    pack_version: ClassVar[str] = "v1"
     #: The ERP field that carries the citizen's CPF/CNPJ (named in rejections).
     document_field: ClassVar[str] = "cpfCnpj"
     #: Merged into the settings so retries do not wait for real; set ``{}`` if your adapter's
@@ -251,18 +256,22 @@ class ErpAdapterAcceptanceSuite:
         return factory(self.tenant, base)
 
     @pytest.fixture
-    def sandbox(self, munivideo_sandbox: Sandbox) -> Sandbox:
-        """The ERP under test. Override it to run the suite against another loopback ERP
-        that keeps the sandbox's inspection methods (``bookings()``, ``protocols()``,
+    def sandbox(self, request: pytest.FixtureRequest) -> Sandbox:
+        """The ERP under test: ``munivideo_sandbox``, or ``munivideo_sandbox_v2`` when
+        :attr:`pack_version` is ``v2``. Override it to run the suite against another loopback
+        ERP that keeps the sandbox's inspection methods (``bookings()``, ``protocols()``,
         ``inject()``...) over its own wire format, as ``tests/erps`` does."""
-        return munivideo_sandbox
+        name = "munivideo_sandbox" if self.pack_version == "v1" else "munivideo_sandbox_v2"
+        sandbox: Sandbox = request.getfixturevalue(name)
+        return sandbox
 
     @pytest.fixture
     def peer_factory(
         self, munivideo_sandbox_factory: Callable[..., Sandbox]
     ) -> Callable[..., Sandbox]:
-        """Starts a dedicated ERP of the same kind (``seed=...``); override with ``sandbox``."""
-        return munivideo_sandbox_factory
+        """Starts a dedicated ERP of the same kind (``seed=...``, on :attr:`pack_version`);
+        override with ``sandbox``."""
+        return functools.partial(munivideo_sandbox_factory, pack_version=self.pack_version)
 
     @pytest.fixture
     def adapter(self, sandbox: Sandbox) -> Iterator[ErpAdapter]:

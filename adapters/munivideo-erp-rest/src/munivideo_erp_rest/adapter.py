@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +84,9 @@ class RestSettings(BaseModel):
     capabilities: ErpCapabilities = ErpCapabilities()
     #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000, description="the ERP's page cap")
+    #: The version of the reference packs the ERP speaks (``v1``, ``v2``; same wire). ``v1``
+    #: carries 11- or 14-digit CPF/CNPJ only, ``v2`` also the alphanumeric CNPJ.
+    pack_version: Literal["v1", "v2"] = "v1"
 
 
 class DeclaredNotFoundError(NotFoundError):

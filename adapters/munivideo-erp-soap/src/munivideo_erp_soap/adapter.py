@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from zeep.exceptions import Fault
@@ -78,8 +78,8 @@ REQUIRED_OPERATIONS = (
 )
 
 
-def _default_wsdl() -> Path:
-    return pack_dir("erp-soap", "v1") / "erp.wsdl"
+def _default_wsdl(version: str = "v1") -> Path:
+    return pack_dir("erp-soap", version) / "erp.wsdl"
 
 
 class SoapSettings(BaseModel):
@@ -99,7 +99,9 @@ class SoapSettings(BaseModel):
     agendamentos_path: str = Field(default="/soap/agendamentos", pattern=r"^/")
     protocolos_path: str = Field(default="/soap/protocolos", pattern=r"^/")
     #: A local copy of the ERP's WSDL (parsed once per process; never fetched from the ERP).
-    wsdl: Path | None = Field(default=None, description="vendored WSDL; default: erp-soap/v1")
+    wsdl: Path | None = Field(
+        default=None, description="vendored WSDL; default: erp-soap/<pack_version>"
+    )
     #: The WSDL binding (local name or ``{namespace}name``) of the bookings operations.
     agendamentos_binding: str = "AgendamentosBinding"
     #: The WSDL binding of the protocol operations.
@@ -119,6 +121,9 @@ class SoapSettings(BaseModel):
     capabilities: ErpCapabilities = ErpCapabilities()
     #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000)
+    #: The version of the reference packs the ERP speaks (``v1``, ``v2``; same wire). ``v1``
+    #: carries 11- or 14-digit CPF/CNPJ only, ``v2`` also the alphanumeric CNPJ.
+    pack_version: Literal["v1", "v2"] = "v1"
 
     def addresses(self) -> tuple[str, str]:
         """The two service addresses: ``agendamentos_url`` and ``protocolos_url`` when set, else
@@ -234,7 +239,7 @@ class SoapErpAdapter:
         self._read_fault = fault_reader(self.dialect.errors)
         agendamentos_url, protocolos_url = settings.addresses()
         self.client = tenant_client(
-            settings.wsdl or _default_wsdl(),
+            settings.wsdl or _default_wsdl(settings.pack_version),
             settings.timeouts,
             settings.auth,
             pool_size=settings.pool_size,
