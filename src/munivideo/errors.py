@@ -126,6 +126,30 @@ class AmbiguousTimeError(InvalidValueError):
     field error."""
 
 
+class PackCannotCarryError(RejectedError):
+    """A value the ERP's contract has no way to carry, so it was not sent: an applicant with an
+    alphanumeric CNPJ (Instrução Normativa RFB nº 2.229/2024) for an ERP on the ``v1`` reference
+    packs, whose ``CpfCnpj`` is 11 or 14 digits. Sending it would only be refused, and sending it
+    again would be refused forever, so the outbox keeps the row as a dead letter with this
+    reason (``record_id`` the booking, ``field`` the canonical field, e.g. ``applicant.cnpj``),
+    and the rows behind it go on. Replay it once the ERP speaks a contract that carries the
+    value (``pack_version = "v2"``).
+
+    :param contract: the pack that cannot carry the value (``erp-rest/v1``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        contract: str,
+        record_id: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.contract = contract
+        super().__init__(message, record_id=record_id, field=field)
+
+
 class LifecycleError(RejectedError):
     """A status change that the booking lifecycle does not allow."""
 

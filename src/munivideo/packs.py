@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, PackCannotCarryError
+
+if TYPE_CHECKING:
+    from munivideo.models import ProtocolEntry
 
 #: The versions of the reference ERP packs (``erp-soap``, ``erp-rest``), oldest first: ``v2`` is
 #: ``v1`` with ``CpfCnpj`` and ``Telefone`` widened (alphanumeric CNPJ, E.164 of any country).
@@ -41,3 +46,44 @@ def pack_dir(name: str, version: str = "v1") -> Path:
             field="pack",
         )
     return path
+
+
+#: The ``CpfCnpj`` type of each reference pack version, as its ``openapi.yaml`` writes it
+#: (the XSD's is the same set of values; ``tests/contracts`` checks both against the packs).
+CPF_CNPJ_PATTERNS: dict[str, str] = {
+    "v1": r"^([0-9]{11}|[0-9]{14})$",
+    "v2": r"^([0-9]{11}|[0-9A-Z]{12}[0-9]{2})$",
+}
+
+
+def check_carried(entry: ProtocolEntry, pack: str) -> None:
+    """Refuse, before anything is sent, a protocol entry the ERP's reference pack cannot carry.
+
+    The only value munivideo writes that a pack version constrains is the applicant's CPF or
+    CNPJ (``requerentes/requerente/cpfCnpj``): ``v1`` takes 11 or 14 digits, ``v2`` also the
+    alphanumeric CNPJ (Instrução Normativa RFB nº 2.229/2024). Phones are not written back.
+
+    :param entry: the entry about to be created.
+    :param pack: ``NAME/VERSION`` of the pack the ERP speaks (``erp-rest/v1``, ``erp-soap/v2``).
+    :raises PackCannotCarryError: naming the booking (``record_id``) and ``applicant.cnpj`` or
+        ``applicant.cpf``.
+    :raises ConfigurationError: ``pack`` names no known version (field ``pack_version``).
+    """
+    version = pack.rsplit("/", 1)[-1]
+    if version not in CPF_CNPJ_PATTERNS:
+        raise ConfigurationError(
+            f"unknown reference pack version {version!r} (known: {', '.join(CPF_CNPJ_PATTERNS)})",
+            field="pack_version",
+        )
+    applicant = entry.applicant
+    field, document = ("cpf", applicant.cpf) if applicant.cpf else ("cnpj", applicant.cnpj)
+    if document is not None and not re.fullmatch(CPF_CNPJ_PATTERNS[version], str(document)):
+        kind = "an alphanumeric CNPJ" if field == "cnpj" else f"a {field.upper()} of that form"
+        raise PackCannotCarryError(
+            f"the ERP's contract {pack} cannot carry {kind} in requerentes/requerente/cpfCnpj "
+            f"(CpfCnpj is {CPF_CNPJ_PATTERNS[version]}): not sent; replay this row once the "
+            'ERP speaks a pack that does (v2, [erp.settings] pack_version = "v2")',
+            contract=pack,
+            record_id=entry.booking_id,
+            field=f"applicant.{field}",
+        )

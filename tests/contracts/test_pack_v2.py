@@ -16,7 +16,7 @@ import yaml
 from lxml import etree
 
 from munivideo.contract_tools import PackValidator
-from munivideo.packs import pack_dir
+from munivideo.packs import CPF_CNPJ_PATTERNS, ERP_PACK_VERSIONS, pack_dir
 
 WIDENED = ("CpfCnpj", "Telefone")
 
@@ -151,3 +151,11 @@ def test_what_v2_adds_v1_refuses_at_the_field(pack: str, example: str, field: st
     assert not report.ok
     text = json.dumps([str(v) for v in report.violations])
     assert field in text and "pattern" in text
+
+
+@pytest.mark.parametrize("version", ERP_PACK_VERSIONS)
+def test_the_write_check_uses_each_packs_own_pattern(version: str) -> None:
+    """munivideo.packs.check_carried refuses what the pack refuses: its table is the pack's."""
+    path = pack_dir("erp-rest", version) / "openapi.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert spec["components"]["schemas"]["CpfCnpj"]["pattern"] == CPF_CNPJ_PATTERNS[version]

@@ -63,3 +63,42 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     assert "529.982.247-25" not in caplog.text
     assert "abcdef123456" not in caplog.text
     assert "***.982.247-**" in caplog.text
+
+
+def test_pack_cannot_carry_is_a_rejection_naming_record_field_and_pack() -> None:
+    from datetime import UTC, datetime
+
+    from munivideo.errors import PackCannotCarryError, Recovery
+    from munivideo.models import AccessLevel, Applicant, Outcome, ProtocolEntry
+    from munivideo.packs import check_carried
+    from munivideo.values import Cnpj, Cpf
+
+    def entry(applicant: Applicant) -> ProtocolEntry:
+        return ProtocolEntry(
+            external_reference="munivideo:t:AG-1",
+            tenant_id="t",
+            booking_id="AG-1",
+            subject_code="ISS",
+            applicant=applicant,
+            department_code="SMF",
+            opened_at=datetime(2031, 1, 1, tzinfo=UTC),
+            summary="",
+            access_level=AccessLevel.INTERNAL,
+            outcome=Outcome.ATTENDED,
+        )
+
+    company = entry(Applicant(name="Padaria", cnpj=Cnpj("12ABC34501DE35")))
+    with pytest.raises(PackCannotCarryError) as info:
+        check_carried(company, "erp-rest/v1")
+    error = info.value
+    assert error.recovery is Recovery.REJECT
+    assert (error.record_id, error.field, error.contract) == (
+        "AG-1",
+        "applicant.cnpj",
+        "erp-rest/v1",
+    )
+    assert "12ABC34501DE35" not in str(error)
+    check_carried(company, "erp-soap/v2")
+    for pack in ("erp-rest/v1", "erp-soap/v2"):
+        check_carried(entry(Applicant(name="João", cpf=Cpf("05278934123"))), pack)
+        check_carried(entry(Applicant(name="Loja", cnpj=Cnpj("11222333000181"))), pack)

@@ -35,6 +35,7 @@ from munivideo.models import (
     Tenant,
     VerifiedDocument,
 )
+from munivideo.packs import check_carried
 from munivideo.ports import ErpCapabilities
 from munivideo.transport import (
     AuthSettings,
@@ -85,7 +86,9 @@ class RestSettings(BaseModel):
     #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000, description="the ERP's page cap")
     #: The version of the reference packs the ERP speaks (``v1``, ``v2``; same wire). ``v1``
-    #: carries 11- or 14-digit CPF/CNPJ only, ``v2`` also the alphanumeric CNPJ.
+    #: carries 11- or 14-digit CPF/CNPJ only: an entry whose applicant has an alphanumeric CNPJ is
+    #: not sent but kept as a dead letter (:class:`munivideo.errors.PackCannotCarryError`);
+    #: ``v2`` carries it (docs/contracts.md, "Which version an ERP speaks").
     pack_version: Literal["v1", "v2"] = "v1"
 
 
@@ -390,7 +393,10 @@ class RestErpAdapter:
         :raises ContractViolationError: the ERP reports the key missing (``CHAVE_AUSENTE``) or
             reused with another payload (``CHAVE_CONFLITANTE``).
         :raises TransientError: the request surely did not arrive (refused, 429, 503).
+        :raises PackCannotCarryError: the applicant's CPF/CNPJ is a value the ERP's
+            ``pack_version`` cannot carry (an alphanumeric CNPJ on ``v1``); nothing was sent.
         """
+        check_carried(entry, f"erp-rest/{self.settings.pack_version}")
         answer, _ = self._request(
             "create_protocol",
             {

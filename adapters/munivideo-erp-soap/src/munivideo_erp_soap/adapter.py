@@ -43,7 +43,7 @@ from munivideo.models import (
     Tenant,
     VerifiedDocument,
 )
-from munivideo.packs import pack_dir
+from munivideo.packs import check_carried, pack_dir
 from munivideo.ports import ErpCapabilities
 from munivideo.transport import (
     AuthSettings,
@@ -122,7 +122,9 @@ class SoapSettings(BaseModel):
     #: The most bookings one list call asks for; larger ``limit`` values are capped to it.
     page_limit: int = Field(default=500, ge=1, le=10_000)
     #: The version of the reference packs the ERP speaks (``v1``, ``v2``; same wire). ``v1``
-    #: carries 11- or 14-digit CPF/CNPJ only, ``v2`` also the alphanumeric CNPJ.
+    #: carries 11- or 14-digit CPF/CNPJ only: an entry whose applicant has an alphanumeric CNPJ is
+    #: not sent but kept as a dead letter (:class:`munivideo.errors.PackCannotCarryError`);
+    #: ``v2`` carries it (docs/contracts.md, "Which version an ERP speaks").
     pack_version: Literal["v1", "v2"] = "v1"
 
     def addresses(self) -> tuple[str, str]:
@@ -526,7 +528,10 @@ class SoapErpAdapter:
             ERP reports the key missing or reused with another payload.
         :raises TransientError: the request surely did not arrive (refused, 429, 503) or the ERP
             declared ``INDISPONIVEL``/``ERRO_INTERNO`` (it did nothing).
+        :raises PackCannotCarryError: the applicant's CPF/CNPJ is a value the ERP's
+            ``pack_version`` cannot carry (an alphanumeric CNPJ on ``v1``); nothing was sent.
         """
+        check_carried(entry, f"erp-soap/{self.settings.pack_version}")
         answer = self._call(
             "create_protocol",
             {
