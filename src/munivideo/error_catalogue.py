@@ -134,6 +134,31 @@ REASONS: dict[str, Reason] = {
         "{operation}: {reason} ({detail})",
         "{operation}: {reason} ({detail})",
     ),
+    "sync.unknown_service": Reason(
+        frozenset({"InvalidRecordError"}),
+        "o serviço '{service}' não está configurado para este município",
+        "service '{service}' is not configured for this tenant",
+    ),
+    "record.unknown_subject": Reason(
+        frozenset({"InvalidRecordError"}),
+        "o serviço '{service}' não tem assunto do ERP na configuração",
+        "service '{service}' has no ERP subject in the configuration",
+    ),
+    "sync.duplicate_id": Reason(
+        frozenset({"InvalidRecordError"}),
+        "{count} registros com este id na mesma página: ambíguo",
+        "{count} records with this id in one page: ambiguous",
+    ),
+    "sync.foreign_tenant": Reason(
+        frozenset({"InvalidRecordError"}),
+        "o agendamento é do município {other}, não de {tenant}",
+        "booking belongs to tenant {other}, not {tenant}",
+    ),
+    "record.unknown_booking_event": Reason(
+        frozenset({"InvalidRecordError"}),
+        "evento de webhook de um agendamento que este município não conhece",
+        "webhook event for a booking this tenant does not know",
+    ),
     "record.invalid_field": Reason(
         frozenset({"InvalidRecordError", "AmbiguousTimeError"}),
         "{kind}: dado inválido: {detail}",

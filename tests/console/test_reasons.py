@@ -54,6 +54,9 @@ SAMPLE = {
     "reason": "the ERP refused the request",
     "detail": "assunto inexistente (IPTU-X)",
     "kind": "booking",
+    "service": "ALVARA",
+    "count": "2",
+    "tenant": "gravatai",
 }
 ERROR_OF = {
     "writeback.unverifiable_create": "UnverifiableCreateError",
@@ -176,3 +179,23 @@ def test_the_console_shows_a_dead_letter_reason_in_the_readers_language(
     assert "criarProtocolo: the ERP refused the request (injected fault REQUISICAO_INVALIDA)" in (
         english
     )
+
+
+def test_the_quarantine_shows_its_reasons_in_the_readers_language(
+    console_env: ConsoleEnv,
+) -> None:
+    from munivideo.engine.sync import sync
+    from munivideo.store import QuarantineKind
+
+    doc = console_env.sb.booking("AG-000001")
+    doc.update({"id": "AG-000099", "codigoServico": "ALVARA"})
+    del doc["dataAtualizacao"]
+    console_env.sb.add_booking(doc)
+    sync(console_env.mv.engine)
+    (entry,) = [q for q in console_env.mv.quarantine() if q.record_id == "AG-000099"]
+    assert entry.kind is QuarantineKind.BOOKING
+    assert entry.reason == "service 'ALVARA' is not configured for this tenant"  # stored: en
+    operator = TestClient(console_env.app)
+    sign_in(operator, "rui")
+    page = operator.get(f"/quarantine?tenant={TENANT}").text
+    assert "o serviço &#39;ALVARA&#39; não está configurado para este município" in page

@@ -16,6 +16,7 @@ from munivideo import attendance as attendance_rules
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import booking_fingerprint, external_reference
 from munivideo.engine.results import RecordResult
+from munivideo.error_catalogue import coded
 from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
@@ -71,10 +72,12 @@ def build_entry(engine: Engine, booking: Booking, attendance: Attendance) -> Pro
     """
     service = engine.config.service(booking.service_code)
     if service is None:
-        raise InvalidRecordError(
-            f"service {booking.service_code!r} has no ERP subject in the configuration",
+        raise coded(
+            InvalidRecordError,
+            "record.unknown_subject",
             record_id=booking.id,
             field="service_code",
+            service=booking.service_code,
         )
     when = local(booking.start).strftime("%d/%m/%Y %H:%M")
     lines = [SUMMARY_TEMPLATE[attendance.outcome].format(service=service.name)]
@@ -215,8 +218,9 @@ def ingest_webhook(engine: Engine, headers: Mapping[str, str], body: bytes) -> i
             engine.quarantine(
                 QuarantineKind.ATTENDANCE,
                 event.booking_id,
-                InvalidRecordError(
-                    "webhook event for a booking this tenant does not know",
+                coded(
+                    InvalidRecordError,
+                    "record.unknown_booking_event",
                     record_id=event.booking_id,
                     field="booking_id",
                 ),

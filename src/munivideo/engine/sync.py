@@ -22,6 +22,7 @@ from munivideo.engine import invite
 from munivideo.engine.context import Engine
 from munivideo.engine.keys import booking_fingerprint, short_hash
 from munivideo.engine.results import BindingSoFar, SyncResult
+from munivideo.error_catalogue import coded
 from munivideo.errors import (
     ConfigurationError,
     InvalidRecordError,
@@ -149,10 +150,12 @@ def _unique(engine: Engine, bookings: list[Booking], result: SyncResult) -> list
         engine.quarantine(
             QuarantineKind.BOOKING,
             booking.id,
-            InvalidRecordError(
-                f"{counts[booking.id]} records with this id in one page: ambiguous",
+            coded(
+                InvalidRecordError,
+                "sync.duplicate_id",
                 record_id=booking.id,
                 field="id",
+                count=counts[booking.id],
             ),
             booking.model_dump_json(),
         )
@@ -185,10 +188,13 @@ def _admit(engine: Engine, booking: Booking, result: SyncResult) -> Booking | No
 
 def _check_tenant(tenant_id: str, booking: Booking) -> None:
     if booking.tenant_id != tenant_id:
-        raise InvalidRecordError(
-            f"booking belongs to tenant {booking.tenant_id}, not {tenant_id}",
+        raise coded(
+            InvalidRecordError,
+            "sync.foreign_tenant",
             record_id=booking.id,
             field="tenant_id",
+            other=booking.tenant_id,
+            tenant=tenant_id,
         )
 
 
@@ -199,10 +205,12 @@ def _check(engine: Engine, booking: Booking, result: SyncResult) -> Booking | No
         _check_tenant(engine.tenant_id, booking)
         invite.check_booking(engine, booking)  # brdata: the tenant's phone policy
         if engine.config.services and engine.config.service(booking.service_code) is None:
-            raise InvalidRecordError(
-                f"service {booking.service_code!r} is not configured for this tenant",
+            raise coded(
+                InvalidRecordError,
+                "sync.unknown_service",
                 record_id=booking.id,
                 field="service_code",
+                service=booking.service_code,
             )
     except RejectedError as exc:  # VetoedError and InvalidRecordError are RejectedErrors
         engine.quarantine(QuarantineKind.BOOKING, booking.id, exc, booking.model_dump_json())
