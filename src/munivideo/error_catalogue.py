@@ -129,6 +129,16 @@ REASONS: dict[str, Reason] = {
         "declares it: set {setting} = false if the ERP has no such lookup, or fix the lookup "
         "operation in the ERP mapping; replay the row after",
     ),
+    "pack.cannot_carry": Reason(
+        frozenset({"PackCannotCarryError"}),
+        "o contrato do ERP ({pack}) não comporta o CNPJ alfanumérico do requerente em "
+        "requerentes/requerente/cpfCnpj (CpfCnpj é {pattern}): nada foi enviado; reenvie a "
+        "linha (munivideo replay) quando o ERP usar um pacote que o comporte (v2: "
+        '[erp.settings] pack_version = "v2")',
+        "the ERP's contract {pack} cannot carry the applicant's alphanumeric CNPJ in "
+        "requerentes/requerente/cpfCnpj (CpfCnpj is {pattern}): not sent; replay the row "
+        'once the ERP speaks a pack that carries it (v2: [erp.settings] pack_version = "v2")',
+    ),
     "erp.failure": Reason(
         _ERP,
         "{operation}: {reason} ({detail})",

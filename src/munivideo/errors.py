@@ -142,7 +142,7 @@ class PackCannotCarryError(RejectedError):
         self,
         message: str,
         *,
-        contract: str,
+        contract: str | None = None,
         record_id: str | None = None,
         field: str | None = None,
     ) -> None:

@@ -65,8 +65,9 @@ def check_carried(entry: ProtocolEntry, pack: str) -> None:
 
     :param entry: the entry about to be created.
     :param pack: ``NAME/VERSION`` of the pack the ERP speaks (``erp-rest/v1``, ``erp-soap/v2``).
-    :raises PackCannotCarryError: naming the booking (``record_id``) and ``applicant.cnpj`` or
-        ``applicant.cpf``.
+    :raises PackCannotCarryError: naming the booking (``record_id``) and ``applicant.cnpj``; its
+        message is the catalogue's ``pack.cannot_carry`` (:mod:`munivideo.error_catalogue`: the
+        console shows it in pt-BR).
     :raises ConfigurationError: ``pack`` names no known version (field ``pack_version``).
     """
     version = pack.rsplit("/", 1)[-1]
@@ -76,14 +77,18 @@ def check_carried(entry: ProtocolEntry, pack: str) -> None:
             field="pack_version",
         )
     applicant = entry.applicant
-    field, document = ("cpf", applicant.cpf) if applicant.cpf else ("cnpj", applicant.cnpj)
+    # A CPF is 11 digits in every version; only the alphanumeric CNPJ is new.
+    document = None if applicant.cpf else applicant.cnpj
     if document is not None and not re.fullmatch(CPF_CNPJ_PATTERNS[version], str(document)):
-        kind = "an alphanumeric CNPJ" if field == "cnpj" else f"a {field.upper()} of that form"
-        raise PackCannotCarryError(
-            f"the ERP's contract {pack} cannot carry {kind} in requerentes/requerente/cpfCnpj "
-            f"(CpfCnpj is {CPF_CNPJ_PATTERNS[version]}): not sent; replay this row once the "
-            'ERP speaks a pack that does (v2, [erp.settings] pack_version = "v2")',
-            contract=pack,
+        from munivideo.error_catalogue import coded
+
+        error = coded(
+            PackCannotCarryError,
+            "pack.cannot_carry",
             record_id=entry.booking_id,
-            field=f"applicant.{field}",
+            field="applicant.cnpj",
+            pack=pack,
+            pattern=CPF_CNPJ_PATTERNS[version],
         )
+        error.contract = pack
+        raise error

@@ -57,6 +57,8 @@ SAMPLE = {
     "service": "ALVARA",
     "count": "2",
     "tenant": "gravatai",
+    "pack": "erp-rest/v1",
+    "pattern": "^([0-9]{11}|[0-9]{14})$",
 }
 ERROR_OF = {
     "writeback.unverifiable_create": "UnverifiableCreateError",

@@ -22,6 +22,7 @@ from munivideo.values import Cnpj, Cpf
 from .conftest import TENANT
 
 COMPANY = Applicant(name="Padaria Pão de Mel Ltda", cnpj=Cnpj("12.ABC.345/01DE-35"))
+WRITEBACK = {"lease_seconds": 60}  # outlasts one ERP call under the timeouts below
 PERSON = Applicant(name="João da Conceição Araújo", cpf=Cpf("05278934123"))
 
 
@@ -31,7 +32,8 @@ def _erp(sb: Sandbox, dialect: str, pack_version: str) -> dict[str, Any]:
     common = {
         "base_url": sb.base_url,
         "pack_version": pack_version,
-        "timeouts": {"connect_seconds": 2, "read_seconds": 2, "total_seconds": 4},
+        # generous: two workers on a loaded machine must not turn a slow answer into a failure
+        "timeouts": {"connect_seconds": 5, "read_seconds": 10, "total_seconds": 20},
         "retry": {
             "max_attempts": 2,
             "initial_backoff_seconds": 0.01,
@@ -89,13 +91,13 @@ def test_v1_erp_keeps_the_row_v2_erp_delivers_it(
     dialect: str,
 ) -> None:
     v1 = munivideo_sandbox_factory(dialect=dialect, pack_version="v1")
-    engine = make_engine(v1, erp=_erp(v1, dialect, "v1"))
+    engine = make_engine(v1, erp=_erp(v1, dialect, "v1"), writeback=WRITEBACK)
     company_row, company_ref = _enqueue(engine, "AG-000001", COMPANY)
     person_row, person_ref = _enqueue(engine, "AG-000002", PERSON)
     # every criarProtocolo that reaches the ERP fires this (harmless) rule once
     v1.inject("criarProtocolo=latency:1ms")
 
-    writeback(engine, wait_seconds=5)
+    writeback(engine, wait_seconds=30)
 
     kept = engine.store.get_item(company_row)
     assert kept.state is OutboxState.FAILED, kept
@@ -110,9 +112,11 @@ def test_v1_erp_keeps_the_row_v2_erp_delivers_it(
 
     # The city's ERP moves to v2; the operator sets pack_version = "v2" and replays the row.
     v2 = munivideo_sandbox_factory(dialect=dialect, pack_version="v2")
-    upgraded = make_engine(v2, erp=_erp(v2, dialect, "v2"), store={"url": engine.config.store.url})
+    upgraded = make_engine(
+        v2, erp=_erp(v2, dialect, "v2"), store={"url": engine.config.store.url}, writeback=WRITEBACK
+    )
     replay(upgraded, item_ids=[company_row], reason="ERP now on the v2 packs")
-    writeback(upgraded, wait_seconds=5)
+    writeback(upgraded, wait_seconds=30)
 
     assert upgraded.store.get_item(company_row).state is OutboxState.DELIVERED
     assert _creates(v2) == {company_ref: 1}
