@@ -104,7 +104,12 @@ def test_postgres_workers_share_tenants_and_survive_a_kill_9(
     """Procrastinate workers on two "machines"; one dies with its job running and its rows
     leased: the sweep closes the dead worker's job, the lease expires, the other finishes."""
     sb = munivideo_sandbox_factory(dialect="rest")
-    engine = make_engine(sb)
+    # The test's own recording engine is the driver, not the system under test: it shares the
+    # sandbox with two starting workers, so on a loaded 2-core machine its calls get a wide
+    # deadline (the workers keep the tight one and retry).
+    settings = config_data(sb, tmp_path)["erp"]["settings"]
+    wide = {"connect_seconds": 10, "read_seconds": 20, "total_seconds": 40}
+    engine = make_engine(sb, erp={"settings": {**settings, "timeouts": wide}})
     config = _config(sb, tmp_path, engine, sync_every_seconds=0)
     sb.inject("*=latency:150ms", seed=1)
     first = _worker(config, "--concurrency", "2")
