@@ -425,3 +425,41 @@ def test_every_erp_call_is_bounded_by_the_lease(
     for name, left in seen.items():
         assert left is not None, f"{name} ran without a deadline"
         assert 0 < left <= limit, (name, left, limit)
+
+
+def test_a_step_found_missing_inside_its_settle_window_is_not_replayed_as_absent(
+    world_factory: Callable[..., World],
+) -> None:
+    """The ERP can neither deduplicate nor be asked; the create times out and the ERP commits
+    it 5 s later. A person who checks at once finds nothing: "absent" is refused until the
+    settle window has passed (the stateful test found the second create this allowed); after
+    it the late protocol is there, and the row finishes with one create."""
+    world = world_factory(CAPABILITIES["neither"])
+    item = world.enqueue()
+    world.erp.inject("create", "late")
+    engine = world.engines[0]
+    writeback(engine)
+    dead = world.store.get_item(item.id)
+    assert dead.state is OutboxState.FAILED
+    assert world.erp.effects[(item.booking_id, "create")] == 0  # not yet
+    with pytest.raises(LifecycleError) as info:
+        replay(engine, item_ids=[item.id], absent=["create"], actor="ana", reason="not there")
+    assert info.value.field == "absent"
+    assert "2031-03-05 12:00:10 UTC" in info.value.message  # sent at 12:00:00, settle 10 s
+    assert world.store.get_item(item.id).state is OutboxState.FAILED  # nothing changed
+    assert "create" in world.store.get_item(item.id).attempted
+    world.clock.advance(10)
+    world.erp.read_booking_status("-")  # the ERP's late commit lands meanwhile
+    assert world.erp.effects[(item.booking_id, "create")] == 1
+    found = world.erp.protocols[0].receipt
+    replay(
+        engine,
+        item_ids=[item.id],
+        landed=["create"],
+        protocol=(found.number, found.year),
+        actor="ana",
+        reason="found it",
+    )
+    final = world.drive(engine, item.id)
+    assert final.state is OutboxState.DELIVERED, final.last_error
+    assert world.erp.effects[(item.booking_id, "create")] == 1

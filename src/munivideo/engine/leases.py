@@ -75,7 +75,18 @@ def timing(erp: ErpAdapter, config: WritebackConfig) -> WritebackTiming:
             f"in flight; set it to at least {needed:g} or shorten the ERP timeouts",
             field="writeback.lease_seconds",
         )
-    settle = config.settle_seconds if config.settle_seconds is not None else 2 * call
     return WritebackTiming(
-        call_seconds=call, lease_seconds=config.lease_seconds, settle_seconds=settle
+        call_seconds=call,
+        lease_seconds=config.lease_seconds,
+        settle_seconds=settle_seconds(erp, config, call),
     )
+
+
+def settle_seconds(erp: ErpAdapter, config: WritebackConfig, call: float | None = None) -> float:
+    """How long after a step was last sent a "not found" is trusted, in seconds:
+    ``[writeback] settle_seconds``, else twice the worst-case ERP call (``call``, or
+    :func:`worst_call_seconds`). Holds for the engine's probes and for a person's check alike
+    (:func:`munivideo.engine.replay.replay` refuses an ``absent`` step inside it)."""
+    if config.settle_seconds is not None:
+        return config.settle_seconds
+    return 2 * (call if call is not None else worst_call_seconds(erp, config.erp_call_seconds))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from munivideo.engine.context import Engine
+from munivideo.engine.leases import settle_seconds
 from munivideo.engine.results import ReplayResult
 from munivideo.errors import ConfigurationError, LifecycleError
 from munivideo.models import ProtocolReceipt
@@ -33,9 +35,13 @@ def replay(
 
     :param landed: steps (``create``, ``attach:<sha>``, ``forward:<i>:<dept>``, ``status``)
         a person found done in the ERP: recorded done, never sent again.
-    :param absent: steps a person found missing: sent again without a probe.
+    :param absent: steps a person found missing: sent again without a probe. A step last
+        sent less than the settle window ago (:func:`munivideo.engine.leases.settle_seconds`)
+        is refused: the ERP may still commit that attempt, so "missing" is not yet the answer.
     :param protocol: ``(number, year)`` of the protocol found, with ``landed=["create"]``.
     :raises ConfigurationError: ``landed``/``absent`` without exactly one ``item_ids``.
+    :raises LifecycleError: an ``absent`` step inside its settle window (``field="absent"``,
+        the message says from when the check counts); nothing was changed.
     """
     if (landed or absent) and (item_ids is None or len(item_ids) != 1):
         raise ConfigurationError("name one outbox row to resolve steps of", field="id")
@@ -44,6 +50,7 @@ def replay(
         if not (landed or absent):
             break
         item = store.get_item(item_id)
+        _settled(engine, item.attempted, absent, item.external_reference)
         for step in landed:
             receipt = None
             if step == "create" and protocol is not None:
@@ -61,6 +68,24 @@ def replay(
         tenant_id=engine.tenant_id, item_ids=item_ids, actor=actor, reason=reason, now=now
     )
     return ReplayResult(tenant_id=engine.tenant_id, replayed=[i.id for i in items])
+
+
+def _settled(
+    engine: Engine, attempted: dict[str, datetime], absent: Sequence[str], reference: str
+) -> None:
+    """Refuse a person's "absent" for a step whose last attempt may still commit."""
+    window = timedelta(seconds=settle_seconds(engine.erp, engine.config.writeback))
+    for step in absent:
+        sent = attempted.get(step)
+        if sent is not None and engine.now() < sent + window:
+            sent = sent.astimezone(UTC)
+            raise LifecycleError(
+                f"step {step} was last sent at {sent:%Y-%m-%d %H:%M:%S} UTC and the ERP may "
+                f"still commit it until {sent + window:%Y-%m-%d %H:%M:%S} UTC (the settle "
+                f"window): check the ERP again after that before replaying it as absent",
+                record_id=reference,
+                field="absent",
+            )
 
 
 REQUEUE_PAGE = 500
