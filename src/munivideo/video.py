@@ -40,10 +40,14 @@ def check_webhook_secret(
     """Check ``Authorization: Bearer <secret>`` (header name in any case) against the
     configured ``webhook_secret``, in constant time.
 
-    Fails closed. :raises ConfigurationError: no secret configured (field
-    ``video.settings.webhook_secret``): no call can be trusted, so every call is refused.
+    Fails closed: without a configured secret no call can be trusted, so every call is refused.
+
+    :param headers: the request's headers.
+    :param expected: the configured ``webhook_secret``, or ``None`` when none is configured.
+    :param what: names the receiver in the messages (``"BBB webhook"``).
+    :raises ConfigurationError: no secret configured (field ``video.settings.webhook_secret``).
     :raises UnauthenticatedError: the header is missing or carries another secret (field
-    ``Authorization``). ``what`` names the receiver in the messages (``"BBB webhook"``).
+        ``Authorization``).
     """
     if expected is None:  # an unauthenticated receiver accepts forgeries
         raise ConfigurationError(

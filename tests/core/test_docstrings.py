@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,15 @@ def _undocumented() -> set[str]:
 def test_every_public_name_has_a_docstring() -> None:
     missing = sorted(_undocumented())
     assert not missing, "public names without a docstring:\n" + "\n".join(missing)
+
+
+def test_field_markers_begin_a_line() -> None:
+    """``:raises X:`` in the middle of prose is not parsed as a field: mkdocstrings shows it as
+    text and leaves the error out of the Raises table (``check_webhook_secret`` did)."""
+    inline = re.compile(r"\S\s+:(param|raises|returns|return|rtype|type)\b[^`\n]*:")
+    found = []
+    for module_name in _modules():
+        for dotted, value in _public(module_name):
+            doc = value.__doc__ if inspect.isfunction(value) else vars(value).get("__doc__")
+            found += [dotted for line in (doc or "").splitlines() if inline.search(line)]
+    assert not found, "a field marker inside a line of prose:\n" + "\n".join(found)

@@ -37,3 +37,19 @@ def test_roles_become_optional_links_resolved_in_scope(tmp_path: Path) -> None:
     assert "[RFC 9110](https://www.rfc-editor.org/rfc/rfc9110)" in doc
     # a bare name nothing in scope defines stays code, unlinked
     assert "and <code>UNKNOWN</code>." in doc
+
+
+def test_a_code_block_directive_becomes_a_fenced_block(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkgy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        '"""Package.\n\n.. code-block:: python\n\n    with x:\n        y()\n\nAfter."""\n',
+        encoding="utf-8",
+    )
+    loaded = griffe.load(
+        "pkgy",
+        search_paths=[tmp_path],
+        extensions=griffe.load_extensions(griffe_roles.SphinxRoles),
+    )
+    assert loaded.docstring is not None
+    assert loaded.docstring.value == "Package.\n\n```python\nwith x:\n    y()\n```\n\nAfter."
