@@ -13,11 +13,11 @@ from munivideo.store import SqliteStore
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENV = {
     "GRAVATAI_ERP_SECRET": "x",
-    "GRAVATAI_JITSI_SECRET": "jitsi-example-secret-0123456789",
+    "GRAVATAI_JITSI_SECRET": "jitsi-example-secret-0123456789-abcdef",
     "CANOAS_ERP_PASSWORD": "x",
     "CANOAS_BBB_SECRET": "bbb-example-secret",
     "MUNIVIDEO_DEMO_ERP_SECRET": "sandbox-secret",
-    "MUNIVIDEO_DEMO_JITSI_SECRET": "demo-secret-0123456789",
+    "MUNIVIDEO_DEMO_JITSI_SECRET": "demo-secret-0123456789-0123456789-abc",
 }
 
 

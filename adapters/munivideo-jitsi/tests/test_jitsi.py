@@ -173,6 +173,23 @@ def test_settings_are_validated() -> None:
         make_jitsi_provider(TENANT, {"base_url": "not a url", "use_jwt": False})
 
 
+def test_short_app_secret_is_refused_at_parse_time() -> None:
+    # RFC 7518 section 3.2: an HS256 key shorter than 256 bits MUST NOT be used.
+    with pytest.raises(ConfigurationError) as info:
+        provider(app_secret=SecretStr("12345"))
+    assert info.value.field == "video.settings.app_secret" and info.value.record_id == TENANT.id
+    assert "12345" not in str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        provider(app_secret=SecretStr("x" * 31))
+    assert info.value.field == "video.settings.app_secret"
+    provider(app_secret=SecretStr("x" * 32))
+    # HS512 needs a key as long as its hash: 64 bytes.
+    with pytest.raises(ConfigurationError) as info:
+        provider(app_secret=SecretStr("x" * 63), algorithm="HS512")
+    assert info.value.field == "video.settings.app_secret"
+    provider(app_secret=SecretStr("x" * 64), algorithm="HS512")
+
+
 def occupant_event(name: str, user_id: str, at: float, jid: str = "room@conf/abc") -> bytes:
     stamp = "joined_at" if name.endswith("joined") else "left_at"
     return json.dumps(

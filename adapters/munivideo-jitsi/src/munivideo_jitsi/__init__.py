@@ -19,11 +19,21 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from munivideo.config import parse_settings
 from munivideo.errors import (
@@ -55,6 +65,11 @@ log = logging.getLogger("munivideo.jitsi")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
+#: The shortest ``app_secret`` each algorithm accepts, in bytes: the hash's output size
+#: (RFC 7518 §3.2). A shorter key is refused when the configuration is read.
+MIN_SECRET_BYTES: Mapping[str, int] = MappingProxyType({"HS256": 32, "HS384": 48, "HS512": 64})
+
+
 class JitsiSettings(BaseModel):
     """``[video.settings]`` for ``provider = "jitsi"``."""
 
@@ -66,14 +81,15 @@ class JitsiSettings(BaseModel):
     use_jwt: bool = True
     #: The JWT ``iss`` claim: prosody's ``app_id`` (token authentication).
     app_id: str | None = None
-    #: The HMAC key signing the JWTs: prosody's ``app_secret``.
+    #: The JWT signature algorithm (HMAC-SHA-256/384/512, RFC 7518).
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    #: The HMAC key signing the JWTs: prosody's ``app_secret``; at least as long as the
+    #: algorithm's hash (32 bytes for HS256, 48 for HS384, 64 for HS512: RFC 7518 §3.2).
     app_secret: SecretStr | None = None
     #: The JWT ``aud`` claim prosody expects.
     audience: str = "jitsi"
     #: The ``sub`` claim: the tenant/XMPP domain; defaults to the host of ``base_url``.
     subject: str | None = None
-    #: The JWT signature algorithm (HMAC-SHA-256/384/512, RFC 7518).
-    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     #: Minutes before the slot's start that the room (and each token's ``nbf``) opens.
     early_open_minutes: int = Field(default=15, ge=0, le=240)
     #: Minutes after the slot's end that the room (and each token's ``exp``) stays open.
@@ -82,6 +98,19 @@ class JitsiSettings(BaseModel):
     room_prefix: str | None = Field(default=None, pattern=r"^[a-z0-9]{1,16}$")
     #: Shared secret the event_sync module sends (``api_headers``) as ``Authorization: Bearer``.
     webhook_secret: SecretStr | None = None
+
+    @field_validator("app_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
+        algorithm = info.data.get("algorithm", "HS256")
+        need = MIN_SECRET_BYTES[algorithm]
+        if value is not None and len(value.get_secret_value().encode()) < need:
+            raise ValueError(
+                f"{algorithm} needs an app_secret of at least {need} bytes ({need * 8} bits,"
+                " RFC 7518 section 3.2); generate one with `openssl rand -hex 32`"
+            )
+        return value
 
     @model_validator(mode="after")
     def _jwt_needs_credentials(self) -> JitsiSettings:
