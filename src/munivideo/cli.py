@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -76,8 +77,45 @@ EXTRAS: dict[str, str] = {
     "psycopg": "postgres",
     "procrastinate": "postgres",
     "prometheus_client": "metrics",
+    "greenery": "contracts",
+    "fhir": "fhir",
+    "starlette": "console",
+    "uvicorn": "console",
+    "jinja2": "console",
+    "multipart": "console",
+    "itsdangerous": "console",
+    "argon2": "console",
 }
 """Which extra installs a third-party module a lazy command needs (``pip install munivideo[X]``)."""
+
+_CONTRACTS_MODULES = frozenset(
+    {"xmlschema", "openapi_core", "jsonschema", "lxml", "defusedxml", "greenery"}
+)
+_SANDBOX_MODULES = _CONTRACTS_MODULES | {"zeep", "werkzeug"}
+
+COMMAND_EXTRAS: dict[str, tuple[str, frozenset[str]]] = {
+    "contracts": (
+        "contracts",
+        _CONTRACTS_MODULES,
+    ),
+    "sandbox": (
+        "sandbox",
+        _SANDBOX_MODULES,
+    ),
+    "demo": (
+        "sandbox",
+        _SANDBOX_MODULES,
+    ),
+}
+"""A command's own extra and the modules it installs: named instead of :data:`EXTRAS`' when
+the missing module is one of them (``contracts diff`` without defusedxml asks for
+``munivideo[contracts]``, which installs everything it needs, not ``munivideo[soap]``)."""
+
+
+def _extra_for(name: str, module: str) -> str:
+    """The extra to install for ``munivideo <name>`` when ``module`` is missing."""
+    extra, modules = COMMAND_EXTRAS.get(name, ("", frozenset()))
+    return extra if module in modules else EXTRAS[module]
 
 
 class LazyGroup(click.Group):
@@ -110,6 +148,20 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the chosen sub-command; when it (or anything it imports while running, e.g.
+        ``munivideo demo`` importing werkzeug) fails for a module of an optional extra
+        (:data:`EXTRAS`), print the ``pip install 'munivideo[<extra>]'`` line and exit 2
+        instead of a traceback."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if missing not in EXTRAS:
+                raise
+            name = ctx.invoked_subcommand or ""
+            _say_needs_extra(name, _extra_for(name, missing), missing)
+
     @staticmethod
     def _load(name: str) -> click.Command | None:
         target = LAZY_COMMANDS.get(name)
@@ -121,7 +173,7 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             missing = (exc.name or "").partition(".")[0]
             if missing in EXTRAS:
-                return _needs_extra(name, EXTRAS[missing], missing)
+                return _needs_extra(name, _extra_for(name, missing), missing)
             raise
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
@@ -138,15 +190,20 @@ def _needs_extra(name: str, extra: str, module: str) -> click.Command:
         add_help_option=False,
     )
     def stand_in() -> None:
-        click.secho(
-            f"error: `munivideo {name}` needs the '{extra}' extra ({module} is not installed): "
-            f"pip install 'munivideo[{extra}]'",
-            fg="red",
-            err=True,
-        )
-        raise SystemExit(EXIT_USAGE)
+        _say_needs_extra(name, extra, module)
 
     return stand_in
+
+
+def _say_needs_extra(name: str, extra: str, module: str) -> NoReturn:
+    """Print which extra installs ``module`` (needed by ``munivideo <name>``) and exit 2."""
+    click.secho(
+        f"error: `munivideo {name}` needs the '{extra}' extra ({module} is not installed): "
+        f"pip install 'munivideo[{extra}]'",
+        fg="red",
+        err=True,
+    )
+    raise SystemExit(EXIT_USAGE)
 
 
 def fail(error: MunivideoError, *, as_json: bool = False) -> None:

@@ -80,3 +80,40 @@ def test_no_color_strips_ansi(monkeypatch: pytest.MonkeyPatch) -> None:
         cli.main.commands.pop("_colour_probe")
     assert plain == "red\n"
     assert "\x1b[" in coloured
+
+
+RUN_WITHOUT = """
+import importlib.abc, sys
+BLOCKED = set(sys.argv[1].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+from munivideo.cli import main
+main(sys.argv[2:], prog_name="munivideo")
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (["demo"], "sandbox"),
+        (["contracts", "diff", "a/openapi.yaml", "b/openapi.yaml"], "contracts"),
+        (["sandbox", "serve"], "sandbox"),
+    ],
+)
+def test_a_command_whose_extra_is_missing_at_run_time_names_it(args: list[str], extra: str) -> None:
+    # the module imports fine; the extra's modules are imported only once the command runs
+    blocked = "zeep,lxml,defusedxml,xmlschema,openapi_core,jsonschema,greenery,werkzeug,fhir"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT, blocked, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_USAGE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"pip install 'munivideo[{extra}]'" in done.stderr
