@@ -506,7 +506,7 @@ def quarantine(
             + (f", {resolved} resolved" if resolved else "")
         ]
         lines += [
-            f"  {i['kind']} {i['record_id']} [{i['field'] or '-'}] {i['reason']} "
+            f"  #{i['id']} {i['kind']} {i['record_id']} [{i['field'] or '-'}] {i['reason']} "
             f"(x{i['occurrences']})" + (f" resolved {i['resolved_at']}" if i["resolved_at"] else "")
             for i in q.items
         ]

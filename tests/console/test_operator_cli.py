@@ -144,7 +144,8 @@ def test_quarantine_readmit_takes_a_fixed_configuration(
     )
     assert shown.exit_code == 0
     assert "gravatai: 0 quarantined, 1 resolved\n" in shown.output
-    assert "booking AG-000099 [service_code] service 'ALVARA'" in shown.output
+    # each line leads with the id `quarantine readmit --id N` takes
+    assert f"  #{entry['id']} booking AG-000099 [service_code] service 'ALVARA'" in shown.output
     assert " resolved 20" in shown.output  # --all says which entries are resolved, and when
     code, out = _cli("quarantine", "readmit", "--config", fixed, "--id", str(entry["id"]))
     assert code == 1  # already resolved
