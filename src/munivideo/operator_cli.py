@@ -18,8 +18,10 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
+from munivideo.cli import fail
 from munivideo.engine.operate import AGES
-from munivideo.jobs_cli import _config_option, _json_option, _run
+from munivideo.errors import ConfigurationError, MunivideoError, NotFoundError
+from munivideo.jobs_cli import _config_option, _json_option, _open, _run
 from munivideo.jobs_cli import quarantine as quarantine_list
 from munivideo.jobs_cli import requeue as jobs_requeue
 from munivideo.store.states import OutboxState
@@ -227,17 +229,66 @@ def quarantine() -> None:
 quarantine.add_command(quarantine_list, "list")
 
 
+def _holder(configs: tuple[Path, ...], quarantine_id: int, as_json: bool) -> Path:
+    """The one ``--config`` whose tenant has quarantine entry ``quarantine_id``: every given
+    tenant is searched. Exits 1 (not found) when none has it, 2 when several do (each store
+    numbers its own entries, so the id does not say which one)."""
+    from munivideo.engine.operate import find_quarantined
+
+    if len(configs) == 1:
+        return configs[0]
+    holders: list[tuple[Path, str]] = []
+    try:
+        tenants = _open(configs)
+    except MunivideoError as exc:
+        fail(exc, as_json=as_json)
+        raise  # pragma: no cover - fail() exits
+    try:
+        for path, mv in zip(configs, tenants, strict=True):
+            try:
+                find_quarantined(mv.engine, quarantine_id)
+            except NotFoundError:
+                continue
+            holders.append((path, mv.tenant_id))
+    finally:
+        for mv in tenants:
+            mv.close()
+    names = ", ".join(mv.tenant_id for mv in tenants)
+    if not holders:
+        fail(
+            NotFoundError(
+                f"no quarantined record {quarantine_id} in tenants {names}",
+                record_id=str(quarantine_id),
+                field="id",
+            ),
+            as_json=as_json,
+        )
+    if len(holders) > 1:
+        fail(
+            ConfigurationError(
+                f"quarantine entry {quarantine_id} exists in tenants "
+                f"{', '.join(t for _p, t in holders)} (each store numbers its own): pass only "
+                "the --config of the tenant you mean",
+                record_id=str(quarantine_id),
+                field="config",
+            ),
+            as_json=as_json,
+        )
+    return holders[0][0]
+
+
 @quarantine.command("readmit")
 @_config_option
 @_json_option
 @click.option("--id", "quarantine_id", required=True, type=int, help="Quarantine entry id.")
 def readmit(configs: tuple[Path, ...], as_json: bool, quarantine_id: int) -> None:
     """Re-process a quarantined record (a booking is fetched again from the ERP; an attendance
-    is recorded again from its kept payload) and resolve it when it goes through."""
+    is recorded again from its kept payload) and resolve it when it goes through. With several
+    --config, the tenant that has entry --id is used."""
     from munivideo.engine.operate import readmit as do_readmit
 
     _run(
-        configs,
+        (_holder(configs, quarantine_id, as_json),),
         as_json,
         lambda mv, _p: do_readmit(mv.engine, quarantine_id),
         lambda r: r.admitted,

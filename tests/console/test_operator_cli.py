@@ -121,6 +121,19 @@ def test_quarantine_readmit_takes_a_fixed_configuration(
     code, out = _cli("quarantine", "readmit", "--config", config, "--id", str(entry["id"]))
     assert code == 1
     assert out["tenants"][0]["admitted"] is False
+    # with several tenants, the one that has the entry is found (canoas, first, has none)
+    (tmp_path / "canoas").mkdir()
+    canoas = _config(
+        console_env, tmp_path / "canoas", tenant={"id": "canoas", "name": "Prefeitura de Canoas"}
+    )
+    args = ("quarantine", "readmit", "--config", canoas, "--config", config)
+    code, out = _cli(*args, "--id", str(entry["id"]))
+    assert code == 1, out
+    assert [t["tenant_id"] for t in out["tenants"]] == ["gravatai"]
+    assert out["tenants"][0]["record_id"] == "AG-000099"
+    code, out = _cli(*args, "--id", "999")
+    assert code == 1
+    assert "no quarantined record 999 in tenants canoas, gravatai" in out["error"]["message"]
 
     services = config_data(console_env.sb, tmp_path)["services"]
     services.append(
