@@ -1,6 +1,7 @@
 """``munivideo sync | record | writeback | replay | status | quarantine``.
 
-Every command takes ``--config FILE`` (repeatable: one file per tenant) and ``--json``. Exit
+Every command takes ``--config FILE`` (repeatable: one file per tenant; ``record`` takes
+exactly one) and ``--json``. Exit
 codes: 0 all done, 1 something failed, is quarantined or still waiting, 2 usage/configuration.
 Progress bars show on a terminal only.
 """
@@ -173,7 +174,14 @@ def _load_json(path: Path | None, adapter: TypeAdapter[T], what: str) -> T | Non
 
 
 @click.command()
-@_config_option
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Tenant configuration file (exactly one: a booking belongs to one tenant).",
+)
 @_json_option
 @click.option("--booking", "booking_id", default=None, help="Booking id (default: the form's).")
 @click.option(
