@@ -19,7 +19,7 @@ import click
 from pydantic import BaseModel
 
 from munivideo.cli import fail
-from munivideo.engine.operate import AGES
+from munivideo.engine.operate import AGES, ReadmitResult
 from munivideo.errors import ConfigurationError, MunivideoError, NotFoundError
 from munivideo.jobs_cli import _config_option, _json_option, _open, _run
 from munivideo.jobs_cli import quarantine as quarantine_list
@@ -229,6 +229,17 @@ def quarantine() -> None:
 quarantine.add_command(quarantine_list, "list")
 
 
+def _with_new_reason(mv: Any, result: ReadmitResult) -> ReadmitResult:
+    """``result`` with the reason the record was quarantined again (the entry's new reason)
+    in place of "see the quarantine entry's new reason", so the line says why."""
+    from munivideo.engine.operate import find_quarantined
+
+    if result.admitted or not result.reason.startswith("still refused"):
+        return result
+    entry = find_quarantined(mv.engine, result.quarantine_id)
+    return result.model_copy(update={"reason": f"still refused: {entry.reason}"})
+
+
 def _holder(configs: tuple[Path, ...], quarantine_id: int, as_json: bool) -> Path:
     """The one ``--config`` whose tenant has quarantine entry ``quarantine_id``: every given
     tenant is searched. Exits 1 (not found) when none has it, 2 when several do (each store
@@ -290,7 +301,7 @@ def readmit(configs: tuple[Path, ...], as_json: bool, quarantine_id: int) -> Non
     _run(
         (_holder(configs, quarantine_id, as_json),),
         as_json,
-        lambda mv, _p: do_readmit(mv.engine, quarantine_id),
+        lambda mv, _p: _with_new_reason(mv, do_readmit(mv.engine, quarantine_id)),
         lambda r: r.admitted,
         lambda r: (
             f"{r.tenant_id}: {r.kind.value} {r.record_id} re-admitted from {r.source}"

@@ -121,6 +121,8 @@ def test_quarantine_readmit_takes_a_fixed_configuration(
     code, out = _cli("quarantine", "readmit", "--config", config, "--id", str(entry["id"]))
     assert code == 1
     assert out["tenants"][0]["admitted"] is False
+    # the line says why, not "see the quarantine entry's new reason"
+    assert "still refused: service 'ALVARA' is not configured" in out["tenants"][0]["reason"]
     # with several tenants, the one that has the entry is found (canoas, first, has none)
     (tmp_path / "canoas").mkdir()
     canoas = _config(
