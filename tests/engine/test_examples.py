@@ -15,7 +15,7 @@ ENV = {
     "GRAVATAI_ERP_SECRET": "x",
     "GRAVATAI_JITSI_SECRET": "jitsi-example-secret-0123456789-abcdef",
     "CANOAS_ERP_PASSWORD": "x",
-    "CANOAS_BBB_SECRET": "bbb-example-secret",
+    "CANOAS_BBB_SECRET": "bbb-example-secret-0123456789-abcdef",
     "MUNIVIDEO_DEMO_ERP_SECRET": "sandbox-secret",
     "MUNIVIDEO_DEMO_JITSI_SECRET": "demo-secret-0123456789-0123456789-abc",
 }

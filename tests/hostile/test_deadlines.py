@@ -114,7 +114,7 @@ def test_the_bbb_call_is_bounded() -> None:
     with _slow() as peer:
         provider = make_bbb_provider(
             TENANT,
-            {"url": peer.url + "/bigbluebutton/api", "secret": "s3cr3t", "total_seconds": 1.5},
+            {"url": peer.url + "/bigbluebutton/api", "secret": "s3cr3t" * 6, "total_seconds": 1.5},
         )
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError):
@@ -137,7 +137,7 @@ def test_the_webhook_notifier_is_bounded() -> None:
 
     with _slow() as peer:
         notifier = make_webhook_notifier(
-            TENANT, {"url": peer.url + "/sms", "secret": "x" * 16, "total_seconds": 1.5}
+            TENANT, {"url": peer.url + "/sms", "secret": "x" * 32, "total_seconds": 1.5}
         )
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError):

@@ -211,10 +211,12 @@ def test_sha256_checksums(bbb_server: FakeBbb) -> None:
 
 
 def test_wrong_secret_is_a_configuration_error(bbb_server: FakeBbb) -> None:
-    p = make_bbb_provider(TENANT, {"url": bbb_server.url, "secret": SecretStr("wrong")})
+    p = make_bbb_provider(
+        TENANT, {"url": bbb_server.url, "secret": SecretStr("wrong-secret-" + "0" * 24)}
+    )
     with pytest.raises(ConfigurationError) as info:
         p.create_room(booking())
-    assert "wrong" not in str(info.value)
+    assert "wrong-secret" not in str(info.value)
 
 
 def test_reschedule_moves_window_only(bbb_server: FakeBbb) -> None:
@@ -326,8 +328,12 @@ def test_settings_validated_and_registered() -> None:
     assert info.value.field == "video.settings.secret"
     factory = load_plugins(allow=["bbb"], strict=True).video_provider("bbb")
     assert isinstance(
-        factory(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s")}), BbbProvider
+        factory(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s" * 32)}),
+        BbbProvider,
     )
+    with pytest.raises(ConfigurationError) as info:
+        make_bbb_provider(TENANT, {"url": "https://x.example/api", "secret": SecretStr("s" * 31)})
+    assert info.value.field == "video.settings.secret" and info.value.record_id == TENANT.id
 
 
 def test_on_demand_meetings_make_join_links_work_inside_the_window_only(

@@ -19,13 +19,13 @@ from munivideo_webhook import WebhookNotifier, make_webhook_notifier, sign, veri
 from pydantic import SecretStr
 from urllib3.exceptions import NameResolutionError
 
-from munivideo.errors import AmbiguousError, RejectedError, TransientError
+from munivideo.errors import AmbiguousError, ConfigurationError, RejectedError, TransientError
 from munivideo.models import Channel, InvitationMethod, OutboundMessage, Tenant
 from munivideo.plugins import load_plugins
 from munivideo.ports import Notifier
 from munivideo.testing.peers import dropping_peer
 
-SECRET = "webhook-shared-secret"
+SECRET = "webhook-shared-secret-0123456789-abcdef"
 TENANT = Tenant(id="gravatai", name="Prefeitura de Gravataí")
 MESSAGE = OutboundMessage(
     booking_id="B-1",
@@ -103,7 +103,7 @@ def test_delivers_signed_message(receiver: Receiver) -> None:
 
 def test_wrong_secret_is_refused_by_receiver(receiver: Receiver) -> None:
     with pytest.raises(RejectedError) as info:
-        notifier(receiver.url, secret="not-the-secret").send(MESSAGE)
+        notifier(receiver.url, secret="not-the-secret-0123456789-0123456789").send(MESSAGE)
     assert "401" in str(info.value)
     assert receiver.rejected == 1 and receiver.received == []
 
@@ -194,5 +194,13 @@ def test_verify_signature_rejects_tampering_and_replay() -> None:
 def test_registered_by_entry_point() -> None:
     factory = load_plugins(allow=["webhook"], strict=True).notifier("webhook")
     assert isinstance(
-        factory(TENANT, {"url": "https://x.example/h", "secret": SecretStr("s")}), WebhookNotifier
+        factory(TENANT, {"url": "https://x.example/h", "secret": SecretStr("s" * 32)}),
+        WebhookNotifier,
     )
+
+
+def test_short_hmac_secret_is_refused_at_parse_time() -> None:
+    # RFC 2104 section 3: an HMAC key shorter than the hash output (32 bytes) is refused.
+    with pytest.raises(ConfigurationError) as info:
+        make_webhook_notifier(TENANT, {"url": "https://x.example/h", "secret": SecretStr("s" * 31)})
+    assert info.value.field == "notifiers.settings.secret" and info.value.record_id == TENANT.id

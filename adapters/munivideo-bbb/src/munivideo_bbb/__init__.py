@@ -28,7 +28,7 @@ from xml.etree.ElementTree import Element
 
 import requests
 from defusedxml import ElementTree as SafeET
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from munivideo.config import parse_settings
 from munivideo.errors import (
@@ -68,6 +68,14 @@ def checksum(call: str, query: str, secret: str, algorithm: Algorithm = "sha1") 
     return hashlib.new(algorithm, f"{call}{query}{secret}".encode()).hexdigest()
 
 
+#: The shortest BBB shared ``secret`` accepted: the checksum ``H(call + query + secret)`` is
+#: plain hashing, not HMAC, so the secret's length is all that stands between an observer of one
+#: signed URL and forging any API call (ending meetings, minting moderator joins). 32 characters
+#: give 128 bits even when the secret is hex (``openssl rand -hex 16``), the NIST SP 800-131A
+#: floor for symmetric keys.
+MIN_SECRET_CHARS = 32
+
+
 class BbbSettings(BaseModel):
     """``[video.settings]`` for ``provider = "bbb"``."""
 
@@ -75,7 +83,8 @@ class BbbSettings(BaseModel):
 
     #: The API root, e.g. ``https://bbb.example.org/bigbluebutton/api``.
     url: str = Field(pattern=r"^https?://[^\s]+$")
-    #: The server's shared secret (``bbb-conf --secret``); signs every call.
+    #: The server's shared secret (``bbb-conf --secret``); signs every call. At least
+    #: :data:`MIN_SECRET_CHARS` characters: it is the checksum's only unknown.
     secret: SecretStr
     #: The checksum's hash; ``sha256``/``sha384``/``sha512`` need BBB 2.5 or later.
     checksum_algorithm: Algorithm = "sha1"
@@ -94,6 +103,16 @@ class BbbSettings(BaseModel):
     meeting_on_demand: bool = False
     #: Token the webhook receiver must present as ``Authorization: Bearer <token>``.
     webhook_secret: SecretStr | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"the BBB shared secret needs at least {MIN_SECRET_CHARS} characters (it is the"
+                " only unknown in every call's checksum); set one with `bbb-conf --setsecret`"
+            )
+        return value
 
 
 def _text(node: Element, tag: str) -> str:

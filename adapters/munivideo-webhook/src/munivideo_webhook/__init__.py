@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from munivideo.config import parse_settings
 from munivideo.errors import RejectedError
@@ -37,6 +37,10 @@ TIMESTAMP_HEADER = "X-Munivideo-Timestamp"
 SIGNATURE_HEADER = "X-Munivideo-Signature"
 
 
+#: The shortest webhook ``secret`` accepted, in bytes: SHA-256's output size (RFC 2104 §3).
+MIN_SECRET_BYTES = 32
+
+
 class WebhookSettings(BaseModel):
     """``[[notifiers]] name = "webhook"`` settings."""
 
@@ -44,7 +48,9 @@ class WebhookSettings(BaseModel):
 
     #: Where each message is POSTed.
     url: str = Field(pattern=r"^https?://[^\s]+$")
-    #: Key of the ``X-Munivideo-Signature`` HMAC; share it with the receiver only.
+    #: Key of the ``X-Munivideo-Signature`` HMAC; share it with the receiver only. At least
+    #: :data:`MIN_SECRET_BYTES` bytes: RFC 2104 §3 discourages HMAC keys shorter than the
+    #: hash's output (32 bytes for SHA-256).
     secret: SecretStr
     #: Seconds for each connect and each read.
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -53,6 +59,17 @@ class WebhookSettings(BaseModel):
     max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: The channels this gateway delivers (the engine routes only these here).
     channels: frozenset[Channel] = frozenset(Channel)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"the HMAC-SHA256 secret needs at least {MIN_SECRET_BYTES} bytes (RFC 2104"
+                " section 3: no shorter than the hash output); generate one with"
+                " `openssl rand -hex 32`"
+            )
+        return value
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
