@@ -78,6 +78,17 @@ def test_soap_pack_wsdl_and_its_schema_see_the_same_fields() -> None:
     assert field.required and field.pattern == r"\d{11}|\d{14}"
 
 
+def test_a_pack_folder_stands_for_its_contract_file(tmp_path: Path) -> None:
+    v1, v2 = pack_contract("erp-rest/v1"), pack_contract("erp-rest/v2")
+    folders = CliRunner().invoke(main, ["contracts", "diff", str(v1.parent), str(v2.parent)])
+    files = CliRunner().invoke(main, ["contracts", "diff", str(v1), str(v2)])
+    assert folders.exit_code == files.exit_code == 3, folders.output
+    assert folders.output == files.output
+    empty = CliRunner().invoke(main, ["contracts", "diff", str(tmp_path), str(v2)])
+    assert empty.exit_code == 2
+    assert "is a folder: pass its openapi.yaml or erp.wsdl" in empty.output
+
+
 def test_mixed_flavors_are_a_usage_error() -> None:
     result = CliRunner().invoke(
         main,

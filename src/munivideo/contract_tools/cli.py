@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from munivideo.cli import EXIT_BREAKING, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from munivideo.errors import MunivideoError
+from munivideo.errors import ConfigurationError, MunivideoError
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -39,6 +39,24 @@ EXCEPTIONS_OPTION = click.option(
 def _usage_error(exc: MunivideoError) -> None:
     click.secho(f"error: {exc}", fg="red", err=True)
     raise SystemExit(EXIT_USAGE)
+
+
+def _contract_file(path: Path) -> Path:
+    """``path``, or the main contract file in it when it is a pack folder
+    (:func:`~munivideo.contract_tools.sources.folder_contract`: ``erp.wsdl``, ``openapi.yaml``).
+
+    :raises munivideo.errors.ConfigurationError: a folder with neither (field ``contract``).
+    """
+    from munivideo.contract_tools.sources import folder_contract
+
+    if not path.is_dir():
+        return path
+    found = folder_contract(path)
+    if found is None:
+        raise ConfigurationError(
+            f"{path} is a folder: pass its openapi.yaml or erp.wsdl", field="contract"
+        )
+    return found
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -149,11 +167,13 @@ def check(
 @FORMAT_OPTION
 @OUTPUT_OPTION
 def diff(old: Path, new: Path, exceptions: Path | None, fmt: str, output: Path | None) -> None:
-    """Breaking and non-breaking changes from contract OLD to NEW (WSDL, XSD or OpenAPI)."""
+    """Breaking and non-breaking changes from contract OLD to NEW (WSDL, XSD or OpenAPI; a pack
+    folder stands for its erp.wsdl or openapi.yaml)."""
     from munivideo.contract_tools.check import diff_files
     from munivideo.contract_tools.reports import render
 
     try:
+        old, new = _contract_file(old), _contract_file(new)
         result = diff_files(old, new, exceptions=exceptions)
     except MunivideoError as exc:
         _usage_error(exc)

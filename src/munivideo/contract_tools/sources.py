@@ -172,13 +172,21 @@ def parse_pack_ref(ref: str) -> tuple[str, str]:
     return name, version
 
 
-def pack_contract(ref: str) -> Path:
-    """The main contract file of a pack (``erp.wsdl`` or ``openapi.yaml``)."""
-    folder = pack_dir(*parse_pack_ref(ref))
+def folder_contract(folder: Path) -> Path | None:
+    """The main contract file in a pack folder: its WSDL (``erp.wsdl``), else its
+    ``openapi.yaml`` (``.yml``, ``.json``); ``None`` when it has neither."""
     for pattern in ("*.wsdl", "openapi.yaml", "openapi.yml", "openapi.json"):
         found = sorted(folder.glob(pattern))
         if found:
             return found[0]
+    return None
+
+
+def pack_contract(ref: str) -> Path:
+    """The main contract file of a pack (``erp.wsdl`` or ``openapi.yaml``)."""
+    found = folder_contract(pack_dir(*parse_pack_ref(ref)))
+    if found is not None:
+        return found
     raise ConfigurationError(f"pack {ref} has no WSDL or OpenAPI document", field="pack")
 
 
