@@ -149,7 +149,9 @@ def show(configs: tuple[Path, ...], as_json: bool, item_id: int) -> None:
             f"{i['max_attempts']}" + (f" protocol {i['protocol']}" if i["protocol"] else ""),
         ]
         if i["last_error"]:
-            lines.append(f"  last error {i['last_error_type']}: {i['last_error']}")
+            # a delivered row keeps the error of the attempt before the one that went through
+            label = "an earlier attempt's error" if i["state"] == "delivered" else "last error"
+            lines.append(f"  {label} {i['last_error_type']}: {i['last_error']}")
         lines += [f"  step {name}: {detail}" for name, detail in i["steps"].items()]
         lines += [
             f"  {a['at']} {a['from_state'] or '-'} -> {a['to_state']} by {a['actor']}: "

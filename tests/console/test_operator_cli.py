@@ -97,6 +97,12 @@ def test_outbox_pages_requeue_done_and_show(console_env: ConsoleEnv, tmp_path: P
     assert detail["item"]["state"] == "delivered"
     assert detail["audit"][-1]["reason"] == "done elsewhere (protocol 77/2026): criado à mão"
     assert len(console_env.sb.protocols()) == 2  # the other two; the third was done by hand
+    shown = CliRunner(env=SECRET_ENV).invoke(
+        main, ["outbox", "show", "--config", config, "--id", str(failed[0].id)]
+    )
+    # delivered now: the error is history, not the row's current state
+    assert "\n  an earlier attempt's error RejectedError: " in shown.output, shown.output
+    assert "last error" not in shown.output
     code, _ = _cli(
         "outbox", "requeue", "--config", config, "--id", str(failed[0].id), "--reason", "x"
     )
