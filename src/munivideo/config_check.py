@@ -31,9 +31,10 @@ from munivideo.engine.leases import timing
 from munivideo.engine.writeback import lookup_setting
 from munivideo.erp_sources import build_erp
 from munivideo.errors import MunivideoError
+from munivideo.models import Applicant, Citizen, Servant
 from munivideo.plugins import Plugins
 from munivideo.ports import ErpAdapter
-from munivideo.redact import redact
+from munivideo.redact import mask_name, redact
 from munivideo.transport.classify import lookup_failure
 
 
@@ -96,10 +97,18 @@ def shown(value: Any) -> str:
     return redact(str(getattr(value, "value", value)))
 
 
+#: Models whose ``name`` is a person's: the probe prints it masked (LGPD art. 6 III,
+#: data minimisation), as the console does, next to the masked CPF, e-mail and phone.
+_PEOPLE = (Citizen, Servant, Applicant)
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, _PEOPLE) and value.name:
+        out[f"{prefix}.name" if prefix else "name"] = redact(mask_name(value.name))
     if isinstance(value, BaseModel):
         for key in type(value).model_fields:
-            _flatten(f"{prefix}.{key}" if prefix else key, getattr(value, key), out)
+            if not (key == "name" and isinstance(value, _PEOPLE)):
+                _flatten(f"{prefix}.{key}" if prefix else key, getattr(value, key), out)
     elif isinstance(value, Mapping):
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)

@@ -67,6 +67,13 @@ def mask_phone(value: str) -> str:
     return f"+** ** *****-{digits[-4:]}" if len(digits) >= 8 else "***"
 
 
+def mask_name(name: str) -> str:
+    """``Maria Aparecida dos Santos`` -> ``Maria A. d. S.``: the first name and initials, enough
+    for the person who knows the case to recognise, not to copy; ``***`` when ``name`` is blank."""
+    first, *rest = name.split() or ["***"]
+    return " ".join([first, *(f"{part[0]}." for part in rest)])
+
+
 def redact(text: str) -> str:
     """Mask CPF/CNPJ, phone numbers, e-mail addresses, bearer tokens, JWTs and ``secret=...``
     pairs (any name ending in password, secret, token, key, pw, ...) in text."""

@@ -127,6 +127,23 @@ def test_the_probe_names_a_bad_record_by_field(
     assert "lookup of an unknown reference found nothing" in steps
 
 
+def test_the_probe_masks_the_citizens_name_like_cpf_email_and_phone(
+    tenant: Path, peers: tuple[Sandbox, Sandbox]
+) -> None:
+    rest, _ = peers
+    code, (report,) = _check("--probe", str(tenant))
+    assert code == 0, report
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    (read,) = [s for s in steps if str(s).startswith("booking ") and " read and mapped" in str(s)]
+    name = rest.booking(str(read).split()[1])["cidadao"]["nome"]
+    assert len(name.split()) > 1
+    assert name not in json.dumps(report, ensure_ascii=False), "full name printed unmasked"
+    first, *rest_of_name = name.split()
+    masked = " ".join([first, *(f"{part[0]}." for part in rest_of_name)])
+    assert f"  citizen.name = {masked}" in steps
+
+
 def test_split_sources_sync_reset_since_and_write_back(
     tenant: Path, peers: tuple[Sandbox, Sandbox]
 ) -> None:

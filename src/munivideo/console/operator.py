@@ -20,7 +20,7 @@ from munivideo.console.web import Page, page
 from munivideo.engine.operate import AGES, mark_done_elsewhere, outbox_page, readmit
 from munivideo.error_catalogue import localized
 from munivideo.errors import MunivideoError
-from munivideo.redact import redact
+from munivideo.redact import mask_name, redact
 from munivideo.store.records import OutboxItem, QuarantineItem, TenantStatus
 from munivideo.store.states import OutboxState
 
@@ -70,12 +70,6 @@ async def outbox(p: Page) -> Response:
     )
 
 
-def _masked_name(name: str) -> str:
-    """``Maria Aparecida dos Santos`` -> ``Maria A. d. S.``: enough to recognise, not to copy."""
-    first, *rest = name.split()
-    return " ".join([first, *(f"{part[0]}." for part in rest)])
-
-
 async def _item(p: Page) -> tuple[Munivideo, OutboxItem] | Response:
     found = _tenant(p)
     if isinstance(found, Response):
@@ -113,7 +107,7 @@ async def _item_page(
         422 if error else 200,
         item=item,
         trail=trail,
-        applicant=_masked_name(applicant.name),
+        applicant=mask_name(applicant.name),
         document=document.masked() if document is not None else "",
         zone=p.zone,
         notice=notice if notice in ("replay", "requeue", "done") else "",
