@@ -56,7 +56,7 @@ LAZY_HELP: dict[str, str] = {
     "status": "Cursor, bindings, outbox by state (with stale leases) and quarantine, per tenant.",
     "quarantine": "Records that could not be processed: list them, re-admit them.",
     "outbox": "List and inspect outbox rows; requeue them or mark them done elsewhere.",
-    "console": "The web console for servants and operators (see docs/console.md).",
+    "console": "The web console for servants and operators (see the Console page of the docs).",
     "demo": "Run the whole cycle on the embedded sandbox ERP (offline, under a minute).",
     "retention": "LGPD retention: erase personal data older than the configured period.",
     "worker": "Serve write-backs and periodic syncs for many tenants until SIGTERM.",

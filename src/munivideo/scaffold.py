@@ -145,7 +145,7 @@ def adapter() -> None:
 )
 @click.option("--force", is_flag=True, help="Write into an existing, non-empty folder.")
 def new(name: str, kind: str, directory: Path, force: bool) -> None:
-    """Scaffold adapter NAME (e.g. ``acme``) as distribution ``munivideo-NAME``."""
+    """Scaffold adapter NAME (e.g. acme) as distribution munivideo-NAME."""
     try:
         target = scaffold(name, kind, directory, force=force)
     except ConfigurationError as exc:

@@ -38,7 +38,7 @@ def _password(from_stdin: bool) -> str:
 
 @click.group()
 def console() -> None:
-    """The web console for servants and operators (see docs/console.md)."""
+    """The web console for servants and operators (see the Console page of the docs)."""
 
 
 @console.command()

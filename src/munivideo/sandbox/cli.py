@@ -157,9 +157,9 @@ def serve(
 @click.option("--url", default="http://127.0.0.1:8765", show_default=True, help="Sandbox base URL.")
 @click.option("--timeout", default=30.0, show_default=True, type=float, help="Seconds to wait.")
 def wait(url: str, timeout: float) -> None:
-    """Wait until a sandbox answers its health check (for scripts that start it with ``&``).
+    """Wait until a sandbox answers its health check (for scripts that start it with '&').
 
-    Exits 0 once ``GET URL/_sandbox/health`` answers 200, 1 after ``--timeout`` seconds.
+    Exits 0 once GET URL/_sandbox/health answers 200, 1 after --timeout seconds.
     """
     import time
 
