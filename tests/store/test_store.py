@@ -88,6 +88,18 @@ def test_enqueue_keeps_the_first_entry_and_the_attendance(store: Store) -> None:
     assert [(a.from_state, a.to_state) for a in trail] == [(None, OutboxState.PENDING)]
 
 
+def test_a_duplicate_record_uses_up_no_outbox_id(store: Store) -> None:
+    # An ignored INSERT still draws an id (SQLite AUTOINCREMENT, a PostgreSQL sequence): the
+    # store looks for the row first, so ids after a duplicate stay consecutive.
+    first = _enqueue(store, "AG-1")
+    for _ in range(2):
+        again, created = store.enqueue(
+            "gravatai", attendance("AG-1"), entry("AG-1"), max_attempts=3, now=T0
+        )
+        assert not created and again.id == first
+    assert _enqueue(store, "AG-2") == first + 1
+
+
 def test_claim_leases_and_steps_then_delivers(store: Store) -> None:
     item_id = _enqueue(store)
     claimed = store.claim("w1", limit=10, lease_seconds=30, now=T0)

@@ -456,6 +456,16 @@ class PostgresStore:
                     record_id=entry.booking_id,
                     field="booking_id",
                 )
+            # Look before inserting: ON CONFLICT DO NOTHING still draws the next sequence value,
+            # so a duplicate record would leave a gap in the outbox ids. The binding row the
+            # UPDATE above locked serialises concurrent records of one booking; ON CONFLICT
+            # stays as the backstop.
+            existing = conn.execute(
+                "SELECT * FROM outbox WHERE tenant_id = %s AND external_reference = %s",
+                (tenant_id, entry.external_reference),
+            ).fetchone()
+            if existing is not None:
+                return _items(conn, [existing])[0], False
             inserted = conn.execute(
                 "INSERT INTO outbox (tenant_id, booking_id, external_reference, entry, state, "
                 "attempts, max_attempts, next_attempt_at, created_at, updated_at) "

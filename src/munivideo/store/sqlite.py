@@ -426,6 +426,17 @@ class SqliteStore:
                     record_id=entry.booking_id,
                     field="booking_id",
                 )
+            # Look before inserting: an ignored INSERT still draws an AUTOINCREMENT id, so a
+            # duplicate record would leave a gap in the outbox ids. The write transaction
+            # (BEGIN IMMEDIATE) makes the look and the insert one step.
+            look = conn.execute(
+                "SELECT * FROM outbox WHERE tenant_id = ? AND external_reference = ?",
+                (tenant_id, entry.external_reference),
+            )
+            look.row_factory = sqlite3.Row
+            existing = look.fetchone()
+            if existing is not None:
+                return self._item(conn, existing), False
             cur = conn.execute(
                 "INSERT OR IGNORE INTO outbox (tenant_id, booking_id, external_reference, entry, "
                 "state, attempts, max_attempts, next_attempt_at, created_at, updated_at) "
