@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import babel
@@ -19,11 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
-from munivideo.errors import ConfigurationError, LifecycleError
+from munivideo.errors import ConfigurationError, InvalidRecordError, LifecycleError
 from munivideo.values import Cnpj, Cpf, Email, Phone, UtcDatetime, zone
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
@@ -477,6 +479,28 @@ class OutcomeForm(_Model):
     demands: tuple[ForwardedDemand, ...] = ()
     outcome: Outcome | None = None
     technical_failure: bool = False
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _typed_errors(
+        cls, data: Any, handler: ModelWrapValidatorHandler[OutcomeForm]
+    ) -> OutcomeForm:
+        """An invalid form raises :class:`~munivideo.errors.InvalidRecordError` naming the
+        booking and the first offending field (``outcome``, ``documents.0.kind``), not pydantic's
+        ``ValidationError``; the message lists every problem, never the values."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            booking = data.get("booking_id") if isinstance(data, dict) else None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in errors
+            )
+            raise InvalidRecordError(
+                f"outcome form: {problems}",
+                record_id=booking if isinstance(booking, str) else None,
+                field=".".join(str(p) for p in errors[0]["loc"]) or None,
+            ) from None
 
 
 class Attendance(_Model):

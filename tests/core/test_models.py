@@ -165,3 +165,18 @@ def test_a_name_with_control_characters_is_refused_naming_the_field(name: str) -
 def test_accented_and_punctuated_names_are_kept() -> None:
     name = 'Padaria "Pão Quente" & Cia — D\'Ávila-Núñez'
     assert Citizen(name=name, cpf="05278934123").name == name
+
+
+def test_an_invalid_outcome_form_is_a_typed_error_naming_booking_and_field() -> None:
+    from munivideo.errors import InvalidRecordError
+    from munivideo.models import OutcomeForm
+
+    with pytest.raises(InvalidRecordError) as info:
+        OutcomeForm(booking_id="AG-000001", servant_registration="AF-0001", outcome="maybe")  # type: ignore[arg-type]
+    assert info.value.record_id == "AG-000001" and info.value.field == "outcome"
+    with pytest.raises(InvalidRecordError) as info:
+        OutcomeForm.model_validate(
+            {"booking_id": "AG-000002", "servant_registration": "AF-0001", "summary": "x" * 8001}
+        )
+    assert info.value.record_id == "AG-000002" and info.value.field == "summary"
+    assert "xxxx" not in str(info.value)
