@@ -9,7 +9,7 @@ import requests
 import responses
 from pydantic import SecretStr, ValidationError
 
-from munivideo.errors import ConfigurationError
+from munivideo.errors import ConfigurationError, ContractViolationError
 from munivideo.sandbox import Sandbox
 from munivideo.transport import (
     AuthSettings,
@@ -122,3 +122,48 @@ def test_oauth2_against_the_sandbox_and_bad_secret(munivideo_sandbox: Sandbox) -
     with pytest.raises(ConfigurationError) as info:
         bad.current_token()
     assert "wrong" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"token_type": "Bearer", "expires_in": 900}', "access_token"),
+        (b"<html>login</html>", "access_token"),
+        (b'["t1"]', "access_token"),
+        (b'{"access_token": "t1", "expires_in": "soon"}', "expires_in"),
+    ],
+)
+def test_a_token_answer_without_a_token_is_a_contract_violation(body: bytes, field: str) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Token(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Token)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/token"
+        auth = OAuth2ClientCredentials(
+            url, "c", SecretStr("s"), timeouts=Timeouts(connect_seconds=2, read_seconds=2)
+        )
+        with pytest.raises(ContractViolationError) as info:
+            auth.current_token()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert info.value.field == field and seen == ["/token"]
+    assert auth.fetches == 0

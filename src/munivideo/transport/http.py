@@ -21,7 +21,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from munivideo.errors import ConfigurationError, TransientError
+from munivideo.errors import ConfigurationError, ContractViolationError, TransientError
 from munivideo.transport.deadline import (
     DeadlineExceededError,
     ResponseTooLargeError,
@@ -274,6 +274,33 @@ class ApiKeyAuth(AuthBase):
         return f"ApiKeyAuth({self._header!r}, <redacted>)"
 
 
+def _token_answer(answer: requests.Response) -> tuple[str, float]:
+    """The (access token, lifetime in seconds) of a 200 from a token endpoint (RFC 6749 §5.1:
+    a JSON object with ``access_token``; ``expires_in`` optional, 300 s when absent).
+
+    :raises ContractViolationError: naming ``access_token`` or ``expires_in``; the body itself
+        is never quoted (it may carry a token).
+    """
+    try:
+        body = answer.json()
+    except ValueError:
+        raise ContractViolationError(
+            "token endpoint answered 200 without a JSON body", field="access_token"
+        ) from None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ContractViolationError(
+            "token endpoint answered 200 without an access_token", field="access_token"
+        )
+    lifetime = body.get("expires_in", 300)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+        raise ContractViolationError(
+            "token endpoint answered an expires_in that is not a positive number",
+            field="expires_in",
+        )
+    return token, float(lifetime)
+
+
 class OAuth2ClientCredentials(AuthBase):
     """OAuth 2.0 client credentials: fetch a token, refresh it before expiry and on one 401.
 
@@ -341,9 +368,8 @@ class OAuth2ClientCredentials(AuthBase):
                 f"token endpoint refused the client credentials (HTTP {answer.status_code})",
                 field="auth.client_secret",
             )
-        body = answer.json()
-        self._token = str(body["access_token"])
-        self._expires_at = self._clock() + float(body.get("expires_in", 300))
+        self._token, lifetime = _token_answer(answer)
+        self._expires_at = self._clock() + lifetime
         self.fetches += 1
 
     def current_token(self, *, force: bool = False) -> str:
@@ -354,6 +380,9 @@ class OAuth2ClientCredentials(AuthBase):
             429 or 5xx (field ``auth.token_url``).
         :raises munivideo.errors.ConfigurationError: the endpoint refused the credentials
             (any other non-200; field ``auth.client_secret``).
+        :raises munivideo.errors.ContractViolationError: a 200 whose body is not a JSON object
+            with a non-empty string ``access_token`` (field ``access_token``) and, if given, a
+            positive number ``expires_in`` (field ``expires_in``); RFC 6749 §5.1.
         :raises munivideo.transport.deadline.DeadlineExceededError: the enclosing deadline
             ran out.
         """
