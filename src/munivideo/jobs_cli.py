@@ -469,7 +469,8 @@ def status(configs: tuple[Path, ...], as_json: bool) -> None:
             f"{s.outbox.failed} failed; {s.quarantined} quarantined"
         ]
         lines += [
-            f"  dead letter #{d.id} booking {d.booking_id} after {d.attempts} attempts: "
+            f"  dead letter #{d.id} booking {d.booking_id} after {d.attempts} "
+            f"attempt{'' if d.attempts == 1 else 's'}: "
             f"{d.error_type or 'error'}: {d.error or '-'}"
             for d in s.dead_letters
         ]

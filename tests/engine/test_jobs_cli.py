@@ -122,8 +122,9 @@ def test_a_dead_letters_reason_shows_without_json(
     assert dead["booking_id"] == "AG-000001" and dead["error"]
     result, _ = _run("status", "--config", str(config_file))
     assert result.exit_code == 1
+    assert dead["attempts"] == 1  # a refusal is not retried: "after 1 attempt", singular
     assert (
-        f"  dead letter #{dead['id']} booking AG-000001 after {dead['attempts']} attempts: "
+        f"  dead letter #{dead['id']} booking AG-000001 after 1 attempt: "
         f"{dead['error_type']}: {dead['error']}"
     ) in result.output
 
