@@ -194,3 +194,21 @@ def test_a_failing_notifier_defers_the_booking_and_the_next_sync_finishes_it(
     assert retry.messages_sent > 0
     assert retry.deferred == 0
     assert engine.store.dirty_bindings(TENANT) == []
+
+
+def test_an_outcome_stated_for_a_cancelled_booking_is_refused_not_rewritten(
+    engine: Engine, sb: Sandbox
+) -> None:
+    from munivideo.engine import record
+    from munivideo.models import OutcomeForm
+
+    sync(engine)
+    sb.cancel_booking("AG-000002", "Cidadão desistiu.")
+    sync(engine)
+    form = OutcomeForm(booking_id="AG-000002", servant_registration="AF-0002", outcome="attended")  # type: ignore[arg-type]
+    result = record(engine, [], form)
+    assert result.quarantined and result.outbox_id is None
+    assert "field status" in str(result.reason) and "AG-000002" in str(result.reason)
+    assert engine.store.list_items(TENANT) == []
+    (item,) = [q for q in engine.store.list_quarantine(TENANT) if q.record_id == "AG-000002"]
+    assert item.kind is QuarantineKind.ATTENDANCE and item.field == "status"

@@ -21,6 +21,7 @@ from munivideo.errors import (
     ConfigurationError,
     ContractViolationError,
     InvalidRecordError,
+    LifecycleError,
     MunivideoError,
     RejectedError,
     UnauthenticatedError,
@@ -32,6 +33,7 @@ from munivideo.models import (
     Attendance,
     AttendanceEvent,
     Booking,
+    BookingStatus,
     Outcome,
     OutcomeForm,
     ProtocolEntry,
@@ -110,6 +112,28 @@ def build_entry(engine: Engine, booking: Booking, attendance: Attendance) -> Pro
     )
 
 
+def _refuse_outcome_of_cancelled(booking: Booking, form: OutcomeForm | None) -> None:
+    """A servant who states an outcome other than ``cancelled`` for a booking the ERP has
+    cancelled contradicts the ERP: refused (quarantined, reported in the result) rather than
+    silently rewritten to ``cancelled``, so the servant sees the conflict and an operator
+    decides. Without a stated outcome, a cancelled booking is still classified ``cancelled``.
+
+    :raises LifecycleError: naming the booking and field ``status``.
+    """
+    if (
+        booking.status is BookingStatus.CANCELLED
+        and form is not None
+        and form.outcome is not None
+        and form.outcome is not Outcome.CANCELLED
+    ):
+        raise LifecycleError(
+            f"the ERP has cancelled this booking, but the form says {form.outcome.value}: "
+            "nothing was recorded; check the booking with the ERP",
+            record_id=booking.id,
+            field="status",
+        )
+
+
 def record(
     engine: Engine,
     events: Iterable[AttendanceEvent],
@@ -119,8 +143,9 @@ def record(
 ) -> RecordResult:
     """Classify and enqueue one booking's outcome. Recording it again keeps the first entry.
 
-    A refused attendance (unknown booking, a form for another booking, a veto, invalid data)
-    is quarantined and reported in the result, not raised.
+    A refused attendance (unknown booking, a form for another booking, a veto, invalid data,
+    a stated outcome other than ``cancelled`` for a booking the ERP cancelled: field
+    ``status``) is quarantined and reported in the result, not raised.
 
     :raises munivideo.errors.InvalidRecordError: no form, no events and no ``booking_id``:
         nothing says which booking.
@@ -141,6 +166,7 @@ def record(
             raise InvalidRecordError(
                 f"the form is for booking {form.booking_id}", record_id=target, field="booking_id"
             )
+        _refuse_outcome_of_cancelled(booking, form)
         # Events that came earlier (webhooks) and the ones given now, each event id once.
         known = {e.event_id: e for e in engine.store.events_for(engine.tenant_id, target)}
         known.update((e.event_id, e) for e in events if e.booking_id == target)
