@@ -170,10 +170,10 @@ def test_operator_replays_a_dead_letter(
     console_env.sb.inject("criarProtocolo=fault:REQUISICAO_INVALIDA#1")
     assert mv.writeback().dead_lettered == 1
     (dead,) = mv.outbox(OutboxState.FAILED)
-    mv.record(  # and one still waiting for the worker
+    mv.record(  # and one still waiting for the worker (AG-000010 is cancelled in the seed)
         [],
         OutcomeForm(
-            booking_id="AG-000010", servant_registration="AF-0001", outcome=Outcome.ATTENDED
+            booking_id="AG-000011", servant_registration="AF-0001", outcome=Outcome.ATTENDED
         ),
     )
 
