@@ -7,7 +7,7 @@ it executed, which is independent of any unique constraint and so can show a dup
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -113,6 +113,21 @@ def test_lookup_modes(sb: Sandbox, dialect: str) -> None:
     assert _wait_for(lambda: erp.find("munivideo:test:AG-000003")[1] is not None)
 
 
+def test_late_lookup_runs_on_the_stores_clock(sb: Sandbox) -> None:
+    """A booking updated in the future moves the store's clock ahead of the wall clock (cursors
+    never go back); a late lookup must still see a commit once the delay has passed on *that*
+    clock (judged by the wall clock, it stayed hidden until the wall clock caught up)."""
+    booking = sb.store.list_bookings(None, 1)[0][0]
+    ahead = booking.model_copy(
+        update={"data_atualizacao": datetime.now(UTC) + timedelta(seconds=60)}
+    )
+    sb.store.put_bookings([ahead])
+    erp = Erp(sb, "rest")
+    sb.behave(lookup="late", lookup_delay_seconds=0.2)
+    erp.create("AG-000003", key="c3")
+    assert _wait_for(lambda: erp.find("munivideo:test:AG-000003")[1] is not None)
+
+
 def test_late_reads_hide_young_attachments_and_forwards(sb: Sandbox) -> None:
     erp = Erp(sb, "rest")
     ano, numero = _numbers(erp.create()[1])
@@ -126,7 +141,7 @@ def test_late_reads_hide_young_attachments_and_forwards(sb: Sandbox) -> None:
     created = sb.store.get_protocol(ano, numero).data_criacao
     # Lag so that the protocol (2 s older than its attachment and routing) is seen, they not,
     # as long as the read below reaches the server within 1.8 s.
-    sb.behave(lookup_delay_seconds=(datetime.now(UTC) - created).total_seconds() - 0.2)
+    sb.behave(lookup_delay_seconds=(sb.store.now() - created).total_seconds() - 0.2)
     seen = erp.session.get(url, timeout=5).json()
     assert (seen["anexos"], seen["tramitacoes"]) == ([], [])
     assert seen["codigoDepartamentoAtual"] == "SMF-FISC"

@@ -8,7 +8,7 @@ receipts behave; every committed write is counted by the store as an effect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from munivideo.errors import NotFoundError
@@ -154,7 +154,9 @@ def find_protocol(call: Call, reference: str) -> ProtocolRecord | None:
     if behaviour.lookup == "ignores_filter":
         return store.newest_protocol()
     if behaviour.lookup == "late":
-        seen_until = datetime.now(UTC) - timedelta(seconds=behaviour.lookup_delay_seconds)
+        # The store's clock, which stamped the commit (it runs ahead of the wall clock after a
+        # booking updated in the future was stored): the wall clock would hide it for that long.
+        seen_until = store.now() - timedelta(seconds=behaviour.lookup_delay_seconds)
         return store.find_protocol(reference, committed_before=seen_until)
     return store.find_protocol(reference)
 
@@ -165,7 +167,7 @@ def get_protocol(call: Call, ano: int, numero: int) -> ProtocolRecord:
     record = call.ctx.store.get_protocol(ano, numero)
     if call.behaviour.lookup != "late":
         return record
-    seen_until = datetime.now(UTC) - timedelta(seconds=call.behaviour.lookup_delay_seconds)
+    seen_until = call.ctx.store.now() - timedelta(seconds=call.behaviour.lookup_delay_seconds)
     if record.data_criacao > seen_until:
         raise NotFoundError(
             f"protocol {numero}/{ano} does not exist", record_id=f"{numero}/{ano}", field="numero"

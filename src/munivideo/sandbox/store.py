@@ -150,6 +150,9 @@ class Store:
         with self._lock:
             self._migrate_v1()
         self._last = datetime.min.replace(tzinfo=UTC)
+        # How far the clock runs ahead of the wall clock after a booking updated in the future
+        # was stored; it then keeps running at the wall clock's pace (late lookups measure on it).
+        self._ahead = timedelta(0)
 
     def _migrate_v1(self) -> None:
         """Create the schema; a file from before effect counting (a UNIQUE external reference,
@@ -183,11 +186,15 @@ class Store:
     def now(self) -> datetime:
         """Strictly increasing UTC time (one microsecond past the last one if the clock lags)."""
         with self._lock:
-            now = datetime.now(UTC)
+            now = datetime.now(UTC) + self._ahead
             if now <= self._last:
                 now = self._last + timedelta(microseconds=1)
             self._last = now
             return now
+
+    def _advance(self, latest: datetime) -> None:
+        self._last = max(self._last, latest)
+        self._ahead = max(self._ahead, latest - datetime.now(UTC))
 
     def close(self) -> None:
         """Close the connection (a ``:memory:`` store's data is gone); the store is unusable
@@ -221,7 +228,7 @@ class Store:
             )
             if rows:
                 latest = max(datetime.strptime(r[2], _STAMP) for r in rows).replace(tzinfo=UTC)
-                self._last = max(self._last, latest)
+                self._advance(latest)
         return len(rows)
 
     def put_rows(self, rows: list[tuple[str, str, str]]) -> None:
@@ -236,7 +243,7 @@ class Store:
             )
             last = db.execute("SELECT max(updated_at) FROM booking").fetchone()[0]
             if last:
-                self._last = max(self._last, datetime.strptime(last, _STAMP).replace(tzinfo=UTC))
+                self._advance(datetime.strptime(last, _STAMP).replace(tzinfo=UTC))
 
     def get_booking(self, booking_id: str) -> BookingRecord:
         """One booking.
