@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from munivideo.errors import TransientError
+from munivideo.errors import LifecycleError, TransientError
 from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.store.records import (
     AuditEntry,
@@ -63,6 +63,30 @@ def check_fence(row: _Columns, owner: str, token: int) -> None:
         record_id=row["external_reference"],
         field="lease_owner" if holder != owner else "fencing_token",
     )
+
+
+def check_resolvable(
+    row: _Columns, step: str, *, landed: bool, receipt: ProtocolReceipt | None
+) -> None:
+    """What both stores check, inside the transaction, before recording a person's finding on
+    a step (:meth:`Store.resolve_step`): ``row`` (an ``outbox`` row by column name) must be a
+    dead letter, and a create confirmed as landed must come with the protocol's ``receipt``.
+
+    :raises LifecycleError: the row is not ``failed`` (field ``state``), or a landed create has
+        no receipt (field ``receipt``).
+    """
+    if row["state"] != OutboxState.FAILED:
+        raise LifecycleError(
+            f"steps are resolved on dead letters only; this one is {row['state']}",
+            record_id=row["external_reference"],
+            field="state",
+        )
+    if landed and step == "create" and receipt is None:
+        raise LifecycleError(
+            "a create confirmed by hand needs the protocol's number and year",
+            record_id=row["external_reference"],
+            field="receipt",
+        )
 
 
 @runtime_checkable

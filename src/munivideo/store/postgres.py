@@ -40,7 +40,7 @@ from munivideo.models import (
     ProtocolReceipt,
 )
 from munivideo.redact import redact
-from munivideo.store.port import check_fence
+from munivideo.store.port import check_fence, check_resolvable
 from munivideo.store.records import (
     AuditEntry,
     Binding,
@@ -672,18 +672,7 @@ class PostgresStore:
 
         def work(conn: Conn) -> OutboxItem:
             row = _one(conn, "SELECT * FROM outbox WHERE id = %s FOR UPDATE", (item_id,))
-            if row["state"] != OutboxState.FAILED:
-                raise LifecycleError(
-                    f"steps are resolved on dead letters only; this one is {row['state']}",
-                    record_id=row["external_reference"],
-                    field="state",
-                )
-            if landed and step == "create" and receipt is None:
-                raise LifecycleError(
-                    "a create confirmed by hand needs the protocol's number and year",
-                    record_id=row["external_reference"],
-                    field="receipt",
-                )
+            check_resolvable(row, step, landed=landed, receipt=receipt)
             if landed:
                 detail = receipt.label if receipt is not None else f"confirmed by {actor}"
                 conn.execute(

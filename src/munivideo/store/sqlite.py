@@ -25,7 +25,7 @@ from munivideo.errors import ConfigurationError, LifecycleError, NotFoundError, 
 from munivideo.models import Attendance, AttendanceEvent, Cursor, ProtocolEntry, ProtocolReceipt
 from munivideo.redact import redact
 from munivideo.store.migrations import migrate
-from munivideo.store.port import check_fence
+from munivideo.store.port import check_fence, check_resolvable
 from munivideo.store.records import (
     AuditEntry,
     Binding,
@@ -654,18 +654,7 @@ class SqliteStore:
         ts = stamp(now)
         with self._tx() as conn:
             row = self._one(conn, _ITEM_SQL, (item_id,))
-            if row["state"] != OutboxState.FAILED:
-                raise LifecycleError(
-                    f"steps are resolved on dead letters only; this one is {row['state']}",
-                    record_id=row["external_reference"],
-                    field="state",
-                )
-            if landed and step == "create" and receipt is None:
-                raise LifecycleError(
-                    "a create confirmed by hand needs the protocol's number and year",
-                    record_id=row["external_reference"],
-                    field="receipt",
-                )
+            check_resolvable(row, step, landed=landed, receipt=receipt)
             if landed:
                 seq = conn.execute(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_step WHERE outbox_id = ?",
